@@ -1,0 +1,303 @@
+"""The connector configuration: tenants, connectors and secret references, from YAML to typed models."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic import ValidationInfo as Info
+
+from agent.errors import ConfigError
+from agent.secrets import SecretRef, SecretStore
+from agent.yamlsrc import Loc, YamlSyntaxError, field_errors, read_yaml, validation_problems
+
+ConnectorKind = Literal["exchange-online", "exchange-onprem", "onedrive", "sharepoint"]
+CONNECTOR_KINDS: tuple[str, ...] = get_args(ConnectorKind)
+AuthMethod = Literal["oauth", "basic", "ntlm"]
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_DOMAIN = re.compile(r"(?=.{4,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_ONMICROSOFT = re.compile(r"([a-z0-9-]+)\.onmicrosoft\.com", re.I)
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be an https:// URL")
+    return value.rstrip("/")  # callers join paths with "/"
+
+
+def _guid(value: str) -> str:
+    if not _GUID.fullmatch(value):
+        raise ValueError("must be a GUID like 00000000-0000-0000-0000-000000000000")
+    return value.lower()
+
+
+def _name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError("must be letters, digits, '-', '_' or '.', starting with a letter or digit")
+    return value
+
+
+def _tenant_id(value: str) -> str:
+    if not (_GUID.fullmatch(value) or _DOMAIN.fullmatch(value)):
+        raise ValueError("must be a domain (contoso.onmicrosoft.com) or a tenant GUID")
+    return value
+
+
+def _config_path(value: Any, info: Info) -> Path:
+    """A plain (non-secret) file path; relative paths mean next to the config file."""
+    if not isinstance(value, str | Path) or not str(value):
+        raise ValueError("must be a file path")
+    path = Path(value).expanduser()
+    base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return path
+
+
+def _existing_file(path: Path) -> Path:
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+def _users(value: Any) -> Any:
+    if value == "all" or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return value
+    if isinstance(value, dict) and set(value) == {"group"} and isinstance(value["group"], str):
+        return GroupScope(group=value["group"])
+    raise ValueError("must be all, a list of UPNs, or {group: <group id or name>}")
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+Guid = Annotated[str, AfterValidator(_guid)]
+Name = Annotated[str, AfterValidator(_name)]
+ConfigPath = Annotated[Path, BeforeValidator(_config_path)]
+ExistingFile = Annotated[Path, BeforeValidator(_config_path), AfterValidator(_existing_file)]
+
+
+class _Strict(BaseModel):
+    # extra="forbid": a typo in a key is an error, not a silently ignored setting.
+    # hide_input_in_errors: a ValidationError printed by anyone must not show a pasted secret.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class Endpoints(_Strict):
+    """Where the tenant's services live; defaults are Microsoft 365's public cloud."""
+
+    authority_host: HttpsUrl = "https://login.microsoftonline.com"
+    graph_url: HttpsUrl = "https://graph.microsoft.com/v1.0"
+    sharepoint_root: HttpsUrl | None = None
+    sharepoint_admin: HttpsUrl | None = None
+    onedrive_host: HttpsUrl | None = None
+    ews_url: HttpsUrl = "https://outlook.office365.com/EWS/Exchange.asmx"
+    ca_bundle: ExistingFile | None = None  # PEM file of extra CAs to trust (the simulated tenant's)
+
+
+class AdminApp(_Strict):
+    """The agent's own app registration in the tenant: it reads and fixes."""
+
+    client_id: Guid
+    client_secret: SecretRef | None = None
+    certificate: SecretRef | None = None  # PEM with private key and certificate
+
+    @model_validator(mode="after")
+    def _has_credential(self) -> AdminApp:
+        if self.client_secret is None and self.certificate is None:
+            raise field_errors(
+                "AdminApp", [(("client_secret",), "the admin app needs client_secret or certificate")]
+            )
+        return self
+
+
+class Tenant(_Strict):
+    """One Microsoft 365 tenant and the agent's credential in it."""
+
+    name: Name
+    tenant_id: Annotated[str, AfterValidator(_tenant_id)]
+    endpoints: Endpoints = Field(default_factory=Endpoints)
+    admin: AdminApp
+
+    @model_validator(mode="after")
+    def _derive_sharepoint(self) -> Tenant:
+        # contoso.onmicrosoft.com -> contoso.sharepoint.com, contoso-admin..., contoso-my...
+        match = _ONMICROSOFT.fullmatch(self.tenant_id)
+        if match is None:
+            return self
+        short = match.group(1).lower()
+        derived = {
+            "sharepoint_root": f"https://{short}.sharepoint.com",
+            "sharepoint_admin": f"https://{short}-admin.sharepoint.com",
+            "onedrive_host": f"https://{short}-my.sharepoint.com",
+        }
+        for key, url in derived.items():
+            if getattr(self.endpoints, key) is None:
+                setattr(self.endpoints, key, url)
+        return self
+
+
+class ConnectorApp(_Strict):
+    """The connector's own app credential, as the migration tool holds it."""
+
+    client_id: Guid
+    client_secret: SecretRef | None = None
+    certificate: SecretRef | None = None  # PEM with private key and certificate
+    certificate_public: ConfigPath | None = None  # public certificate (not a secret)
+    secret_store: SecretStore | None = None  # where a rotated secret is written
+    required_roles: list[str] = Field(default_factory=list)  # app role names or ids
+
+
+class Account(_Strict):
+    """The migration (service) account the connector signs in with."""
+
+    username: Annotated[str, Field(min_length=1)]
+    password: SecretRef
+    auth: AuthMethod = "oauth"  # how the connector authenticates to EWS
+    public_client_id: Guid | None = None  # client id for the password-grant probe
+
+
+class GroupScope(_Strict):
+    group: Annotated[str, Field(min_length=1)]
+
+
+class Scope(_Strict):
+    """Which mailboxes/OneDrives and which sites the connector migrates."""
+
+    users: Annotated[Literal["all"] | list[str] | GroupScope, BeforeValidator(_users)] = "all"
+    sites: list[HttpsUrl] = Field(default_factory=list)
+
+
+class TargetSite(_Strict):
+    """The site a sharepoint connector writes to, and how to create it if it is missing."""
+
+    url: HttpsUrl
+    title: str = "Migration target"
+    template: str = "STS#3"
+    owner: str | None = None  # defaults to the connector's account
+    lcid: int = 1033
+
+
+class Connector(_Strict):
+    """One migration connector: its tenant, kind, credentials and scope."""
+
+    name: Name
+    tenant: str
+    kind: ConnectorKind
+    app: ConnectorApp | None = None
+    account: Account | None = None
+    ews_url: HttpsUrl | None = None  # overrides the tenant's (on-premises Exchange)
+    scope: Scope = Field(default_factory=Scope)
+    target_site: TargetSite | None = None
+
+    @model_validator(mode="after")
+    def _needs_credentials(self) -> Connector:
+        problems: list[tuple[Loc, str]] = []
+        if self.kind == "exchange-onprem":
+            if self.account is None:
+                problems.append((("account",), "an exchange-onprem connector needs an account"))
+            if self.ews_url is None:
+                problems.append(
+                    (("ews_url",), "an exchange-onprem connector needs ews_url (its EWS endpoint)")
+                )
+        elif self.app is None and self.account is None:
+            problems.append((("account",), f"a {self.kind} connector needs an app, an account or both"))
+        if self.target_site is not None and self.kind != "sharepoint":
+            problems.append((("target_site",), "target_site is only for sharepoint connectors"))
+        if problems:
+            raise field_errors("Connector", problems)
+        return self
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    tenants: Annotated[list[Tenant], Field(min_length=1)]
+    connectors: Annotated[list[Connector], Field(min_length=1)]
+    state_dir: ConfigPath | None = None
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Config:
+        problems = _duplicates("tenants", [t.name for t in self.tenants])
+        problems += _duplicates("connectors", [c.name for c in self.connectors])
+        tenants = {t.name: i for i, t in enumerate(self.tenants)}
+        for i, conn in enumerate(self.connectors):
+            t = tenants.get(conn.tenant)
+            if t is None:
+                problems.append(
+                    (
+                        ("connectors", i, "tenant"),
+                        f"unknown tenant '{conn.tenant}'; valid: {', '.join(tenants)}",
+                    )
+                )
+            elif (
+                conn.kind in ("onedrive", "sharepoint") and self.tenants[t].endpoints.sharepoint_root is None
+            ):
+                problems.append(
+                    (
+                        ("tenants", t, "endpoints", "sharepoint_root"),
+                        f"required by {conn.kind} connector '{conn.name}' (set the SharePoint URLs "
+                        "when tenant_id is not X.onmicrosoft.com)",
+                    )
+                )
+        if problems:
+            raise field_errors("Config", problems)
+        return self
+
+    def connector(self, name: str) -> Connector:
+        """The connector called `name`; ConfigError lists the valid names."""
+        for conn in self.connectors:
+            if conn.name == name:
+                return conn
+        raise ConfigError(f"unknown connector '{name}'; valid: {', '.join(c.name for c in self.connectors)}")
+
+    def tenant_of(self, connector: Connector | str) -> Tenant:
+        """The tenant a connector (or connector name) belongs to."""
+        conn = self.connector(connector) if isinstance(connector, str) else connector
+        return next(t for t in self.tenants if t.name == conn.tenant)  # _cross_check guarantees it
+
+    def ews_url(self, connector: Connector) -> str:
+        """The EWS endpoint the connector talks to: its own, else its tenant's."""
+        return connector.ews_url or self.tenant_of(connector).endpoints.ews_url
+
+
+def _duplicates(field: str, names: list[str]) -> list[tuple[Loc, str]]:
+    return [
+        ((field, i, "name"), f"duplicate name '{name}' (also {field}[{names.index(name)}])")
+        for i, name in enumerate(names)
+        if name in names[:i]
+    ]
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; every error is a one-line ConfigError naming file, line and field."""
+    path = Path(path)
+    try:
+        doc = read_yaml(path)
+    except YamlSyntaxError as exc:
+        raise ConfigError(str(exc.problem)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ConfigError(f"{path}: cannot read config: {reason}") from None
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping with tenants: and connectors:")
+    if doc.duplicate_keys:
+        raise ConfigError(str(doc.duplicate_keys[0]))
+    try:
+        return Config.model_validate(doc.data, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        lines = [str(p) for p in validation_problems(exc, doc, Config)]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise ConfigError(lines[0] + more) from None

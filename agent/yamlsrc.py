@@ -1,0 +1,204 @@
+"""YAML input files read with the line of every key, and validation errors turned into file:line problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from agent.errors import Problem
+
+Loc = tuple[str | int, ...]
+
+# pydantic's names for input types, in the words of a YAML author.
+_YAML_TYPES = {
+    "dict": "a mapping",
+    "list": "a list",
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "NoneType": "null",
+    "datetime": "a timestamp",
+    "date": "a date",
+}
+
+
+class YamlSyntaxError(Exception):
+    """The file is not valid YAML; carries the problem with its line."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+@dataclass
+class YamlDoc:
+    """A parsed YAML document plus the line (1-based) of each mapping key and list item."""
+
+    file: str
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+    duplicate_keys: list[Problem] = field(default_factory=list)
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The line of `loc`, or of its nearest ancestor that is in the file (a missing key's parent)."""
+        parts = tuple(loc)
+        for end in range(len(parts), -1, -1):
+            line = self.lines.get(parts[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def read_yaml(path: Path, display: str | None = None) -> YamlDoc:
+    """Parse one YAML file; YamlSyntaxError names file:line; OSError is left to the caller."""
+    return parse_yaml(path.read_text(encoding="utf-8"), display or str(path))
+
+
+def parse_yaml(text: str, file: str) -> YamlDoc:
+    """Parse YAML text attributed to `file` (safe loader: no Python objects)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise YamlSyntaxError(Problem(file, line, f"YAML syntax error: {_syntax_message(exc)}")) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(Problem(file, None, f"YAML syntax error: {str(exc).splitlines()[0]}")) from None
+    finally:
+        loader.dispose()
+    doc = YamlDoc(file, data)
+    if node is not None:
+        _walk(node, (), doc, set())
+    return doc
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's problem first, then what it was parsing and where that started."""
+    problem, context = exc.problem, exc.context
+    if not problem or not context:
+        return problem or context or "invalid YAML"
+    started = exc.context_mark.line + 1 if exc.context_mark else None
+    if problem.startswith("but "):  # "expected a single document ..., but found another document"
+        return f"{context}, {problem}"
+    if started is not None and exc.problem_mark is not None and started != exc.problem_mark.line + 1:
+        return f"{problem} ({context} started on line {started})"
+    return f"{problem} ({context})"
+
+
+def _walk(node: yaml.Node, loc: Loc, doc: YamlDoc, stack: set[int]) -> None:
+    if id(node) in stack:  # a recursive alias; its lines are already recorded
+        return
+    doc.lines.setdefault(loc, node.start_mark.line + 1)
+    stack.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            if key in seen:
+                # PyYAML keeps the last one silently; an author almost never means that.
+                doc.duplicate_keys.append(
+                    Problem(doc.file, line, f"duplicate key '{key}' (first on line {seen[key]})")
+                )
+            seen[key] = line
+            doc.lines[(*loc, key)] = line
+            _walk(value_node, (*loc, key), doc, stack)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*loc, index), doc, stack)
+    stack.discard(id(node))
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """('connectors', 1, 'kind') -> 'connectors[1].kind'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def field_errors(title: str, problems: list[tuple[Loc, str]]) -> ValidationError:
+    """Cross-field problems as a ValidationError to raise in a model validator: pydantic prefixes each
+    loc with the model's own position, so every message names its full field path."""
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("invalid", "{message}", {"message": msg}), loc=loc, input=None
+        )
+        for loc, msg in problems
+    ]
+    return ValidationError.from_exception_data(title, details)
+
+
+def validation_problems(
+    exc: ValidationError, doc: YamlDoc, model: type[BaseModel] | None = None, prefix: Loc = ()
+) -> list[Problem]:
+    """One Problem per pydantic error: line from the YAML, `field.path: message`, never the secret input."""
+    problems = []
+    for err in exc.errors(include_url=False, include_context=True, include_input=True):
+        loc: Loc = (*prefix, *err["loc"])
+        message = describe_error(err, model, tuple(err["loc"]))
+        where = format_loc(loc)
+        problems.append(Problem(doc.file, doc.line_of(loc), f"{where}: {message}" if where else message))
+    return problems
+
+
+def describe_error(err: Any, model: type[BaseModel] | None, loc: Loc) -> str:
+    """A pydantic error as one plain sentence; inputs are echoed only for enum choices."""
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        valid = fields_at(model, loc[:-1]) if model is not None else None
+        return f"unknown field '{loc[-1]}'" + (f"; valid: {', '.join(valid)}" if valid else "")
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("literal_error", "enum"):
+        choices = _choices(err.get("ctx", {}).get("expected", ""))
+        return f"invalid value {_short(err.get('input'))}; valid: {choices}"
+    for lead in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(lead)
+    if kind.endswith(("_type", "_parsing")):
+        got = type(err.get("input")).__name__
+        msg += f" (got {_YAML_TYPES.get(got, got)})"
+    return str(msg)
+
+
+def fields_at(model: type[BaseModel], loc: Loc) -> list[str] | None:
+    """The field names (as written in YAML) of the model found at `loc` inside `model`."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue  # list index: the item type is the same model
+        found = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
+        current = _submodel(found.annotation) if found is not None else None
+    if current is None:
+        return None
+    return sorted(f.alias or n for n, f in current.model_fields.items())
+
+
+def _submodel(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in get_args(tp):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _choices(expected: str) -> str:
+    # pydantic writes "'a', 'b' or 'c'"; a list reads better next to "valid:".
+    return expected.replace("' or '", "', '").replace("'", "")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
