@@ -1,0 +1,299 @@
+"""Simulated EWS: Exchange Online (OAuth only) and an on-premises Exchange (its own auth schemes)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from . import ews_soap as soap
+from .core import EXCHANGE_AUDIENCE, Services, TokenRejected
+from .state import Tenant, User
+
+FULL_ACCESS_AS_APP = "full_access_as_app"
+EWS_SCOPE = "EWS.AccessAsUser.All"
+ITEM_NOT_FOUND = ("ErrorItemNotFound", "The specified object was not found in the store.")
+NO_PERMISSIONS = ('2000008;reason="The token contains no permissions, or permissions can not be '
+                  'understood.";error_category="invalid_grant"')
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who an accepted request acts as: an app (app-only token) or a user (delegated token / Basic)."""
+
+    upn: str | None  # None for app-only
+    full_access: bool = False  # app-only with full_access_as_app: may impersonate anyone
+
+
+class Unauthorized(Exception):
+    """An HTTP 401, with the extra headers (x-ms-diagnostics) that explain it."""
+
+    def __init__(self, diagnostics: str | None = None) -> None:
+        super().__init__(diagnostics or "401")
+        self.diagnostics = diagnostics
+
+
+def routes(svc: Services) -> list[BaseRoute]:
+    """EWS endpoints; exchangelib posts to the URL it is given, other clients lower-case it."""
+    online = _ExchangeOnline(svc)
+    onprem = _ExchangeOnPrem(svc)
+    return [_ci_route("/EWS/Exchange.asmx", online.handle),
+            _ci_route("/onprem/EWS/Exchange.asmx", onprem.handle)]
+
+
+def _ci_route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+    route = Route(path, endpoint, methods=["POST"])
+    route.path_regex = re.compile(route.path_regex.pattern, re.IGNORECASE)
+    return route
+
+
+class _Endpoint:
+    """What both EWS endpoints share: authenticate, parse, apply mailbox rules, answer."""
+
+    version: soap.ServerVersion
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def challenge_headers(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def authenticate(self, request: Request, tenant: Tenant) -> Caller:
+        raise NotImplementedError
+
+    def can_impersonate(self, caller: Caller) -> bool:
+        raise NotImplementedError
+
+    def caller_has_mailbox(self, tenant: Tenant, user: User) -> bool:
+        raise NotImplementedError
+
+    async def handle(self, request: Request) -> Response:
+        tenant = self.svc.state
+        try:
+            caller = self.authenticate(request, tenant)
+        except Unauthorized as exc:
+            return self.unauthorized(exc.diagnostics)
+        try:
+            parsed = soap.parse_request(await request.body())
+        except soap.SoapParseError as exc:
+            return soap.fault("ErrorSchemaValidation", str(exc), self.version)
+        return _Operation(self, tenant, caller, parsed).run()
+
+    def unauthorized(self, diagnostics: str | None = None) -> Response:
+        response = Response(b"", status_code=401)
+        for name, value in self.challenge_headers():  # one header per scheme, as IIS sends them
+            response.raw_headers.append((name.lower().encode(), value.encode()))
+        if diagnostics:
+            response.raw_headers.append((b"x-ms-diagnostics", diagnostics.encode()))
+        return response
+
+
+class _ExchangeOnline(_Endpoint):
+    """outlook.office365.com: Basic is retired, only OAuth bearer tokens are accepted."""
+
+    version = soap.EXO_VERSION
+
+    def challenge_headers(self) -> list[tuple[str, str]]:
+        base = self.svc.base_url
+        tenant_id = self.svc.state.tenant_id
+        bearer = ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+                  f'trusted_issuers="00000001-0000-0000-c000-000000000000@{tenant_id}", '
+                  'token_types="app_asserted_user_v1 service_asserted_app_v1", '
+                  f'authorization_uri="{base}/common/oauth2/authorize"')
+        return [("WWW-Authenticate", bearer)]
+
+    def authenticate(self, request: Request, tenant: Tenant) -> Caller:
+        header = request.headers.get("authorization")
+        if not header or not header.lower().startswith("bearer "):
+            raise Unauthorized()  # no credentials, Basic (retired) or any other scheme
+        try:
+            claims = self.svc.tokens.validate(header, EXCHANGE_AUDIENCE)
+        except TokenRejected as exc:
+            raise Unauthorized(exc.diagnostics) from None
+        if "upn" not in claims:
+            if FULL_ACCESS_AS_APP not in (claims.get("roles") or []):
+                raise Unauthorized(NO_PERMISSIONS)
+            return Caller(None, full_access=True)
+        return self._delegated(claims, tenant)
+
+    def _delegated(self, claims: dict[str, object], tenant: Tenant) -> Caller:
+        if EWS_SCOPE not in str(claims.get("scp", "")).split():
+            raise Unauthorized(NO_PERMISSIONS)
+        user = tenant.find_user(str(claims.get("upn", ""))) or tenant.find_user(str(claims.get("oid", "")))
+        # An account without a mailbox (unlicensed) is refused at the door with a bare 401 (api-facts §5).
+        if user is None or not tenant.has_mailbox(user):
+            raise Unauthorized()
+        return Caller(user.upn)
+
+    def can_impersonate(self, caller: Caller) -> bool:
+        # The ApplicationImpersonation RBAC role is gone from Exchange Online: only full_access_as_app.
+        return caller.full_access
+
+    def caller_has_mailbox(self, tenant: Tenant, user: User) -> bool:
+        return tenant.has_mailbox(user)
+
+
+class _ExchangeOnPrem(_Endpoint):
+    """The on-premises Exchange: challenges with the schemes its EWS virtual directory allows."""
+
+    version = soap.ONPREM_VERSION
+
+    def challenge_headers(self) -> list[tuple[str, str]]:
+        onprem = self.svc.state.onprem
+        values = {"basic": f'Basic realm="{onprem.realm}"', "ntlm": "NTLM", "negotiate": "Negotiate"}
+        return [("WWW-Authenticate", values.get(s.lower(), s)) for s in onprem.auth_schemes]
+
+    def authenticate(self, request: Request, tenant: Tenant) -> Caller:
+        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+        enabled = {s.lower() for s in tenant.onprem.auth_schemes}
+        # Only Basic is implemented; NTLM/Negotiate handshakes and disabled schemes all end in a 401.
+        if scheme.lower() != "basic" or "basic" not in enabled:
+            raise Unauthorized()
+        login, password = _basic_pair(value)
+        user = _onprem_user(tenant, login)
+        if user is None or user.password != password or not _may_sign_in(user):
+            raise Unauthorized()
+        return Caller(user.upn)
+
+    def can_impersonate(self, caller: Caller) -> bool:
+        # On-premises the migration account is given ApplicationImpersonation (the documented prerequisite).
+        return True
+
+    def caller_has_mailbox(self, tenant: Tenant, user: User) -> bool:
+        return True  # on-premises mailboxes do not depend on cloud licences
+
+
+def _basic_pair(value: str) -> tuple[str, str]:
+    try:
+        login, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized() from None
+    return login, password
+
+
+def _onprem_user(tenant: Tenant, login: str) -> User | None:
+    """A UPN, or DOMAIN\\name as Windows clients send it (name = the UPN's local part)."""
+    if "\\" not in login:
+        return tenant.find_user(login)
+    name = login.rsplit("\\", 1)[1].lower()
+    return next((u for u in tenant.users.values() if u.upn.lower().split("@")[0] == name), None)
+
+
+def _may_sign_in(user: User) -> bool:
+    locked = user.locked_until is not None and user.locked_until > time.time()
+    return user.account_enabled and not user.password_expired and not locked
+
+
+class _Operation:
+    """One SOAP operation against the tenant, with the mailbox rules of Exchange."""
+
+    def __init__(self, endpoint: _Endpoint, tenant: Tenant, caller: Caller,
+                 request: soap.SoapRequest) -> None:
+        self.endpoint, self.tenant, self.caller, self.request = endpoint, tenant, caller, request
+        self.version = endpoint.version
+
+    def run(self) -> Response:
+        denied = self._impersonation_error()
+        if denied is not None:
+            return denied
+        handlers = {"ConvertId": self._convert_id, "GetFolder": self._get_folder,
+                    "FindFolder": self._find_folder, "ResolveNames": self._resolve_names}
+        handler = handlers.get(self.request.operation)
+        if handler is None:
+            return soap.fault("ErrorInvalidRequest", f"The request is invalid: {self.request.operation} "
+                              "is not supported by this server.", self.version)
+        return handler()
+
+    def _impersonation_error(self) -> Response | None:
+        target = self.request.impersonated
+        if target is None:
+            return None
+        if not self.endpoint.can_impersonate(self.caller):
+            return soap.fault("ErrorImpersonateUserDenied", soap.IMPERSONATE_DENIED, self.version)
+        if not self._has_mailbox(target):
+            return soap.fault("ErrorNonExistentMailbox", soap.NON_EXISTENT_MAILBOX, self.version)
+        return None
+
+    def _has_mailbox(self, address: str) -> bool:
+        user = self.tenant.find_user(address) or self._user_by_mail(address)
+        return user is not None and self.endpoint.caller_has_mailbox(self.tenant, user)
+
+    def _user_by_mail(self, address: str) -> User | None:
+        low = address.lower()
+        return next((u for u in self.tenant.users.values() if (u.mail or "").lower() == low), None)
+
+    def _acting_mailbox(self) -> str | None:
+        """The mailbox a request acts on when it names none: the impersonated or signed-in user."""
+        return self.request.impersonated or self.caller.upn
+
+    def _mailbox_error(self, address: str | None) -> tuple[str, str] | None:
+        if address is None:  # app-only without impersonation: Exchange needs to know the mailbox
+            return ("ErrorMissingEmailAddress",
+                    "When making a request as an account that does not have a mailbox, you must specify "
+                    "the mailbox primary SMTP address for any distinguished folder Ids.")
+        if not self._has_mailbox(address):
+            return ("ErrorNonExistentMailbox", soap.NON_EXISTENT_MAILBOX)
+        acting = self._acting_mailbox()
+        if not self.caller.full_access and (acting is None or acting.lower() != address.lower()):
+            # Another user's mailbox without impersonation needs a FullAccess grant the model lacks.
+            return ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        return None
+
+    def _convert_id(self) -> Response:
+        inner = ('<m:AlternateId xsi:type="t:AlternateIdType" Format="EntryId" Id="AAAAAA==" '
+                 'Mailbox="DUMMY"/>')
+        return soap.operation("ConvertId", [soap.message("ConvertId", inner)], self.version)
+
+    def _get_folder(self) -> Response:
+        msgs = [self._folder_message("GetFolder", ref) for ref in self.request.folders]
+        return soap.operation("GetFolder", msgs, self.version)
+
+    def _folder_message(self, op: str, ref: soap.FolderRef) -> str:
+        address = ref.mailbox or self._acting_mailbox()
+        error = self._mailbox_error(address)
+        if error is not None or address is None:
+            return soap.message(op, error=error)
+        name = ref.folder_id.lower() if ref.distinguished else self._folder_name(address, ref.folder_id)
+        if name is None:
+            return soap.message(op, error=ITEM_NOT_FOUND)
+        return soap.message(op, f"<m:Folders>{soap.folder_xml(address, name)}</m:Folders>")
+
+    @staticmethod
+    def _folder_name(address: str, folder_id: str) -> str | None:
+        return next((n for n in soap.FOLDER_NAMES if soap.folder_id(address, n) == folder_id), None)
+
+    def _find_folder(self) -> Response:
+        msgs = []
+        for ref in self.request.folders:
+            address = ref.mailbox or self._acting_mailbox()
+            error = self._mailbox_error(address)
+            root = ('<m:RootFolder TotalItemsInView="0" IncludesLastItemInRange="true"><t:Folders/>'
+                    "</m:RootFolder>")
+            msgs.append(soap.message("FindFolder", root, error=error))
+        return soap.operation("FindFolder", msgs, self.version)
+
+    def _resolve_names(self) -> Response:
+        needle = (self.request.unresolved or "").lower().removeprefix("smtp:")
+        exact = self.tenant.find_user(needle) if needle else None
+        hits = [exact] if exact else [u for u in self.tenant.users.values() if needle and _matches(u, needle)]
+        hits = hits[:100]
+        if not hits:
+            error = ("ErrorNameResolutionNoResults", "No results were found.")
+            return soap.operation("ResolveNames", [soap.message("ResolveNames", error=error)], self.version)
+        found = [soap.resolution_xml(u.display_name, u.mail or u.upn) for u in hits]
+        return soap.operation("ResolveNames", [soap.message("ResolveNames", soap.resolution_set(found))],
+                              self.version)
+
+
+def _matches(user: User, needle: str) -> bool:
+    """ResolveNames is an ambiguous-name match: prefix of the address, alias or display name."""
+    address = (user.mail or user.upn).lower()
+    return (address.startswith(needle) or user.upn.lower().startswith(needle)
+            or user.display_name.lower().startswith(needle))

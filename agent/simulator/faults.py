@@ -1,0 +1,284 @@
+"""Wire faults of the simulated tenant: latency, throttling (Retry-After), 5xx and dropped connections."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import random
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .core import request_ids, service_of
+
+SERVICES = ("identity", "graph", "ews", "sharepoint")
+RULE_KEYS = ("first", "path", "rate", "retry_after_s", "services", "status")
+WIRE_KEYS = ("drop", "errors", "latency_ms", "seed", "throttle")
+FAULT_SCOPE_KEY = "sim.fault"  # the log middleware reads which fault answered
+RAW_SEND_KEY = "sim.raw_send"  # the server's own send callable, needed to drop a connection
+BEFORE_DROP_KEY = "sim.before_drop"  # the log records a dropped request before the client sees the drop
+# EWS answers overload with 503 ErrorServerBusy; the others throttle with 429.
+THROTTLE_STATUS = {"graph": 429, "sharepoint": 429, "identity": 429, "ews": 503}
+
+
+@dataclass
+class FaultRule:
+    """When one kind of fault fires: the first N matching requests and/or a random rate."""
+
+    rate: float = 0.0
+    first: int = 0
+    services: tuple[str, ...] = ()  # empty: every service
+    path: re.Pattern[str] | None = None  # searched in the request path
+    retry_after_s: float | None = None
+    status: int | None = None
+    seen: int = 0
+
+    def matches(self, service: str, path: str) -> bool:
+        if self.services and service not in self.services:
+            return False
+        return self.path is None or self.path.search(path) is not None
+
+    def fires(self, rng: random.Random) -> bool:
+        self.seen += 1
+        return self.seen <= self.first or (self.rate > 0 and rng.random() < self.rate)
+
+
+@dataclass
+class WireFaults:
+    """Every wire fault in force; swapped as a whole by the control plane."""
+
+    latency_ms: dict[str, int] = field(default_factory=dict)  # service -> ms, "*" for all
+    throttle: FaultRule | None = None
+    errors: FaultRule | None = None
+    drop: FaultRule | None = None
+    seed: int = 0
+    rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def latency_s(self, service: str) -> float:
+        return self.latency_ms.get(service, self.latency_ms.get("*", 0)) / 1000.0
+
+    def decide(self, service: str, path: str) -> tuple[str, FaultRule] | None:
+        """The fault that answers this request, if any (drop, then throttle, then 5xx)."""
+        for kind, rule in (("drop", self.drop), ("throttle", self.throttle), ("error", self.errors)):
+            if rule is not None and rule.matches(service, path) and rule.fires(self.rng):
+                return kind, rule
+        return None
+
+
+# -- parsing (scenario `wire:` and POST /_sim/faults) ---------------------------------------------
+
+def parse_wire(data: Mapping[str, Any] | None, where: str = "wire") -> WireFaults | None:
+    """Validate a `wire:` mapping; ValueError names the bad key. None or {} means no faults."""
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    _check_keys(data, WIRE_KEYS, where)
+    if not data:
+        return None
+    return WireFaults(latency_ms=_parse_latency(data.get("latency_ms"), f"{where}.latency_ms"),
+                      throttle=_parse_rule(data.get("throttle"), f"{where}.throttle", "throttle"),
+                      errors=_parse_rule(data.get("errors"), f"{where}.errors", "errors"),
+                      drop=_parse_rule(data.get("drop"), f"{where}.drop", "drop"),
+                      seed=_int(data.get("seed", 0), f"{where}.seed"))
+
+
+def _check_keys(data: Mapping[str, Any], valid: tuple[str, ...], where: str) -> None:
+    for key in data:
+        if key not in valid:
+            raise ValueError(f"{where}: unknown key {key!r} (valid: {', '.join(valid)})")
+
+
+def _int(value: Any, where: str, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{where}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def _parse_latency(value: Any, where: str) -> dict[str, int]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        for key in value:
+            if key not in (*SERVICES, "*"):
+                raise ValueError(f"{where}: unknown service {key!r} (valid: {', '.join(SERVICES)}, *)")
+        return {str(k): _int(v, f"{where}.{k}") for k, v in value.items()}
+    return {"*": _int(value, where)}
+
+
+def _parse_rule(value: Any, where: str, kind: str) -> FaultRule | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+    _check_keys(value, RULE_KEYS, where)
+    rate = value.get("rate", 0.0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        raise ValueError(f"{where}.rate: expected a number between 0 and 1, got {rate!r}")
+    retry = value.get("retry_after_s", 1 if kind == "throttle" else None)
+    if retry is not None and (isinstance(retry, bool) or not isinstance(retry, int | float) or retry < 0):
+        raise ValueError(f"{where}.retry_after_s: expected seconds >= 0, got {retry!r}")
+    return FaultRule(rate=float(rate), first=_int(value.get("first", 0), f"{where}.first"),
+                     services=_parse_services(value.get("services"), f"{where}.services"),
+                     path=_parse_path(value.get("path"), f"{where}.path"), retry_after_s=retry,
+                     status=_parse_status(value.get("status"), f"{where}.status", kind))
+
+
+def _parse_services(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"{where}: expected a list of services")
+    for item in items:
+        if item not in SERVICES:
+            raise ValueError(f"{where}: unknown service {item!r} (valid: {', '.join(SERVICES)})")
+    return tuple(items)
+
+
+def _parse_path(value: Any, where: str) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    try:
+        return re.compile(str(value))
+    except re.error as exc:
+        raise ValueError(f"{where}: not a valid regular expression: {exc}") from None
+
+
+def _parse_status(value: Any, where: str, kind: str) -> int | None:
+    if value is None or kind == "drop":
+        return None
+    valid = (429, 503) if kind == "throttle" else (500, 502, 503, 504)
+    if value not in valid:
+        raise ValueError(f"{where}: expected one of {', '.join(map(str, valid))}, got {value!r}")
+    return int(value)
+
+
+# -- responses shaped like Microsoft's -------------------------------------------------------------
+
+def _retry_headers(rule: FaultRule) -> dict[str, str]:
+    return {} if rule.retry_after_s is None else {"Retry-After": str(round(rule.retry_after_s))}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    return Response(json.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def _aad_body(code: int, error: str, text: str) -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    trace, corr = str(uuid.uuid4()), str(uuid.uuid4())
+    return {"error": error, "error_codes": [code], "timestamp": now, "trace_id": trace,
+            "correlation_id": corr, "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+            "error_description": f"AADSTS{code}: {text}\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\n"
+                                 f"Timestamp: {now}"}
+
+
+def _sp_body(code: str, text: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": {"lang": "en-US", "value": text}}}
+
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+EWS_TYPES = "http://schemas.microsoft.com/exchange/services/2006/types"
+EWS_ERRORS = "http://schemas.microsoft.com/exchange/services/2006/errors"
+
+
+def _soap_fault(code: str, text: str, back_off_ms: int | None) -> str:
+    """An EWS SOAP fault; ErrorServerBusy carries BackOffMilliseconds as Exchange Online sends it."""
+    extra = ("" if back_off_ms is None else f'<t:MessageXml xmlns:t="{EWS_TYPES}"><t:Value '
+             f'Name="BackOffMilliseconds">{back_off_ms}</t:Value></t:MessageXml>')
+    return (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_ENV}"><s:Body><s:Fault>'
+            f'<faultcode xmlns:a="{EWS_TYPES}">a:{code}</faultcode><faultstring xml:lang="en-US">{text}'
+            f'</faultstring><detail><e:ResponseCode xmlns:e="{EWS_ERRORS}">{code}</e:ResponseCode>'
+            f'<e:Message xmlns:e="{EWS_ERRORS}">{text}</e:Message>{extra}</detail></s:Fault></s:Body>'
+            '</s:Envelope>')
+
+
+def throttle_response(service: str, rule: FaultRule) -> Response:
+    status = rule.status or THROTTLE_STATUS.get(service, 429)
+    headers = _retry_headers(rule)
+    if service == "graph":
+        inner = {"code": "throttledRequest", **request_ids()}
+        return _json(status, {"error": {"code": "activityLimitReached", "message":
+                                        "The request has been throttled", "innerError": inner}}, headers)
+    if service == "sharepoint":
+        return _json(status, _sp_body("-2147024860, Microsoft.SharePoint.SPQueryThrottledException",
+                                      "The request has been throttled."), headers)
+    if service == "ews":
+        back_off = None if rule.retry_after_s is None else int(rule.retry_after_s * 1000)
+        text = "The server cannot service this request right now. Try again later."
+        return Response(_soap_fault("ErrorServerBusy", text, back_off), status, headers=headers,
+                        media_type="text/xml; charset=utf-8")
+    return _json(status, _aad_body(90055, "temporarily_unavailable", "There are too many incoming "
+                                   "requests. This exception is thrown for blocked tenants."), headers)
+
+
+def error_response(service: str, rule: FaultRule) -> Response:
+    status = rule.status or 503
+    headers = _retry_headers(rule) if status == 503 else {}
+    if service == "graph":
+        code, text = {500: ("generalException", "An unspecified error occurred."),
+                      504: ("UnknownError", "Gateway Timeout")}.get(
+            status, ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later."))
+        return _json(status, {"error": {"code": code, "message": text, "innerError": request_ids()}}, headers)
+    if service == "sharepoint":
+        return _json(status, _sp_body("-2146232832, Microsoft.SharePoint.SPException",
+                                      "The server is busy. Please try again later."), headers)
+    if service == "ews":
+        code = "ErrorServerBusy" if status == 503 else "ErrorInternalServerError"
+        return Response(_soap_fault(code, "An internal server error occurred. The operation failed.", None),
+                        status, headers=headers, media_type="text/xml; charset=utf-8")
+    return _json(status, _aad_body(90033, "temporarily_unavailable",
+                                   "A transient error has occurred. Please try again."), headers)
+
+
+# -- the middleware --------------------------------------------------------------------------------
+
+class FaultMiddleware:
+    """Applies the current WireFaults to every request except the control plane (/_sim/)."""
+
+    def __init__(self, app: ASGIApp, faults: Callable[[], WireFaults | None]) -> None:
+        self.app, self.faults = app, faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wire = self.faults() if scope["type"] == "http" else None
+        service = service_of(scope.get("path", "")) if wire is not None else "control"
+        if wire is None or service == "control":
+            await self.app(scope, receive, send)
+            return
+        delay = wire.latency_s(service)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        decision = wire.decide(service, scope["path"])
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        kind, rule = decision
+        scope[FAULT_SCOPE_KEY] = kind
+        if kind == "drop":
+            await drop_connection(scope, send)
+            return
+        response = throttle_response(service, rule) if kind == "throttle" else error_response(service, rule)
+        await response(scope, receive, send)
+
+
+async def drop_connection(scope: Scope, send: Send) -> None:
+    """Close the TCP connection without any response, as a reset by a load balancer looks."""
+    cycle = getattr(scope.get(RAW_SEND_KEY, send), "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if cycle is None or transport is None:  # not uvicorn's h11 cycle: the nearest thing is an aborted request
+        raise ConnectionAbortedError("simulated dropped connection")
+    before = scope.get(BEFORE_DROP_KEY)
+    if callable(before):
+        before()
+    transport.abort()
+    # Tell uvicorn the peer is gone so it does not try to write a 500 on the dead socket.
+    cycle.disconnected = True

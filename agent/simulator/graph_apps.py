@@ -1,0 +1,301 @@
+"""Graph v1.0 applications and servicePrincipals: credentials, app roles and their assignments."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from cryptography import x509
+
+from .graph_odata import JSON, GraphError, GraphRequest, GraphRoute, Reply, collection, iso, parse_iso, shape
+from .state import (
+    Application,
+    AppRole,
+    AppRoleAssignment,
+    KeyCredential,
+    PasswordCredential,
+    ServicePrincipal,
+    Tenant,
+    new_id,
+    now,
+)
+
+T = TypeVar("T")
+APP_READ = ("Application.Read.All", "Application.ReadWrite.All")
+APP_WRITE = ("Application.ReadWrite.All",)
+GRANT_WRITE = ("AppRoleAssignment.ReadWrite.All",)
+TWO_YEARS = 2 * 365 * 86400
+SECRET_ALPHABET = string.ascii_letters + string.digits + "~.-_"
+BAD_CERT = "Invalid certificate: Key value is invalid certificate"
+NOT_FOUND = "Resource '{}' does not exist or one of its queried reference-property objects are not present."
+
+
+# -- rendering ----------------------------------------------------------------------------
+def password_json(cred: PasswordCredential, secret_text: str | None = None) -> JSON:
+    return {"customKeyIdentifier": None, "displayName": cred.display_name, "endDateTime": iso(cred.end),
+            "hint": cred.hint, "keyId": cred.key_id, "secretText": secret_text,
+            "startDateTime": iso(cred.start)}
+
+
+def key_json(cred: KeyCredential, with_key: bool) -> JSON:
+    # Graph returns customKeyIdentifier as Edm.Binary: base64 of the thumbprint bytes.
+    ident = base64.b64encode(bytes.fromhex(cred.thumbprint)).decode()
+    return {"customKeyIdentifier": ident, "displayName": cred.display_name, "endDateTime": iso(cred.end),
+            "key": cred.key if with_key else None, "keyId": cred.key_id, "startDateTime": iso(cred.start),
+            "type": cred.type, "usage": cred.usage}
+
+
+def application_json(app: Application, with_keys: bool = False) -> JSON:
+    return {"id": app.id, "appId": app.app_id, "displayName": app.display_name,
+            "signInAudience": "AzureADMyOrg", "isFallbackPublicClient": app.public_client,
+            "passwordCredentials": [password_json(c) for c in app.password_credentials],
+            "keyCredentials": [key_json(c, with_keys) for c in app.key_credentials],
+            "requiredResourceAccess": [dict(r) for r in app.required_resource_access]}
+
+
+def app_role_json(role: AppRole) -> JSON:
+    return {"id": role.id, "value": role.value, "displayName": role.display_name or role.value,
+            "description": role.display_name or role.value,
+            "allowedMemberTypes": list(role.allowed_member_types),
+            "isEnabled": True, "origin": "Application"}
+
+
+def sp_json(sp: ServicePrincipal) -> JSON:
+    return {"id": sp.id, "appId": sp.app_id, "displayName": sp.display_name,
+            "appDisplayName": sp.display_name, "accountEnabled": sp.account_enabled,
+            "appRoleAssignmentRequired": sp.app_role_assignment_required,
+            "servicePrincipalType": "Application", "servicePrincipalNames": [sp.app_id],
+            "appRoles": [app_role_json(r) for r in sp.app_roles]}
+
+
+def assignment_json(tenant: Tenant, grant: AppRoleAssignment) -> JSON:
+    principal = tenant.service_principals.get(grant.principal_id)
+    resource = tenant.service_principals.get(grant.resource_id)
+    return {"id": grant.id, "appRoleId": grant.app_role_id, "createdDateTime": iso(grant.created),
+            "deletedDateTime": None, "principalId": grant.principal_id,
+            "principalType": grant.principal_type,
+            "principalDisplayName": principal.display_name if principal else None,
+            "resourceId": grant.resource_id,
+            "resourceDisplayName": resource.display_name if resource else None}
+
+
+# -- lookups --------------------------------------------------------------------------------
+def _lookup(req: GraphRequest, by_id: Mapping[str, T], by_app_id: Callable[[str], T | None], param: str) -> T:
+    """An object addressed as `/{id}` or as `(appId='...')`."""
+    key = req.params.get("appId") or req.params[param]
+    found = by_app_id(key) if "appId" in req.params else by_id.get(key)
+    if found is None:
+        raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(key))
+    return found
+
+
+def _application(req: GraphRequest) -> Application:
+    tenant = req.tenant
+    return _lookup(req, tenant.applications, tenant.application_by_app_id, "application_id")
+
+
+def _sp(req: GraphRequest) -> ServicePrincipal:
+    tenant = req.tenant
+    return _lookup(req, tenant.service_principals, tenant.sp_by_app_id, "servicePrincipal_id")
+
+
+# -- applications -------------------------------------------------------------------------
+def list_applications(req: GraphRequest) -> Reply:
+    items = [application_json(a) for a in req.tenant.applications.values()]
+    return collection(req, items, "applications", filterable=("appId", "displayName", "id"),
+                      type_name="Application")
+
+
+def get_application(req: GraphRequest) -> Reply:
+    # `key` is only returned when the single object is asked for with $select=keyCredentials.
+    with_keys = any(s.lower() == "keycredentials" for s in req.select or [])
+    return Reply(200, shape(req, application_json(_application(req), with_keys)))
+
+
+def patch_application(req: GraphRequest) -> Reply:
+    app, body = _application(req), req.json_body()
+    known = {"keyCredentials", "requiredResourceAccess", "displayName", "isFallbackPublicClient"}
+    unknown = [k for k in body if not k.startswith("@odata.") and k not in known]
+    if unknown:
+        raise GraphError(400, "Request_BadRequest", f"Invalid property '{unknown[0]}'.")
+    if "keyCredentials" in body:
+        creds = [_key_credential(app, item) for item in body["keyCredentials"] or []]
+        req.tenant.set_key_credentials(app.id, creds)
+    if any(k in body for k in ("requiredResourceAccess", "displayName", "isFallbackPublicClient")):
+        _patch_app_fields(req.tenant, app, body)
+    return Reply(204)
+
+
+def _patch_app_fields(tenant: Tenant, app: Application, body: JSON) -> None:
+    if "requiredResourceAccess" in body:
+        # Collections are replaced wholesale, as Graph does.
+        app.required_resource_access = [_resource_access(r) for r in body["requiredResourceAccess"] or []]
+    if "displayName" in body:
+        app.display_name = str(body["displayName"])
+    if "isFallbackPublicClient" in body:
+        app.public_client = bool(body["isFallbackPublicClient"])
+    tenant.touch("update-application")
+
+
+def _resource_access(item: Any) -> JSON:
+    if not isinstance(item, dict) or "resourceAppId" not in item:
+        raise GraphError(400, "Request_BadRequest", "Invalid value specified for property "
+                         "'requiredResourceAccess' of resource 'Application'.")
+    access = [{"id": str(a.get("id")), "type": str(a.get("type"))} for a in item.get("resourceAccess") or []]
+    return {"resourceAppId": str(item["resourceAppId"]), "resourceAccess": access}
+
+
+def _key_credential(app: Application, item: Any) -> KeyCredential:
+    """One keyCredentials entry of a PATCH; an existing keyId may omit `key` (the stored one is kept)."""
+    if not isinstance(item, dict):
+        raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'keyCredentials'.")
+    key_id = str(item.get("keyId") or new_id())
+    existing = next((k for k in app.key_credentials if k.key_id == key_id), None)
+    if not item.get("key"):
+        if existing is None:
+            raise GraphError(400, "Request_BadRequest", BAD_CERT)
+        return existing
+    der, cert = _certificate(str(item["key"]))
+    start = parse_iso(item["startDateTime"], "startDateTime") if item.get("startDateTime") \
+        else cert.not_valid_before_utc.timestamp()
+    end = parse_iso(item["endDateTime"], "endDateTime") if item.get("endDateTime") \
+        else cert.not_valid_after_utc.timestamp()
+    name = str(item.get("displayName") or cert.subject.rfc4514_string())
+    # The thumbprint is the certificate's own (SHA-1 of the DER), whatever customKeyIdentifier says.
+    return KeyCredential(key_id=key_id, display_name=name, thumbprint=hashlib.sha1(der).hexdigest().upper(),
+                         key=base64.b64encode(der).decode(), start=start, end=end,
+                         type=str(item.get("type") or "AsymmetricX509Cert"),
+                         usage=str(item.get("usage") or "Verify"))
+
+
+def _certificate(b64: str) -> tuple[bytes, x509.Certificate]:
+    try:
+        der = base64.b64decode(b64, validate=True)
+        return der, x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise GraphError(400, "Request_BadRequest", BAD_CERT) from exc
+
+
+def add_password(req: GraphRequest) -> Reply:
+    app, body = _application(req), req.json_body()
+    spec = body.get("passwordCredential") or {}
+    start = now()
+    end = parse_iso(spec["endDateTime"], "endDateTime") if spec.get("endDateTime") else start + TWO_YEARS
+    if end <= start:
+        raise GraphError(400, "Request_BadRequest", "Key credential end date is invalid.")
+    secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(40))
+    cred = req.tenant.add_password(app.id, str(spec.get("displayName") or ""), secret, end)
+    return Reply(200, password_json(cred, secret_text=secret))
+
+
+def remove_password(req: GraphRequest) -> Reply:
+    app, body = _application(req), req.json_body()
+    if not body.get("keyId"):
+        raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'keyId'.")
+    req.tenant.remove_password(app.id, str(body["keyId"]))
+    return Reply(204)
+
+
+# -- service principals ---------------------------------------------------------------------
+def list_sps(req: GraphRequest) -> Reply:
+    items = [sp_json(s) for s in req.tenant.service_principals.values()]
+    return collection(req, items, "servicePrincipals", filterable=("appId", "displayName", "id"),
+                      type_name="ServicePrincipal")
+
+
+def get_sp(req: GraphRequest) -> Reply:
+    return Reply(200, shape(req, sp_json(_sp(req))))
+
+
+def create_sp(req: GraphRequest) -> Reply:
+    app_id = req.json_body().get("appId")
+    if not app_id:
+        raise GraphError(400, "Request_BadRequest", "The appId property is required.")
+    sp = req.tenant.create_service_principal(str(app_id))
+    return Reply(201, sp_json(sp))
+
+
+def delete_sp(req: GraphRequest) -> Reply:
+    req.tenant.delete_service_principal(_sp(req).id)
+    return Reply(204)
+
+
+def list_assignments(req: GraphRequest) -> Reply:
+    sp = _sp(req)
+    items = [assignment_json(req.tenant, a) for a in req.tenant.app_role_assignments.values()
+             if a.principal_id == sp.id]
+    return collection(req, items, f"servicePrincipals('{sp.id}')/appRoleAssignments")
+
+
+def list_assigned_to(req: GraphRequest) -> Reply:
+    sp = _sp(req)
+    items = [assignment_json(req.tenant, a) for a in req.tenant.app_role_assignments.values()
+             if a.resource_id == sp.id]
+    return collection(req, items, f"servicePrincipals('{sp.id}')/appRoleAssignedTo")
+
+
+def post_assigned_to(req: GraphRequest) -> Reply:
+    resource, body = _sp(req), req.json_body()
+    missing = [p for p in ("principalId", "resourceId", "appRoleId") if not body.get(p)]
+    if missing:
+        raise GraphError(400, "Request_BadRequest", f"Invalid value specified for property '{missing[0]}' "
+                         "of resource 'AppRoleAssignment'.")
+    if str(body["resourceId"]).lower() != resource.id.lower():
+        raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'resourceId' of "
+                         "resource 'AppRoleAssignment'.")
+    principal = req.tenant.service_principals.get(str(body["principalId"]))
+    if principal is None:
+        raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(body["principalId"]))
+    grant = req.tenant.assign_app_role(principal.id, resource.id, str(body["appRoleId"]).lower())
+    return Reply(201, assignment_json(req.tenant, grant))
+
+
+def _delete_assignment(req: GraphRequest, resource_side: bool) -> Reply:
+    sp, assignment_id = _sp(req), req.params["appRoleAssignment_id"]
+    grant = req.tenant.app_role_assignments.get(assignment_id)
+    owner = grant and (grant.resource_id if resource_side else grant.principal_id)
+    if grant is None or owner != sp.id:
+        raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(assignment_id))
+    req.tenant.delete_app_role_assignment(assignment_id)
+    return Reply(204)
+
+
+def delete_assigned_to(req: GraphRequest) -> Reply:
+    return _delete_assignment(req, resource_side=True)
+
+
+def delete_assignment(req: GraphRequest) -> Reply:
+    return _delete_assignment(req, resource_side=False)
+
+
+_APP = "applications/{application-id}"
+_APP_BY_APPID = "applications(appId='{appId}')"
+_SP = "servicePrincipals/{servicePrincipal-id}"
+_SP_BY_APPID = "servicePrincipals(appId='{appId}')"
+
+ROUTES = [
+    GraphRoute("GET", "applications", list_applications, (APP_READ,)),
+    GraphRoute("GET", _APP, get_application, (APP_READ,)),
+    GraphRoute("GET", _APP_BY_APPID, get_application, (APP_READ,)),
+    GraphRoute("PATCH", _APP, patch_application, (APP_WRITE,)),
+    GraphRoute("PATCH", _APP_BY_APPID, patch_application, (APP_WRITE,)),
+    GraphRoute("POST", _APP + "/addPassword", add_password, (APP_WRITE,)),
+    GraphRoute("POST", _APP + "/removePassword", remove_password, (APP_WRITE,)),
+    GraphRoute("GET", "servicePrincipals", list_sps, (APP_READ,)),
+    GraphRoute("POST", "servicePrincipals", create_sp, (APP_WRITE,)),
+    GraphRoute("GET", _SP, get_sp, (APP_READ,)),
+    GraphRoute("GET", _SP_BY_APPID, get_sp, (APP_READ,)),
+    GraphRoute("DELETE", _SP, delete_sp, (APP_WRITE,)),
+    GraphRoute("DELETE", _SP_BY_APPID, delete_sp, (APP_WRITE,)),
+    GraphRoute("GET", _SP + "/appRoleAssignments", list_assignments, (APP_READ,)),
+    GraphRoute("DELETE", _SP + "/appRoleAssignments/{appRoleAssignment-id}", delete_assignment,
+               (GRANT_WRITE,)),
+    GraphRoute("GET", _SP + "/appRoleAssignedTo", list_assigned_to, (APP_READ,)),
+    GraphRoute("POST", _SP + "/appRoleAssignedTo", post_assigned_to, (GRANT_WRITE,)),
+    GraphRoute("DELETE", _SP + "/appRoleAssignedTo/{appRoleAssignment-id}", delete_assigned_to,
+               (GRANT_WRITE,)),
+]

@@ -1,0 +1,257 @@
+"""The token endpoint's grants: client credentials (secret or certificate), password (ROPC), refresh."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import jwt
+from cryptography import x509
+
+from .aadsts import AadError, aad
+from .core import Services
+from .state import (
+    EXCHANGE_APP_ID,
+    GRAPH_APP_ID,
+    SHAREPOINT_APP_ID,
+    Application,
+    KeyCredential,
+    Tenant,
+    User,
+    now,
+)
+from .tokens import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TOKEN_LIFETIME_S
+
+__all__ = ["AadError", "Grants"]
+
+OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+REFRESH_AUDIENCE = "urn:sim:refresh-token"
+# Delegated permissions a ROPC token carries per resource (a fixed, realistic consented set).
+DELEGATED_SCOPES = {GRAPH_APP_ID: "Files.ReadWrite.All Mail.ReadWrite Sites.FullControl.All User.Read",
+                    EXCHANGE_APP_ID: "EWS.AccessAsUser.All",
+                    SHAREPOINT_APP_ID: "AllSites.FullControl MyFiles.Write"}
+# First-party public clients present in every tenant (scripts often use them for ROPC).
+FIRST_PARTY_CLIENTS = {"04b07795-8ddb-461a-bbee-02f9e1bf7b46": "Microsoft Azure CLI",
+                       "1950a258-227b-4e31-a9cf-717495945fc2": "Microsoft Azure PowerShell"}
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(ts))
+
+
+def _b64u(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+class Grants:
+    """Issues tokens from the current tenant state, or raises AadError exactly as Entra ID words it."""
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def token(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+        grant = form.get("grant_type")
+        if not grant:
+            raise aad(900144, param="grant_type")
+        handler = {"client_credentials": self.client_credentials, "password": self.password,
+                   "refresh_token": self.refresh}.get(grant)
+        if handler is None:
+            raise aad(70003, grant=grant)
+        return handler(t, form, token_url)
+
+    # -- resources -----------------------------------------------------------------------------
+    def resource(self, t: Tenant, scope: str, app_only: bool) -> tuple[str, str]:
+        """(audience, resource appId) of the requested scope; AADSTS500011 for an unknown resource."""
+        items = [s for s in scope.split() if s not in OIDC_SCOPES]
+        if not items:
+            if app_only:
+                raise aad(900144, param="scope")
+            return GRAPH_AUDIENCE, GRAPH_APP_ID
+        resources = {item.rsplit("/", 1)[0] if "/" in item else GRAPH_AUDIENCE for item in items}
+        if len(resources) > 1:
+            raise aad(28000, scope=scope)
+        resource = resources.pop()
+        if app_only and any(not item.endswith("/.default") for item in items):
+            raise aad(1002012, scope=scope)
+        found = self._resource_app(resource)
+        if found is None or t.sp_by_app_id(found[1]) is None:
+            raise aad(500011, resource=resource, tenant=t.name.title())
+        return found
+
+    def _resource_app(self, resource: str) -> tuple[str, str] | None:
+        low, base = resource.rstrip("/").lower(), self.svc.base_url.lower()
+        if low in (GRAPH_AUDIENCE, GRAPH_APP_ID, "https://graph.microsoft.com/v1.0"):
+            return GRAPH_AUDIENCE, GRAPH_APP_ID
+        if low in (EXCHANGE_AUDIENCE, "https://outlook.office.com", EXCHANGE_APP_ID):
+            return EXCHANGE_AUDIENCE, EXCHANGE_APP_ID
+        if low in (base, SHAREPOINT_APP_ID):
+            return self.svc.base_url, SHAREPOINT_APP_ID
+        if low.startswith("https://") and low.split("/")[2].endswith(".sharepoint.com"):
+            return resource.rstrip("/"), SHAREPOINT_APP_ID  # a real tenant host: the wrong audience here
+        return None
+
+    # -- client authentication ---------------------------------------------------------------------
+    def client(self, t: Tenant, form: dict[str, str], token_url: str, public_ok: bool) -> tuple[str, str]:
+        """(client appId, appidacr): '1' secret, '2' certificate, '0' public client."""
+        cid = form.get("client_id", "").split("@")[0]
+        if public_ok and cid in FIRST_PARTY_CLIENTS:
+            return cid, "0"
+        app, sp = t.application_by_app_id(cid), t.sp_by_app_id(cid)
+        if app is None or sp is None:
+            raise aad(700016, app=cid, tenant=t.initial_domain)
+        if not sp.account_enabled:
+            raise aad(7000112, app=cid, name=app.display_name)
+        if "client_assertion" in form:
+            self._check_assertion(app, form, token_url)
+            return cid, "2"
+        if "client_secret" in form:
+            _check_secret(app, form["client_secret"])
+            return cid, "1"
+        if public_ok and app.public_client:
+            return cid, "0"
+        raise aad(7000218)
+
+    def _check_assertion(self, app: Application, form: dict[str, str], token_url: str) -> None:
+        assertion = form["client_assertion"]
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise aad(7000219)
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.PyJWTError:
+            raise aad(50027) from None
+        key, thumb = _find_key(app, header)
+        if key is None:
+            raise aad(700027, thumb=thumb, app=app.app_id)
+        start, end = _when(key.start), _when(key.end)
+        if not key.start <= now() <= key.end:
+            raise aad(50013, reason="The key used is expired.", thumb=thumb, start=start, end=end)
+        public_key = x509.load_der_x509_certificate(base64.b64decode(key.key)).public_key()
+        try:
+            claims = jwt.decode(assertion, public_key, algorithms=["RS256", "PS256"],  # type: ignore[arg-type]
+                                options={"verify_aud": False, "require": ["exp"]})
+        except jwt.ExpiredSignatureError:
+            raise aad(700024) from None
+        except jwt.PyJWTError:
+            raise aad(50013, reason="Key was found, but use of the key to verify the signature failed.",
+                      thumb=thumb, start=start, end=end) from None
+        if claims.get("iss") != app.app_id or claims.get("sub") != app.app_id:
+            raise aad(700021)
+        if not str(claims.get("aud", "")).rstrip("/").endswith(("/oauth2/v2.0/token", "/oauth2/token")):
+            raise aad(700212, url=token_url)
+
+    # -- grants ----------------------------------------------------------------------------------
+    def client_credentials(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+        cid, acr = self.client(t, form, token_url, public_ok=False)
+        audience, resource_app = self.resource(t, form.get("scope", ""), app_only=True)
+        app, sp = t.application_by_app_id(cid), t.sp_by_app_id(cid)
+        token = self.svc.tokens.issue(tenant_id=t.tenant_id, audience=audience, app_id=cid, appidacr=acr,
+                                      roles=t.roles_of(cid, resource_app), oid=sp.id if sp else cid,
+                                      app_name=app.display_name if app else None)
+        return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
+                "access_token": token}
+
+    def password(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+        cid, acr = self.client(t, form, token_url, public_ok=True)
+        audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
+        user = _sign_in(t, form.get("username", ""), form.get("password", ""))
+        _conditional_access(t, user, resource_app)
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
+
+    def refresh(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+        cid, acr = self.client(t, form, token_url, public_ok=True)
+        try:
+            rt = jwt.decode(form.get("refresh_token", ""), self.svc.tokens.public_key(), algorithms=["RS256"],
+                            audience=REFRESH_AUDIENCE)
+        except jwt.PyJWTError:
+            raise aad(9002313) from None
+        user = t.find_user(str(rt.get("sub", "")))
+        if user is None or rt.get("cid") != cid:
+            raise aad(9002313)
+        if user.last_password_change > float(rt["iat"]):  # a password change revokes refresh tokens
+            raise aad(50173, issued=_when(rt["iat"]), valid_from=_when(user.last_password_change))
+        _account_state(user)
+        audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
+        _conditional_access(t, user, resource_app)
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
+
+    def _user_tokens(self, t: Tenant, user: User, cid: str, acr: str, resource: tuple[str, str],
+                     scope: str) -> dict[str, Any]:
+        """Access token, unsigned id_token (MSAL needs preferred_username), client_info, refresh token."""
+        issued, tokens = int(time.time()), self.svc.tokens
+        access = tokens.issue(tenant_id=t.tenant_id, audience=resource[0], app_id=cid, appidacr=acr,
+                              scp=DELEGATED_SCOPES[resource[1]], upn=user.upn, oid=user.id,
+                              name=user.display_name, now=issued)
+        id_claims = {"aud": cid, "iss": tokens.issuer(t.tenant_id), "iat": issued, "nbf": issued,
+                     "exp": issued + 3600, "name": user.display_name, "oid": user.id,
+                     "preferred_username": user.upn, "sub": user.id, "tid": t.tenant_id, "ver": "2.0"}
+        refresh = jwt.encode({"aud": REFRESH_AUDIENCE, "sub": user.id, "cid": cid, "iat": issued,
+                              "exp": issued + 90 * 86400}, tokens.key.private_key, algorithm="RS256")
+        return {"token_type": "Bearer", "scope": scope, "expires_in": TOKEN_LIFETIME_S,
+                "ext_expires_in": TOKEN_LIFETIME_S, "access_token": access, "refresh_token": refresh,
+                "id_token": f"{_b64u({'typ': 'JWT', 'alg': 'none'})}.{_b64u(id_claims)}.",
+                "client_info": _b64u({"uid": user.id, "utid": t.tenant_id})}
+
+
+def _check_secret(app: Application, secret: str) -> None:
+    matches = [c for c in app.password_credentials if hmac.compare_digest(c.secret.encode(), secret.encode())]
+    if not matches:
+        raise aad(7000215, app=app.app_id)
+    if all(c.end < now() for c in matches):
+        raise aad(7000222, app=app.app_id)
+
+
+def _sign_in(t: Tenant, username: str, password: str) -> User:
+    user = t.find_user(username)
+    if user is None:
+        raise aad(50034, tenant=t.tenant_id)
+    if user.locked_until is not None and user.locked_until > now():
+        raise aad(50053)  # smart lockout answers before the password is even checked
+    domain = t.domain_of(user)
+    federated = domain is not None and domain.authentication_type == "Federated"
+    # Raw ROPC never reaches the federated IdP: Entra answers as for a bad password.
+    if federated or not password or not hmac.compare_digest(user.password.encode(), password.encode()):
+        raise aad(50126)
+    _account_state(user)
+    return user
+
+
+def _account_state(user: User) -> None:
+    if user.locked_until is not None and user.locked_until > now():
+        raise aad(50053)
+    if not user.account_enabled:
+        raise aad(50057)
+    if user.password_expired and "DisablePasswordExpiration" not in (user.password_policies or ""):
+        raise aad(50055)
+
+
+def _conditional_access(t: Tenant, user: User, resource_app: str) -> None:
+    """Enforced CA policies covering the user and resource: `block` -> 53003, `mfa` -> 50076."""
+    policies = t.blocking_policies(user, resource_app)
+    capolids = {"essential": True, "values": [p.id for p in policies]}
+    claims = json.dumps({"access_token": {"capolids": capolids}})
+    if any("block" in p.built_in_controls for p in policies):
+        raise aad(53003, extra={"suberror": "message_only", "claims": claims})
+    # Security defaults block ROPC only when a scenario says so (extras), to keep the demo focused.
+    defaults = t.security_defaults_enabled and bool(t.extras.get("security_defaults_enforced"))
+    if defaults or any("mfa" in p.built_in_controls for p in policies):
+        raise aad(50076, extra={"suberror": "basic_action", "claims": claims}, resource=resource_app)
+
+
+def _find_key(app: Application, header: dict[str, Any]) -> tuple[KeyCredential | None, str]:
+    """The keyCredential the assertion names by x5t (SHA-1) or x5t#S256, and the thumbprint as hex."""
+    if header.get("x5t#S256"):
+        digest = base64.urlsafe_b64decode(str(header["x5t#S256"]) + "==").hex().upper()
+        match = [k for k in app.key_credentials
+                 if hashlib.sha256(base64.b64decode(k.key)).hexdigest().upper() == digest]
+        return (match[0] if match else None), digest
+    raw = str(header.get("x5t", ""))
+    try:
+        thumb = base64.urlsafe_b64decode(raw + "==").hex().upper() if raw else ""
+    except ValueError:
+        thumb = raw
+    return next((k for k in app.key_credentials if k.thumbprint.upper() == thumb), None), thumb
