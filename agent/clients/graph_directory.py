@@ -1,0 +1,188 @@
+"""Graph helpers for users, licences, domains, Conditional Access, sites and drives; model <-> JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_serialization_json.json_parse_node import JsonParseNode
+from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
+from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
+from msgraph.generated.models.directory_object import DirectoryObject
+from msgraph.generated.models.domain import Domain
+from msgraph.generated.models.drive import Drive
+from msgraph.generated.models.identity_security_defaults_enforcement_policy import (
+    IdentitySecurityDefaultsEnforcementPolicy,
+)
+from msgraph.generated.models.license_details import LicenseDetails
+from msgraph.generated.models.site import Site
+from msgraph.generated.models.subscribed_sku import SubscribedSku
+from msgraph.generated.models.user import User
+
+from agent import redact
+
+if TYPE_CHECKING:
+    from kiota_abstractions.serialization import Parsable
+    from msgraph import GraphServiceClient
+
+    from agent.model import Call
+
+T = TypeVar("T")
+P = TypeVar("P", bound="Parsable")
+Factory = Callable[[], Awaitable[T]]
+_QUERY_NAMES = {"select": "%24select", "filter": "%24filter", "top": "%24top", "expand": "%24expand"}
+
+
+@dataclass
+class Query:
+    """OData query options for any request builder (kiota reads any dataclass with these names)."""
+
+    select: list[str] | None = None
+    filter: str | None = None
+    top: int | None = None
+    expand: list[str] | None = None
+
+    def get_query_parameter(self, name: str) -> str:
+        return _QUERY_NAMES.get(name, name)
+
+
+def config(**query: Any) -> Any:
+    """A request configuration with OData options; typed Any because every builder wants its own class."""
+    return RequestConfiguration(query_parameters=Query(**query))
+
+
+def as_dict(model: Parsable) -> dict[str, Any]:
+    """A Graph model as its JSON (camelCase) dict, for evidence, plans and the journal."""
+    writer = JsonSerializationWriter()
+    writer.write_object_value(None, model)
+    return dict(json.loads(writer.get_serialized_content() or b"{}"))
+
+
+def from_dict(model_cls: type[P], data: dict[str, Any]) -> P:
+    """The Graph model of `model_cls` parsed from its JSON dict (e.g. a saved `before` state)."""
+    parsed: P | None = JsonParseNode(data).get_object_value(cast(Any, model_cls))
+    if parsed is None:
+        raise ValueError(f"cannot build {model_cls.__name__} from the given data")
+    return parsed
+
+
+def guid(value: str | UUID) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+class DirectoryOps:
+    """Users, licences, domains, policies, sites and drives; mixed into GraphAdapter."""
+
+    client: GraphServiceClient
+
+    if TYPE_CHECKING:  # provided by GraphAdapter
+        def call(self, method: str, path: str, body: Any = None) -> Call: ...
+        async def read(self, fn: Factory[T], *, needs: str | None = None) -> T: ...
+        async def write(self, call: Call, fn: Factory[T], *, needs: str | None = None) -> T: ...
+        async def read_all(self, first: Factory[Any], next_page: Callable[[str], Factory[Any]], *,
+                           needs: str | None = None) -> list[Any]: ...
+        async def maybe(self, fn: Factory[T], *, needs: str | None = None) -> T | None: ...
+
+    # -- users ------------------------------------------------------------------------------------
+    async def get_user(self, user: str, select: list[str] | None = None) -> User | None:
+        """A user by id or UPN; None when there is no such user."""
+        builder = self.client.users.by_user_id(user)
+        return await self.maybe(lambda: builder.get(config(select=select)), needs="User.Read.All")
+
+    async def list_users(self, select: list[str] | None = None, filter: str | None = None) -> list[User]:
+        """Every user (all pages)."""
+        users = self.client.users
+        return await self.read_all(lambda: users.get(config(select=select, filter=filter, top=999)),
+                                   lambda url: users.with_url(url).get, needs="User.Read.All")
+
+    async def group_members(self, group_id: str) -> list[DirectoryObject]:
+        builder = self.client.groups.by_group_id(group_id).members
+        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
+                                   needs="GroupMember.Read.All")
+
+    async def license_details(self, user: str) -> list[LicenseDetails]:
+        builder = self.client.users.by_user_id(user).license_details
+        return await self.read_all(builder.get, lambda url: builder.with_url(url).get, needs="User.Read.All")
+
+    async def assign_license(self, user: str, add: list[str], remove: list[str]) -> None:
+        """assignLicense; removeLicenses is always sent, even empty (Graph rejects it missing)."""
+        from msgraph.generated.models.assigned_license import AssignedLicense
+        from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
+            AssignLicensePostRequestBody,
+        )
+
+        body = AssignLicensePostRequestBody(
+            add_licenses=[AssignedLicense(sku_id=guid(s), disabled_plans=[]) for s in add],
+            remove_licenses=[guid(s) for s in remove])
+        wire = {"addLicenses": [{"skuId": s, "disabledPlans": []} for s in add], "removeLicenses": remove}
+        builder = self.client.users.by_user_id(user).assign_license
+        await self.write(self.call("POST", f"/users/{user}/assignLicense", wire), lambda: builder.post(body),
+                         needs="LicenseAssignment.ReadWrite.All")
+
+    async def patch_user(self, user: str, changes: dict[str, Any]) -> None:
+        """PATCH /users/{id} with Graph JSON names (accountEnabled, usageLocation, passwordProfile ...)."""
+        password = (changes.get("passwordProfile") or {}).get("password")
+        redact.register(password)  # the new password must not show up in any later output
+        body = from_dict(User, changes)
+        nulls = {key: None for key, value in changes.items() if value is None}
+        if nulls:  # kiota skips None fields; an undo restoring "unset" (usageLocation) must send null
+            body.additional_data = {**(body.additional_data or {}), **nulls}
+        builder = self.client.users.by_user_id(user)
+        needs = "User-PasswordProfile.ReadWrite.All" if "passwordProfile" in changes else "User.ReadWrite.All"
+        call = self.call("PATCH", f"/users/{user}", changes)
+        await self.write(call, lambda: builder.patch(body), needs=needs)
+
+    async def subscribed_skus(self) -> list[SubscribedSku]:
+        builder = self.client.subscribed_skus
+        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
+                                   needs="Organization.Read.All")
+
+    async def get_domain(self, name: str) -> Domain | None:
+        builder = self.client.domains.by_domain_id(name)
+        return await self.maybe(builder.get, needs="Domain.Read.All")
+
+    # -- Conditional Access and security defaults ---------------------------------------------------
+    async def ca_policies(self) -> list[ConditionalAccessPolicy]:
+        builder = self.client.identity.conditional_access.policies
+        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
+                                   needs="Policy.Read.All")
+
+    async def get_ca_policy(self, policy_id: str) -> ConditionalAccessPolicy | None:
+        builder = self.client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
+        return await self.maybe(builder.get, needs="Policy.Read.All")
+
+    async def set_ca_excluded_users(self, policy_id: str, exclude_users: list[str]) -> None:
+        """PATCH conditions.users.excludeUsers; the list REPLACES the old one, so merge before calling."""
+        wire = {"conditions": {"users": {"excludeUsers": list(exclude_users)}}}
+        body = from_dict(ConditionalAccessPolicy, wire)
+        builder = self.client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
+        call = self.call("PATCH", f"/identity/conditionalAccess/policies/{policy_id}", wire)
+        await self.write(call, lambda: builder.patch(body), needs="Policy.ReadWrite.ConditionalAccess")
+
+    async def security_defaults(self) -> IdentitySecurityDefaultsEnforcementPolicy | None:
+        builder = self.client.policies.identity_security_defaults_enforcement_policy
+        return await self.read(builder.get, needs="Policy.Read.All")
+
+    # -- SharePoint through Graph -----------------------------------------------------------------
+    async def get_site_by_path(self, hostname: str, path: str) -> Site | None:
+        """GET /sites/{hostname}:/{server-relative path}; None when the site does not exist (404)."""
+        builder = self.client.sites.by_site_id("root")  # only for its adapter: the URL is set raw,
+        # because kiota would percent-encode the ':' and '/' of a path-addressed site id
+        raw = f"{builder.request_adapter.base_url}/sites/{hostname}:/{path.strip('/')}"
+        return await self.maybe(builder.with_url(raw).get, needs="Sites.Read.All")
+
+    async def get_site_by_url(self, url: str) -> Site | None:
+        """The site collection at an absolute URL (https://contoso.sharepoint.com/sites/x); None if absent."""
+        parts = urlsplit(url)
+        return await self.get_site_by_path(parts.hostname or "", parts.path)
+
+    async def get_user_drive(self, user: str) -> Drive | None:
+        """The user's OneDrive; None when it is not provisioned (404)."""
+        builder = self.client.users.by_user_id(user).drive
+        return await self.maybe(lambda: builder.get(config(select=["id", "webUrl", "owner"])),
+                                needs="Files.Read.All")

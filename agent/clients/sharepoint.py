@@ -1,0 +1,292 @@
+"""SharePoint REST through office365-rest-python-client: site admins, role assignments, site creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from office365.sharepoint.client_context import ClientContext
+
+from agent.clients.errors import translate
+from agent.clients.tokens import CachedCredential, sharepoint_scope
+from agent.model import Call
+from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
+
+if TYPE_CHECKING:
+    from agent.config import Tenant
+    from agent.context import WriteGuard
+
+T = TypeVar("T")
+FULL_CONTROL = 1073741829  # role definition id of "Full Control" (RoleTypeKind 5)
+FULL_MASK = (2147483647, 4294967295)  # BasePermissions High/Low of Full Control
+_CONTEXTS_PER_THREAD = 64
+_NEEDS = "SharePoint Sites.FullControl.All, certificate token"
+
+
+@dataclass
+class SiteUser:
+    """One entry of a site's user list."""
+
+    id: int
+    login_name: str
+    title: str = ""
+    email: str = ""
+    is_site_admin: bool = False
+
+
+@dataclass
+class RoleAssignment:
+    """A principal's role bindings on a web."""
+
+    principal_id: int
+    login_name: str | None
+    role_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SiteStatus:
+    """SPSiteManager's answer: 0 not found, 1 provisioning, 2 ready, 3 error."""
+
+    site_id: str | None
+    status: int
+    url: str | None
+
+
+def login_name(upn: str) -> str:
+    """The claims login SharePoint knows a member user by."""
+    return upn if "|" in upn else f"i:0#.f|membership|{upn.lower()}"
+
+
+class _DropListenerTracebacks(logging.Filter):
+    """office365 logs a full traceback for a failed auth/digest hook and then raises it anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unhandled exception in listener")
+
+
+_listener_logger = logging.getLogger("office365.runtime.types.event_handler")
+if not any(isinstance(f, _DropListenerTracebacks) for f in _listener_logger.filters):
+    _listener_logger.addFilter(_DropListenerTracebacks())
+
+
+class SharePointAdapter:
+    """SharePoint REST for the admin app: its certificate token shared by every site, pooled connections.
+
+    Tokens: one AccessToken for {sharepoint_root}/.default, reused across sites until near expiry
+    (SharePoint refuses secret-based app-only tokens, so the credential is the certificate one).
+    Contexts: one ClientContext per (thread, site), since a context's query queue is not thread-safe.
+    Writes ask the guard first. No with_auto_retry(): tenacity is the one retry layer.
+    """
+
+    def __init__(self, tenant: Tenant, credential: Any, guard: WriteGuard, *, sleep: SyncSleep = time.sleep,
+                 read_policy: RetryPolicy = DEFAULT_POLICY, write_policy: RetryPolicy = WRITE_POLICY,
+                 pool_size: int = 64, workers: int = 32) -> None:
+        self.tenant, self.guard = tenant, guard
+        self.root = (tenant.endpoints.sharepoint_root or "").rstrip("/")
+        self.scope = sharepoint_scope(tenant)
+        self.tokens = credential if isinstance(credential, CachedCredential) else CachedCredential(credential)
+        self._sleep, self._read_policy, self._write_policy = sleep, read_policy, write_policy
+        ca = tenant.endpoints.ca_bundle
+        self._verify: bool | str = str(ca) if ca is not None else True
+        self.session = requests.Session()
+        self.session.verify = self._verify
+        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self._local = threading.local()
+        # Own worker threads: asyncio's default pool has only cpu+4, too few for a fleet of sites.
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sharepoint")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.session.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _token(self) -> dict[str, Any]:
+        token = self.tokens.get_token(self.scope)
+        return {"access_token": token.token, "token_type": "Bearer",
+                "expires_in": max(0, int(token.expires_on - time.time()))}
+
+    def context(self, site_url: str) -> ClientContext:
+        """This thread's ClientContext for a site (each new one costs a contextinfo request)."""
+        cache: OrderedDict[str, ClientContext] = getattr(self._local, "contexts", None) or OrderedDict()
+        self._local.contexts = cache
+        key = site_url.rstrip("/")
+        ctx = cache.pop(key, None)
+        if ctx is None:
+            ctx = ClientContext(key).with_access_token(self._token).with_transport(
+                session=self.session, verify=self._verify)
+        cache[key] = ctx
+        while len(cache) > _CONTEXTS_PER_THREAD:
+            cache.popitem(last=False)
+        return ctx
+
+    def call(self, method: str, site_url: str, path: str, body: Any = None) -> Call:
+        return Call(method, f"{site_url.rstrip('/')}/_api/{path.lstrip('/')}", body)
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """Run a synchronous read in a thread under the read policy; failures become ReadFailed etc."""
+        return await self._in_thread(fn, self._read_policy, False)
+
+    async def write(self, call: Call, fn: Callable[[], T]) -> T:
+        """Ask the guard (a dry run raises before any request), then write in a thread."""
+        self.guard.check(call)
+        return await self._in_thread(fn, self._write_policy, True)
+
+    async def _in_thread(self, fn: Callable[[], T], policy: RetryPolicy, write: bool) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run, fn, policy, write)
+
+    def _run(self, fn: Callable[[], T], policy: RetryPolicy, write: bool) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except Exception:
+                self._drop_unfinished()
+                raise
+        try:
+            return sync_retrying(policy, sleep=self._sleep)(attempt)
+        except Exception as exc:
+            raise translate(exc, write=write, needs=_NEEDS) from None
+
+    def _drop_unfinished(self) -> None:
+        """A failed query can leave follow-up queries queued on its context; never replay them."""
+        cache: OrderedDict[str, ClientContext] = getattr(self._local, "contexts", None) or OrderedDict()
+        for key in [k for k, ctx in cache.items() if ctx.has_pending_request]:
+            del cache[key]
+
+    # -- webs and users -------------------------------------------------------------------------
+    async def web(self, site_url: str) -> dict[str, Any]:
+        def get() -> dict[str, Any]:
+            web = self.context(site_url).web.get().execute_query()
+            return {"id": web.id, "title": web.title, "url": web.url}
+        return await self.read(get)
+
+    async def site_users(self, site_url: str, admins_only: bool = False) -> list[SiteUser]:
+        """The site's user list; with admins_only, its site collection administrators."""
+        def get() -> list[SiteUser]:
+            users = self.context(site_url).web.site_users
+            query = users.filter("IsSiteAdmin eq true") if admins_only else users
+            return [_site_user(u) for u in query.get().execute_query()]
+        return await self.read(get)
+
+    async def site_admins(self, site_url: str) -> list[SiteUser]:
+        return await self.site_users(site_url, admins_only=True)
+
+    async def find_user(self, site_url: str, upn_or_login: str) -> SiteUser | None:
+        """The site user with this login, read-only (ensure_user would add it)."""
+        login = login_name(upn_or_login).lower()
+        return next((u for u in await self.site_users(site_url) if u.login_name.lower() == login), None)
+
+    async def ensure_user(self, site_url: str, upn_or_login: str) -> SiteUser:
+        """ensureuser: adds the principal to the site's user list when absent (a write)."""
+        login = login_name(upn_or_login)
+        call = self.call("POST", site_url, "web/ensureuser", {"logonName": login})
+        return await self.write(call, lambda: _site_user(
+            self.context(site_url).web.ensure_user(login).execute_query()))
+
+    async def set_site_admin(self, site_url: str, upn_or_login: str, value: bool) -> SiteUser | None:
+        """Make (or unmake) a site collection admin; unsetting someone not on the site does nothing."""
+        user = await self.find_user(site_url, upn_or_login)
+        if user is None and not value:
+            return None
+        if user is None:
+            user = await self.ensure_user(site_url, upn_or_login)
+        if user.is_site_admin == value:
+            return user
+        call = self.call("MERGE", site_url, f"web/siteusers/getbyid({user.id})", {"IsSiteAdmin": value})
+
+        def merge() -> None:
+            entry = self.context(site_url).web.site_users.get_by_id(user.id)
+            entry.set_property("IsSiteAdmin", value).update().execute_query()
+        await self.write(call, merge)
+        user.is_site_admin = value
+        return user
+
+    # -- permissions ----------------------------------------------------------------------------
+    async def role_assignments(self, site_url: str) -> list[RoleAssignment]:
+        def get() -> list[RoleAssignment]:
+            found = self.context(site_url).web.role_assignments.expand(
+                ["Member", "RoleDefinitionBindings"]).get().execute_query()
+            return [RoleAssignment(int(ra.principal_id or 0), ra.member.properties.get("LoginName"),
+                                   [int(rd.id) for rd in ra.role_definition_bindings]) for ra in found]
+        return await self.read(get)
+
+    async def add_role_assignment(self, site_url: str, principal_id: int,
+                                  role_def_id: int = FULL_CONTROL) -> None:
+        path = f"web/roleassignments/addroleassignment(principalid={principal_id},roledefid={role_def_id})"
+
+        def add() -> None:
+            assignments = self.context(site_url).web.role_assignments
+            assignments.add_role_assignment(principal_id, role_def_id).execute_query()
+        await self.write(self.call("POST", site_url, path), add)
+
+    async def remove_role_assignment(self, site_url: str, principal_id: int,
+                                     role_def_id: int = FULL_CONTROL) -> None:
+        """Removes that one binding (principal AND role), never all of the principal's roles."""
+        path = f"web/roleassignments/removeroleassignment(principalid={principal_id},roledefid={role_def_id})"
+
+        def remove() -> None:
+            assignments = self.context(site_url).web.role_assignments
+            assignments.remove_role_assignment(principal_id, role_def_id).execute_query()
+        await self.write(self.call("POST", site_url, path), remove)
+
+    async def user_permissions(self, site_url: str, upn_or_login: str) -> tuple[int, int]:
+        """(High, Low) BasePermissions of a user on the web; FULL_MASK means Full Control."""
+        login = login_name(upn_or_login)
+
+        def get() -> tuple[int, int]:
+            perms = self.context(site_url).web.get_user_effective_permissions(login).execute_query().value
+            return int(perms.High), int(perms.Low)
+        return await self.read(get)
+
+    # -- site collections (SPSiteManager on the tenant root) -------------------------------------
+    async def create_site(self, url: str, title: str, owner: str, template: str = "STS#3",
+                          lcid: int = 1033) -> SiteStatus:
+        body = {"request": {"Title": title, "Url": url, "Owner": owner, "Lcid": lcid,
+                            "WebTemplate": template}}
+        return await self.write(self.call("POST", self.root, "SPSiteManager/create", body),
+                                lambda: self._create_site(url, title, owner, template, lcid))
+
+    def _create_site(self, url: str, title: str, owner: str, template: str, lcid: int) -> SiteStatus:
+        # site_manager.create() hard-codes a communication-site template; build its query with ours
+        from office365.runtime.client_result import ClientResult
+        from office365.runtime.queries.service_operation import ServiceOperationQuery
+        from office365.sharepoint.portal.sites.creation_request import SPSiteCreationRequest
+        from office365.sharepoint.portal.sites.creation_response import SPSiteCreationResponse
+
+        ctx = self.context(self.root)
+        result = ClientResult(ctx, SPSiteCreationResponse())
+        request = SPSiteCreationRequest(title, url, owner, Lcid=lcid, WebTemplate=template)
+        payload = {"request": request}
+        ctx.add_query(ServiceOperationQuery(ctx.site_manager, "Create", None, payload, None, result))
+        ctx.execute_query()
+        return _status(result.value)
+
+    async def site_status(self, url: str) -> SiteStatus:
+        return await self.read(lambda: _status(
+            self.context(self.root).site_manager.get_status(quote(url, safe=":/")).execute_query().value))
+
+    async def delete_site(self, site_id: str) -> None:
+        call = self.call("POST", self.root, "SPSiteManager/delete", {"siteId": site_id})
+        await self.write(call, lambda: self.context(self.root).site_manager.delete(site_id).execute_query())
+
+
+def _site_user(user: Any) -> SiteUser:
+    props = user.properties
+    return SiteUser(int(props.get("Id") or 0), str(props.get("LoginName") or ""),
+                    str(props.get("Title") or ""), str(props.get("Email") or ""),
+                    bool(props.get("IsSiteAdmin")))
+
+
+def _status(value: Any) -> SiteStatus:
+    status = value.SiteStatus
+    return SiteStatus(value.SiteId, int(getattr(status, "value", status)), value.SiteUrl)

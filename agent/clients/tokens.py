@@ -1,0 +1,304 @@
+"""azure-identity credentials for the agent's admin app, and token probes that see what a connector sees."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
+from agent.retry import AZURE_CORE_NO_RETRY
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
+
+    from agent.config import Tenant
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+EWS_SCOPE = "https://outlook.office365.com/.default"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_realm_lock = threading.Lock()
+
+
+@dataclass
+class TokenProbe:
+    """What the token endpoint said to one credential: a token's claims, or the AADSTS error."""
+
+    ok: bool
+    aadsts: int | None = None
+    error: str | None = None  # OAuth error class (invalid_client, invalid_grant ...) when visible
+    message: str = ""  # one redacted line
+    status: int | None = None  # HTTP status of the token endpoint's answer when visible
+    claims: dict[str, Any] = field(default_factory=dict)  # decoded, unverified access-token claims
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.claims.get("roles") or [])
+
+    @property
+    def scp(self) -> list[str]:
+        return str(self.claims.get("scp") or "").split()
+
+    @property
+    def aud(self) -> str | None:
+        return self.claims.get("aud")
+
+    @property
+    def appidacr(self) -> str | None:
+        """"1" for a secret, "2" for a certificate (SharePoint app-only needs "2")."""
+        return self.claims.get("appidacr")
+
+
+@dataclass
+class UserRealm:
+    """The authority's answer to /common/userrealm: Managed, Federated or Unknown."""
+
+    account_type: str
+    domain_name: str | None = None
+    federation_protocol: str | None = None
+    federation_url: str | None = None  # the IdP's active sign-in URL when federated
+
+
+def sharepoint_scope(tenant: Tenant) -> str:
+    """The SharePoint resource scope: the tenant root URL + /.default."""
+    root = tenant.endpoints.sharepoint_root
+    if not root:
+        raise AuthFailed(f"tenant {tenant.name}: endpoints.sharepoint_root is not set")
+    return f"{root.rstrip('/')}/.default"
+
+
+def credential_options(tenant: Tenant) -> dict[str, Any]:
+    """Keyword arguments every credential gets: the tenant's authority, its CA, no library retries."""
+    opts: dict[str, Any] = {
+        "authority": tenant.endpoints.authority_host,
+        # MSAL otherwise asks login.microsoftonline.com about any authority it does not know
+        "disable_instance_discovery": True,
+        **AZURE_CORE_NO_RETRY,  # tenacity in agent.retry is the one retry layer
+    }
+    if tenant.endpoints.ca_bundle is not None:
+        opts["connection_verify"] = str(tenant.endpoints.ca_bundle)
+    return opts
+
+
+def secret_credential(tenant: Tenant, client_id: str, secret: str, **extra: Any) -> TokenCredential:
+    from azure.identity import ClientSecretCredential
+
+    return ClientSecretCredential(tenant.tenant_id, client_id, secret, **credential_options(tenant), **extra)
+
+
+def certificate_credential(tenant: Tenant, client_id: str, cert_pem: str, **extra: Any) -> TokenCredential:
+    from azure.identity import CertificateCredential
+
+    return CertificateCredential(tenant.tenant_id, client_id, certificate_data=cert_pem.encode(),
+                                 **credential_options(tenant), **extra)
+
+
+def password_credential(tenant: Tenant, client_id: str, username: str, password: str,
+                        **extra: Any) -> TokenCredential:
+    from azure.identity import UsernamePasswordCredential
+
+    skip_user_realm_discovery(tenant.endpoints.authority_host)
+    with warnings.catch_warnings():
+        # deprecated because ROPC cannot do MFA; the probe uses it because the connector does
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return UsernamePasswordCredential(client_id, username, password, tenant_id=tenant.tenant_id,
+                                          **credential_options(tenant), **extra)
+
+
+def admin_credential(tenant: Tenant, *, require_certificate: bool = False) -> TokenCredential:
+    """The agent's own credential: the certificate when configured (SharePoint needs it), else the secret."""
+    admin = tenant.admin
+    if admin.certificate is not None:
+        return certificate_credential(tenant, admin.client_id, admin.certificate.resolve())
+    if require_certificate or admin.client_secret is None:
+        raise AuthFailed(f"tenant {tenant.name}: the admin app needs a certificate for SharePoint "
+                         "(app-only tokens from a secret are refused there)")
+    return secret_credential(tenant, admin.client_id, admin.client_secret.resolve())
+
+
+def skip_user_realm_discovery(authority_host: str) -> None:
+    """Let ROPC work against a loopback authority on a port other than 443.
+
+    MSAL's user-realm lookup drops the port and would call 127.0.0.1:443; adding the host to the
+    set MSAL itself fills after a realm 404 makes it skip the lookup. Real authorities (port 443,
+    public hosts) are left alone: federation is detected separately by user_realm().
+    """
+    parts = urlsplit(authority_host)
+    if parts.hostname not in _LOOPBACK or parts.port in (None, 443):
+        return
+    import msal.authority
+
+    with _realm_lock:
+        msal.authority.Authority._domains_without_user_realm_discovery.add(parts.hostname)
+
+
+def probe_app_secret(tenant: Tenant, client_id: str, secret: str, scope: str) -> TokenProbe:
+    """Client-credentials token request with a secret, as the connector makes it."""
+    return acquire(lambda **kw: secret_credential(tenant, client_id, secret, **kw), scope)[0]
+
+
+def probe_app_certificate(tenant: Tenant, client_id: str, cert_pem: str, scope: str) -> TokenProbe:
+    """Client-credentials token request with a certificate assertion."""
+    return acquire(lambda **kw: certificate_credential(tenant, client_id, cert_pem, **kw), scope)[0]
+
+
+def probe_password(tenant: Tenant, client_id: str, username: str, password: str, scope: str) -> TokenProbe:
+    """Password-grant (ROPC) token request for the migration account."""
+    return acquire(lambda **kw: password_credential(tenant, client_id, username, password, **kw), scope)[0]
+
+
+def acquire(make: Callable[..., TokenCredential], scope: str) -> tuple[TokenProbe, AccessToken | None]:
+    """Build a NEW credential and ask for one token.
+
+    A fresh object each time: MSAL caches 400 answers for 60 s per credential, so a re-verify
+    after a fix would otherwise see the old error. Raises ReadFailed when the endpoint gave no
+    AADSTS answer (connection, TLS, 5xx): that says nothing about the credential.
+    """
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+
+    seen = _ErrorCapture()
+    credential: Any = None
+    try:
+        credential = make(raw_response_hook=seen)
+        token = credential.get_token(scope)
+    except ClientAuthenticationError as exc:
+        return _failed(exc, seen), None
+    except ValueError as exc:  # a certificate that does not load, a malformed authority
+        return TokenProbe(ok=False, message=one_line(f"credential rejected locally: {exc}")), None
+    except AzureError as exc:
+        raise translate(exc) from None
+    finally:
+        if credential is not None:
+            credential.close()
+    return TokenProbe(ok=True, message="token issued", status=200, claims=decode_claims(token.token)), token
+
+
+def _failed(exc: Exception, seen: _ErrorCapture) -> TokenProbe:
+    text = str(getattr(exc, "message", None) or exc).removeprefix("Authentication failed: ")
+    code = aadsts_code(text)
+    status = seen.status or getattr(getattr(exc, "response", None), "status_code", None)
+    if code is None or status in (429, 503, 504):
+        # no verdict on the credential: unreachable, TLS, throttled or a server error
+        cls = Throttled if status in (429, 503) else ReadFailed
+        raise cls(f"token endpoint: {text}", status) from None
+    return TokenProbe(ok=False, aadsts=code, error=seen.error, message=one_line(text), status=status)
+
+
+class _ErrorCapture:
+    """azure-core raw_response_hook: keeps the status and OAuth error class of a failed token answer.
+
+    The credential's exception carries only error_description; the class (invalid_client ...)
+    is in the body. Only those two fields are kept: a successful body holds the token.
+    """
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.error: str | None = None
+
+    def __call__(self, response: Any) -> None:
+        http = response.http_response
+        if http.status_code < 400:
+            return
+        self.status = http.status_code
+        try:
+            body = json.loads(http.text())
+        except (ValueError, TypeError):
+            return
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            self.error = body["error"]
+
+
+def decode_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT access token, unverified (the service verifies; the agent only reads)."""
+    import jwt
+
+    try:
+        return dict(jwt.decode(token, options={"verify_signature": False}))
+    except jwt.PyJWTError:
+        return {}
+
+
+def token_still_valid(token: AccessToken | None, margin_s: float = 300.0) -> bool:
+    """True while a cached token has more than `margin_s` seconds left."""
+    return token is not None and token.expires_on - margin_s > time.time()
+
+
+def user_realm(tenant: Tenant, upn: str) -> UserRealm:
+    """Ask the authority whether the account's domain is managed or federated (no credential needed)."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpRequest
+
+    authority = tenant.endpoints.authority_host.rstrip("/")
+    ca = tenant.endpoints.ca_bundle
+    transport = RequestsTransport(connection_verify=str(ca) if ca is not None else True)
+    url = f"{authority}/common/userrealm/{quote(upn, safe='@')}?api-version=1.0"
+    try:
+        client: Any = PipelineClient(authority, transport=transport, policies=[])
+        with client:
+            response = client.send_request(HttpRequest("GET", url))
+            response.raise_for_status()
+            body = response.json()
+    except Exception as exc:  # azure-core raises several types; all mean "no answer"
+        raise translate(exc) from None
+    return UserRealm(
+        account_type=str(body.get("account_type") or body.get("NameSpaceType") or "Unknown"),
+        domain_name=body.get("domain_name"),
+        federation_protocol=body.get("federation_protocol"),
+        federation_url=body.get("federation_active_auth_url"),
+    )
+
+
+class CachedCredential:
+    """One sync credential shared by many callers: tokens reused until near expiry, one fetch at a time.
+
+    SharePoint touches thousands of sites from threads; each would otherwise go through MSAL's
+    cache lock or, on a cold start, send its own token request.
+    """
+
+    def __init__(self, credential: TokenCredential, margin_s: float = 300.0) -> None:
+        self.credential, self.margin_s = credential, margin_s
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[Any, ...], AccessToken] = {}
+
+    def cached(self, *scopes: str, enable_cae: bool = False) -> AccessToken | None:
+        token = self._tokens.get((scopes, enable_cae))
+        return token if token_still_valid(token, self.margin_s) else None
+
+    def get_token(self, *scopes: str, claims: str | None = None, enable_cae: bool = False,
+                  **kwargs: Any) -> AccessToken:
+        if claims is None and (token := self.cached(*scopes, enable_cae=enable_cae)) is not None:
+            return token
+        with self._lock:
+            if claims is None and (token := self.cached(*scopes, enable_cae=enable_cae)) is not None:
+                return token
+            token = self.credential.get_token(*scopes, claims=claims, enable_cae=enable_cae, **kwargs)
+            self._tokens[(scopes, enable_cae)] = token
+            return token
+
+    def close(self) -> None:
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            close()
+
+
+class AsyncTokenSource:
+    """The same credential for async callers (kiota awaits what get_token returns): no event-loop stalls."""
+
+    def __init__(self, credential: TokenCredential | CachedCredential) -> None:
+        self.cache = credential if isinstance(credential, CachedCredential) else CachedCredential(credential)
+
+    async def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
+                        enable_cae: bool = False, **kwargs: Any) -> AccessToken:
+        if tenant_id is not None:
+            kwargs["tenant_id"] = tenant_id
+        if claims is None and (token := self.cache.cached(*scopes, enable_cae=enable_cae)) is not None:
+            return token
+        return await asyncio.to_thread(self.cache.get_token, *scopes, claims=claims, enable_cae=enable_cae,
+                                       **kwargs)
