@@ -113,6 +113,9 @@ class Change:
     state: str  # pending | applied | failed | undone
     error: str | None = None
     irreversible: bool = False
+    params: dict[str, Any] = field(default_factory=dict)  # the step's params, so undo can rebuild it
+    description: str = ""
+    undone_by: str | None = None  # the undo run that reversed this change
 
 
 @dataclass

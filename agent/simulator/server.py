@@ -77,7 +77,9 @@ class Simulator:
             return self
         self._dir = Path(tempfile.mkdtemp(prefix="m365-sim-"))
         key_path, cert_path = self._write_tls(self._dir)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets; without it every response waits
+        # ~40 ms for a delayed ACK (Nagle holds the body until the headers are acknowledged)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         self.base_url = f"https://127.0.0.1:{sock.getsockname()[1]}"

@@ -1,0 +1,252 @@
+"""The `agent` command line: thin typer commands that parse, build the engine, render and exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import importlib
+import os
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from agent.cli_boundary import AgentGroup, State
+from agent.errors import BadInput
+from agent.model import Risk
+
+if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the commands
+    from agent.engine import Engine
+    from agent.engine_steps import ClientsFactory
+    from agent.model import Plan, RunReport
+
+ENV_CONFIG = "AGENT_CONFIG"
+DEFAULT_CONFIG = "agent.yaml"
+# sub-apps other modules provide, mounted when present: (module, attribute, command name)
+SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"))
+
+
+app = typer.Typer(cls=AgentGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Diagnose, fix, verify and undo the causes of (401) Unauthorized in migration "
+                       "connectors.")
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show a (redacted) traceback on errors.")]
+          = False) -> None:
+    State.debug = State.debug or debug
+
+
+class Output(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=f"Connector config (default: "
+                                                f"${ENV_CONFIG}, else ./{DEFAULT_CONFIG}).")]
+ConnectorOpt = Annotated[str | None, typer.Option("--connector", help="Only this connector.")]
+OnlyOpt = Annotated[list[str] | None, typer.Option("--only", help="Only this cause id (repeatable).")]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the output to this file.")]
+StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Journal folder (default: "
+                                                  "$AGENT_STATE_DIR, else $XDG_STATE_HOME/agent).")]
+SimOpt = Annotated[bool, typer.Option("--sim", help="Run against the built-in simulated tenant.")]
+PlaybooksOpt = Annotated[list[Path] | None, typer.Option(
+    "--playbooks", help="Playbook file or folder (repeatable; default: $AGENT_PLAYBOOKS, else built-in).")]
+
+
+@app.command()
+def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
+             output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+             sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
+    """Find which known cause is behind each connector's 401 (reads only)."""
+    report = _run(config, sim, state_dir, playbooks, None,
+                  lambda engine: engine.diagnose(connector, only or ()))
+    raise typer.Exit(_emit(report, output, out))
+
+
+@app.command()
+def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve low and medium risk fixes.")] = False,
+        allow_risk: Annotated[Risk | None, typer.Option("--allow-risk", help="With --yes: the highest "
+                                                        "risk approved (high approves everything).")] = None,
+        plan_out: Annotated[Path | None, typer.Option("--plan-out", help="Write the plans as JSON.")] = None,
+        config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
+        output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+        sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
+    """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
+    from agent.approval import make_approver
+
+    approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
+    report = _run(config, sim, state_dir, playbooks, approver,
+                  lambda engine: engine.fix(connector, only or (), dry_run=dry_run))
+    if plan_out is not None:
+        from agent.output import plans_data, to_json, write_text
+
+        write_text(plan_out, to_json(plans_data(report)) + "\n")
+    raise typer.Exit(_emit(report, output, out))
+
+
+@app.command()
+def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent history`).")],
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the undo steps only.")] = False,
+         config: ConfigOpt = None, output: OutputOpt = Output.table, out: OutOpt = None,
+         state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
+    """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
+    report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run))
+    raise typer.Exit(_emit(report, output, out))
+
+
+@app.command()
+def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in full.")] = None,
+            output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+            config: ConfigOpt = None,
+            limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 20,
+            ) -> NoReturn:
+    """List recent runs, or show one run's results and changes."""
+    from agent.journal import Journal, UnknownRun
+    from agent.output import emit, render_run, render_runs, run_data, runs_data, to_json
+    from agent.statedir import JOURNAL_NAME
+
+    folder = _history_state_dir(state_dir, config)
+    if not (folder / JOURNAL_NAME).is_file():
+        if run_id:
+            raise BadInput(f"unknown run id {run_id!r}: no journal in {folder}")
+        text = to_json({"runs": []}) if output == Output.json else f"no runs recorded in {folder}"
+        emit(output == Output.json, out, lambda: text, lambda con: con.print(text))
+        raise typer.Exit(0)
+    with Journal.in_dir(folder) as journal:
+        if run_id is None:
+            runs = journal.runs(limit)
+            emit(output == Output.json, out, lambda: to_json(runs_data(runs)),
+                 lambda con: render_runs(runs, con))
+            raise typer.Exit(0)
+        try:
+            run = journal.run(run_id)
+        except UnknownRun:
+            raise BadInput(f"unknown run id {run_id!r}; `agent history` lists the runs") from None
+        results, changes = journal.results(run_id), journal.changes(run_id)
+    emit(output == Output.json, out, lambda: to_json(run_data(run, results, changes)),
+         lambda con: render_run(run, results, changes, con))
+    raise typer.Exit(0)
+
+
+# internals ------------------------------------------------------------------------------
+def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
+         approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]]) -> RunReport:
+    """Load config and playbooks, open the journal, build the engine, run `action` on it."""
+    from agent.approval import deny_all
+    from agent.config import load_config
+    from agent.engine import Engine
+    from agent.journal import Journal
+    from agent.playbook import load_playbooks
+    from agent.statedir import state_dir as make_state_dir
+
+    with _config_source(config, sim) as path:
+        cfg = load_config(path)
+        books = load_playbooks(playbook_paths or None)
+        folder = make_state_dir(state_dir, configured=cfg.state_dir)
+        with Journal.in_dir(folder) as journal:
+            engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
+                            config_path=str(path), argv=State.argv)
+            return asyncio.run(action(engine))
+
+
+@contextlib.contextmanager
+def _config_source(config: Path | None, sim: bool) -> Iterator[Path]:
+    """The config file: the simulator's with --sim, else --config, $AGENT_CONFIG, ./agent.yaml."""
+    if not sim:
+        yield config_path(config)
+        return
+    if config is not None:
+        raise BadInput("--sim writes its own config; leave out --config")
+    try:
+        module = importlib.import_module("agent.cli_sim")
+        embedded_sim = module.embedded_sim
+    except (ModuleNotFoundError, AttributeError) as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name != "agent.cli_sim":
+            raise
+        raise BadInput("simulator not available") from None
+    with embedded_sim() as path:
+        yield Path(path)
+
+
+def config_path(config: Path | None) -> Path:
+    """--config, else $AGENT_CONFIG, else ./agent.yaml; a missing file is bad input."""
+    path = config or Path(os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
+    if not path.is_file():
+        where = "--config" if config else (f"${ENV_CONFIG}" if os.environ.get(ENV_CONFIG) else "default")
+        raise BadInput(f"config file not found: {path} ({where}; use --config FILE or ${ENV_CONFIG})")
+    return path
+
+
+def _history_state_dir(state_dir: Path | None, config: Path | None) -> Path:
+    """History needs no config, but honours the config's state_dir when a config is at hand."""
+    from agent.statedir import resolve_state_dir
+
+    configured = None
+    if state_dir is None and (config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_CONFIG).is_file()):
+        from agent.config import load_config
+
+        configured = load_config(config_path(config)).state_dir
+    return resolve_state_dir(state_dir, configured=configured)
+
+
+def default_clients_factory() -> ClientsFactory:
+    """The real client adapters (agent.clients.clients_factory); tests swap in a toy factory here."""
+    try:
+        module = importlib.import_module("agent.clients")
+    except ModuleNotFoundError:
+        module = None
+    factory: ClientsFactory | None = getattr(module, "clients_factory", None)
+    if factory is not None:
+        return factory
+
+    def missing(tenant: Any, connector: Any, guard: Any) -> Any:
+        raise RuntimeError("the client adapters (agent.clients.clients_factory) are not available")
+
+    return missing
+
+
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer a prompt (a scheduler cannot: plans then stay pending)."""
+    return sys.stdin.isatty()
+
+
+def _confirm(plan: Plan) -> bool:
+    """Show a plan on stderr and ask whether to apply it."""
+    from agent.output import console, render_plan
+
+    render_plan(plan, console(stderr=True))
+    return bool(typer.confirm("apply these changes?", default=False, err=True))
+
+
+def _emit(report: RunReport, output: Output, out: Path | None) -> int:
+    """Render the report to stdout or --out; the exit code is the report's."""
+    from agent.output import emit, render_report, report_data, to_json
+
+    emit(output == Output.json, out, lambda: to_json(report_data(report)),
+         lambda con: render_report(report, con))
+    return report.exit_code
+
+
+def _mount() -> None:
+    for module_name, attribute, name in SUB_APPS:
+        try:
+            sub = getattr(importlib.import_module(module_name), attribute)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        app.add_typer(sub, name=name)
+
+
+_mount()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

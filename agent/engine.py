@@ -1,0 +1,319 @@
+"""The run lifecycle, known here alone: diagnose -> plan -> approve -> apply -> verify -> journal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from agent.approval import Approver, deny_all, why_not_approved
+from agent.context import DryRunWrite
+from agent.engine_steps import (
+    Binding,
+    ClientsFactory,
+    apply_plan,
+    bind_clients,
+    detect_safely,
+    gather_all,
+    plan_changes,
+    raise_if_dry_run_write,
+    short_reason,
+)
+from agent.errors import BadInput
+from agent.journal import Journal, plain
+from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status
+from agent.redact import redact, redact_obj
+from agent.registry import Detector, Fixer
+from agent.verify import Backoff, poll_until_ok
+
+if TYPE_CHECKING:
+    from agent.config import Config, Connector, Tenant
+
+Sleep = Callable[[float], Awaitable[None]]
+ADVICE_ONLY = "no automatic fix for this cause: the agent has nothing to change; follow the advice"
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (DESIGN section 7); monitoring reads them."""
+
+    OK = 0  # healthy, or everything fixed and verified
+    ERROR = 1  # the agent itself failed
+    BAD_INPUT = 2  # usage, config or playbook
+    ATTENTION = 3  # causes found, changes pending (dry-run, approval), or a detector could not tell
+    FIX_FAILED = 4  # a fix failed or stayed unverified
+
+
+def exit_code_for(outcomes: Sequence[Outcome]) -> ExitCode:
+    """The worst outcome decides; `unknown` is not healthy, so it needs attention (3)."""
+    statuses = {o.status for o in outcomes}
+    if statuses & {Status.FAILED, Status.UNVERIFIED}:
+        return ExitCode.FIX_FAILED
+    if statuses & {Status.FOUND, Status.PLANNED, Status.UNKNOWN, Status.SKIPPED}:
+        return ExitCode.ATTENTION
+    return ExitCode.OK
+
+
+class PlaybookLike(Protocol):
+    """What the engine needs from a playbook (agent.playbook.Playbook)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def applies_to(self) -> Any: ...
+
+    @property
+    def advice(self) -> str: ...
+
+    @property
+    def risk(self) -> Risk | None: ...
+
+    def make_detector(self) -> Detector: ...
+
+    def make_fixer(self) -> Fixer | None: ...
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Knobs of a run: per-tenant concurrency, detector timeout, verify rhythm."""
+
+    concurrency: int = 4
+    detect_timeout_s: float | None = 120.0
+    verify: Backoff = field(default_factory=Backoff)
+
+
+@dataclass
+class Job:
+    """One (connector, cause) pair as it moves through the lifecycle."""
+
+    tenant: Tenant
+    connector: Connector
+    playbook: PlaybookLike
+    detector: Detector
+    fixer: Fixer | None
+    finding: Finding | None = None
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def cause(self) -> str:
+        return self.playbook.id
+
+
+class Engine:
+    """Runs diagnose, fix (or dry-run) and undo over the configured connectors."""
+
+    def __init__(self, config: Config, playbooks: Sequence[PlaybookLike], journal: Journal,
+                 clients_factory: ClientsFactory, approver: Approver = deny_all, *,
+                 sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
+                 settings: EngineSettings | None = None, config_path: str | None = None,
+                 argv: Sequence[str] = ()) -> None:
+        self.config, self.playbooks, self.journal = config, list(playbooks), journal
+        self.clients_factory, self.approver = clients_factory, approver
+        self.sleep, self.clock, self.settings = sleep, clock, settings or EngineSettings()
+        self.config_path, self.argv = config_path, list(argv)
+
+    # public modes ---------------------------------------------------------------------------
+    async def diagnose(self, connector: str | None = None, only: Sequence[str] = ()) -> RunReport:
+        jobs = self.jobs(connector, only)
+        return await self._run("diagnose", lambda run_id: self._diagnose(jobs))
+
+    async def fix(self, connector: str | None = None, only: Sequence[str] = (),
+                  dry_run: bool = False) -> RunReport:
+        jobs = self.jobs(connector, only)
+        mode = "dry-run" if dry_run else "fix"
+        return await self._run(mode, lambda run_id: self._fix(run_id, jobs, dry_run))
+
+    async def undo(self, run_id: str, dry_run: bool = False) -> RunReport:
+        from agent.engine_undo import Undo
+
+        undo = Undo(self, run_id, dry_run)  # checks the run, connectors and fixers before any write
+        return await self._run("undo-dry-run" if dry_run else "undo", undo.run, undoes=run_id)
+
+    # selection ------------------------------------------------------------------------------
+    def jobs(self, connector: str | None, only: Sequence[str]) -> list[Job]:
+        """Every (connector, playbook) pair that applies; bad names are bad input."""
+        known = {pb.id for pb in self.playbooks}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise BadInput(f"unknown cause id {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        connectors = [self.config.connector(connector)] if connector else list(self.config.connectors)
+        jobs = []
+        for conn in connectors:
+            tenant = self.config.tenant_of(conn)
+            for pb in self.playbooks:
+                if (only and pb.id not in only) or conn.kind not in _kinds(pb.applies_to):
+                    continue
+                jobs.append(Job(tenant, conn, pb, pb.make_detector(), pb.make_fixer()))
+        return jobs
+
+    # lifecycle ------------------------------------------------------------------------------
+    async def _run(self, mode: str, body: Callable[[str], Awaitable[list[Outcome]]],
+                   undoes: str | None = None) -> RunReport:
+        run_id = self.journal.start_run(mode, self.config_path, self.argv, undoes)
+        report = RunReport(run_id=run_id, mode=mode, started=self.journal.run(run_id).started)
+        try:
+            report.results = await body(run_id)
+        except BaseException as exc:
+            # what was journaled stays, and stays undoable
+            code = ExitCode.BAD_INPUT if isinstance(exc, BadInput) else ExitCode.ERROR
+            self.journal.finish_run(run_id, code)
+            raise
+        report.exit_code = int(exit_code_for(report.results))
+        for outcome in report.results:
+            self.journal.add_result(run_id, outcome)
+        self.journal.finish_run(run_id, report.exit_code)
+        report.finished = self.journal.run(run_id).finished
+        return report
+
+    def read_bindings(self, jobs: Sequence[Job]) -> dict[str, Binding]:
+        """One read binding per connector for detect and plan (its detectors share tokens)."""
+        return {c.name: bind_clients(self.clients_factory, t, c, write=False) for t, c in _connectors(jobs)}
+
+    @staticmethod
+    async def close(bindings: dict[str, Binding]) -> None:
+        for binding in bindings.values():
+            await binding.close()
+        bindings.clear()
+
+    async def _diagnose(self, jobs: list[Job]) -> list[Outcome]:
+        bindings = self.read_bindings(jobs)
+        try:
+            await self._detect_all(jobs, bindings, plan=False)
+        finally:
+            await self.close(bindings)
+        return [job.outcome for job in jobs if job.outcome is not None]
+
+    async def _detect_all(self, jobs: list[Job], bindings: dict[str, Binding], plan: bool) -> None:
+        """Detect (and plan) every job concurrently, at most N at a time per tenant."""
+        await self._per_tenant(jobs, lambda job: self._detect_and_plan(job, bindings[job.connector.name],
+                                                                       plan))
+
+    async def _per_tenant(self, jobs: Sequence[Job], work: Callable[[Job], Awaitable[None]]) -> None:
+        """Run `work` on every job concurrently, bounded by a semaphore per tenant."""
+        semaphores: dict[str, asyncio.Semaphore] = {}
+
+        async def one(job: Job) -> None:
+            sem = semaphores.setdefault(job.tenant.name, asyncio.Semaphore(self.settings.concurrency))
+            async with sem:
+                await work(job)
+
+        await gather_all(one(job) for job in jobs)
+
+    async def _detect_and_plan(self, job: Job, binding: Binding, plan: bool) -> None:
+        ctx = binding.context(job.cause)
+        job.finding = await detect_safely(job.detector, ctx, self.settings.detect_timeout_s)
+        job.outcome = self._outcome(job, job.finding.status)
+        if plan and job.finding.status == Status.FOUND and job.fixer is None:  # advice-only: say so plainly
+            job.outcome = self._outcome(job, Status.FOUND, reason=ADVICE_ONLY)
+        if not plan or job.finding.status != Status.FOUND or job.fixer is None:
+            return  # never plan on ok or unknown
+        try:
+            job.plan = await job.fixer.plan(ctx, job.finding)  # a write here raises DryRunWrite: a bug
+        except (DryRunWrite, BadInput):
+            raise
+        except Exception as exc:
+            raise_if_dry_run_write(exc)
+            job.outcome = self._outcome(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
+            return
+        job.plan.risk = _max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
+        job.outcome = self._outcome(job, Status.FOUND)
+        if job.plan.empty:
+            note = job.plan.note or "the fix found nothing to change"
+            job.outcome = self._outcome(job, Status.SKIPPED, reason=note)
+
+    async def _fix(self, run_id: str, jobs: list[Job], dry_run: bool) -> list[Outcome]:
+        bindings = self.read_bindings(jobs)
+        to_verify = []
+        try:
+            await self._detect_all(jobs, bindings, plan=True)
+            for job in jobs:  # one at a time: approval may ask a person, and fixes may depend on order
+                if job.plan is None or job.plan.empty:
+                    continue
+                if dry_run or not self.approver(job.plan):
+                    reason = None if dry_run else why_not_approved(job.plan)
+                    job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
+                                                changes=plan_changes(job.plan))
+                elif await self._apply(run_id, job):
+                    to_verify.append(job)
+        finally:
+            await self.close(bindings)
+        await self._per_tenant(to_verify, self._verify)
+        return [job.outcome for job in jobs if job.outcome is not None]
+
+    async def _apply(self, run_id: str, job: Job) -> bool:
+        assert job.plan is not None and job.fixer is not None
+        binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=True)
+        try:
+            job.changes, error = await apply_plan(self.journal, run_id, job.fixer, job.plan,
+                                                  binding.context(job.cause))
+        finally:
+            await binding.close()
+        if error is not None:
+            job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
+                                        changes=job.changes)
+            return False
+        return True
+
+    async def _verify(self, job: Job) -> None:
+        """Probe again with clients from a new factory call each time, until ok or the budget is spent."""
+        assert job.fixer is not None
+
+        async def probe() -> Finding:
+            binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
+            try:
+                return await detect_safely(job.detector, binding.context(job.cause),
+                                           self.settings.detect_timeout_s)
+            finally:
+                await binding.close()
+
+        finding, attempts = await poll_until_ok(probe, job.fixer.propagation_s, sleep=self.sleep,
+                                                clock=self.clock, backoff=self.settings.verify)
+        if finding.status == Status.OK:
+            job.outcome = self._outcome(job, Status.FIXED, reason=f"verified after {attempts} probe(s)",
+                                        changes=job.changes)
+        else:
+            why = finding.reason or finding.summary or finding.status.value
+            reason = f"still {finding.status.value} after {attempts} probe(s) over " \
+                     f"{job.fixer.propagation_s:g}s: {why}"
+            job.outcome = self._outcome(job, Status.UNVERIFIED, reason=reason, changes=job.changes)
+
+    # internals ------------------------------------------------------------------------------
+    def _outcome(self, job: Job, status: Status, reason: str | None = None,
+                 changes: list[dict[str, Any]] | None = None) -> Outcome:
+        """The result line; redacted here so every renderer and the journal get it clean."""
+        finding = job.finding or Finding(status)
+        why = reason if reason is not None else finding.reason
+        return Outcome(
+            connector=job.connector.name, cause=job.cause, status=status,
+            evidence=redact_obj(plain(finding.evidence)), summary=redact(finding.summary),
+            reason=redact(why) if why else why, changes=changes or [],
+            advice="" if status == Status.OK else (job.playbook.advice or ""), risk=self._risk(job))
+
+    @staticmethod
+    def _risk(job: Job) -> str | None:
+        if job.plan is not None:
+            return job.plan.risk.value
+        if job.fixer is not None:
+            return _max_risk(job.fixer.risk, job.playbook.risk).value
+        return None
+
+
+def _kinds(applies_to: Any) -> set[str]:
+    return {getattr(k, "value", k) for k in (applies_to or [])}
+
+
+def _connectors(jobs: Sequence[Job]) -> list[tuple[Tenant, Connector]]:
+    seen: dict[str, tuple[Tenant, Connector]] = {}
+    for job in jobs:
+        seen.setdefault(job.connector.name, (job.tenant, job.connector))
+    return list(seen.values())
+
+
+def _max_risk(*risks: Risk | None) -> Risk:
+    """A playbook may raise a fixer's risk, never lower it."""
+    return max((r for r in risks if r is not None), key=lambda r: r.rank, default=Risk.MEDIUM)

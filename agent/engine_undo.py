@@ -1,0 +1,168 @@
+"""Undo a run: reverse its applied changes newest first, journaled like a fix, with its own dry-run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent.context import DryRunWrite
+from agent.engine_steps import (
+    Binding,
+    apply_plan,
+    bind_clients,
+    change_dict,
+    raise_if_dry_run_write,
+    short_reason,
+)
+from agent.errors import BadInput
+from agent.journal import UnknownRun, step_of
+from agent.model import Change, Outcome, Plan, Risk, Status
+from agent.registry import Fixer, UnknownName
+from agent.registry import fixer as fixer_class
+
+if TYPE_CHECKING:
+    from agent.config import Connector, Tenant
+    from agent.engine import Engine
+
+# Per-change result kinds, worst first: the worst one decides the status of its (connector, cause).
+_RANK = {"failed": Status.FAILED, "skipped": Status.SKIPPED, "planned": Status.PLANNED,
+         "reversed": Status.FIXED, "done": Status.OK}
+
+
+@dataclass
+class _Group:
+    """What happened to the changes of one (connector, cause) of the original run."""
+
+    connector: str
+    cause: str
+    kinds: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+
+
+class Undo:
+    """One undo of `run_id`; every name is resolved before the first write, so it cannot stop halfway on
+    a missing connector or fixer."""
+
+    def __init__(self, engine: Engine, run_id: str, dry_run: bool) -> None:
+        self.engine, self.run_id, self.dry_run = engine, run_id, dry_run
+        try:
+            engine.journal.run(run_id)
+        except UnknownRun:
+            raise BadInput(f"unknown run id {run_id!r}; `agent history` lists the runs") from None
+        self.changes = list(reversed(engine.journal.changes(run_id)))
+        self.targets: dict[str, tuple[Tenant, Connector]] = {}
+        self.fixers: dict[tuple[str, str], Fixer] = {}
+        for change in self.changes:
+            self._resolve(change)
+
+    def _resolve(self, change: Change) -> None:
+        if change.connector not in self.targets:
+            conn = self.engine.config.connector(change.connector)  # ConfigError names the valid ones
+            self.targets[change.connector] = (self.engine.config.tenant_of(conn), conn)
+        key = (change.cause, change.fixer)
+        if key not in self.fixers:
+            self.fixers[key] = self._fixer(change)
+
+    def _fixer(self, change: Change) -> Fixer:
+        # prefer the playbook's fixer: it carries the `with:` parameters the change was made with
+        for pb in self.engine.playbooks:
+            made = pb.make_fixer() if pb.id == change.cause else None
+            if made is not None and made.name == change.fixer:
+                return made
+        try:
+            return fixer_class(change.fixer)()
+        except UnknownName as exc:
+            raise BadInput(f"cannot undo run {self.run_id}: {exc}") from None
+
+    async def run(self, undo_run_id: str) -> list[Outcome]:
+        groups: dict[tuple[str, str], _Group] = {}
+        factory = self.engine.clients_factory
+        reads = {name: bind_clients(factory, t, c, write=False) for name, (t, c) in self.targets.items()}
+        self.writes: dict[str, Binding] = {}  # opened on the first reversal of each connector
+        failed = False
+        try:
+            for change in self.changes:
+                group = groups.setdefault((change.connector, change.cause),
+                                          _Group(change.connector, change.cause))
+                group.seqs.append(change.seq)
+                if failed and change.state == "applied":
+                    self._note(group, change, "skipped", "not attempted after an earlier failure")
+                    continue
+                failed = await self._one(undo_run_id, change, group, reads[change.connector]) or failed
+        finally:
+            for binding in [*reads.values(), *self.writes.values()]:
+                await binding.close()
+        return [self._outcome(g) for g in groups.values()]
+
+    async def _one(self, undo_run_id: str, change: Change, group: _Group, read: Binding) -> bool:
+        """Reverse one change; True when reversing it failed (the undo stops there)."""
+        if change.state == "undone":
+            self._note(group, change, "done", f"already undone by run {change.undone_by}")
+        elif change.state == "failed":
+            self._note(group, change, "done", "the original write failed: nothing to undo")
+        elif change.state == "pending":
+            self._note(group, change, "skipped", "interrupted while being applied: it may or may not "
+                                                 "have happened; check it and reverse it by hand")
+        elif change.irreversible:
+            self._note(group, change, "skipped", "irreversible: cannot be undone")
+        else:
+            return await self._reverse(undo_run_id, change, group, read)
+        return False
+
+    async def _reverse(self, undo_run_id: str, change: Change, group: _Group, read: Binding) -> bool:
+        fixer = self.fixers[(change.cause, change.fixer)]
+        try:  # undo_step only reads: a write there raises DryRunWrite, which stops the run
+            reverse = await fixer.undo_step(read.context(change.cause), step_of(change))
+        except (BadInput, DryRunWrite):
+            raise
+        except Exception as exc:
+            raise_if_dry_run_write(exc)
+            self._note(group, change, "failed", f"could not build the undo: {short_reason(exc)}")
+            return True
+        if self.dry_run:
+            group.kinds.append("planned")
+            group.changes.append(change_dict(reverse, "planned"))
+            return False
+        plan = Plan(change.cause, change.connector, fixer.name, fixer.risk, [reverse])
+        done, error = await apply_plan(self.engine.journal, undo_run_id, fixer, plan,
+                                       self._write_binding(change.connector).context(change.cause))
+        group.changes.extend(done)
+        if error is not None:
+            group.kinds.append("failed")
+            group.notes.append(f"undo of change {change.seq} failed: {error}")
+            return True
+        self.engine.journal.change_undone(self.run_id, change.seq, undo_run_id)
+        group.kinds.append("reversed")
+        return False
+
+    def _write_binding(self, connector: str) -> Binding:
+        if connector not in self.writes:
+            tenant, conn = self.targets[connector]
+            self.writes[connector] = bind_clients(self.engine.clients_factory, tenant, conn, write=True)
+        return self.writes[connector]
+
+    def _note(self, group: _Group, change: Change, kind: str, note: str) -> None:
+        group.kinds.append(kind)
+        group.notes.append(f"change {change.seq} ({change.action}): {note}")
+        if kind != "done":
+            group.changes.append({"seq": change.seq, "action": change.action, "state": kind, "note": note,
+                                  "call": {"method": change.call.method, "url": change.call.url}})
+
+    def _outcome(self, group: _Group) -> Outcome:
+        status = next((s for k, s in _RANK.items() if k in group.kinds), Status.OK)
+        reversed_n = group.kinds.count("reversed")
+        summary = f"undo of run {self.run_id}: {reversed_n} change(s) reversed"
+        if self.dry_run:
+            summary = f"undo of run {self.run_id}: {group.kinds.count('planned')} change(s) to reverse"
+        risk = max((f.risk for (cause, _), f in self.fixers.items() if cause == group.cause),
+                   key=lambda r: r.rank, default=None)
+        return Outcome(connector=group.connector, cause=group.cause, status=status,
+                       evidence={"undoes": self.run_id, "changes": sorted(group.seqs)}, summary=summary,
+                       reason="; ".join(group.notes) or None, changes=group.changes,
+                       risk=_risk_value(risk))
+
+
+def _risk_value(risk: Risk | None) -> str | None:
+    return risk.value if risk is not None else None

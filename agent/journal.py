@@ -1,0 +1,232 @@
+"""Run history, results and every change with its undo data, in SQLite (WAL), redacted before storing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from agent.model import Call, Change, Outcome, Status, Step
+from agent.redact import redact_obj
+from agent.statedir import JOURNAL_NAME
+
+Now = Callable[[], datetime]
+CHANGE_STATES = ("pending", "applied", "failed", "undone")
+SCHEMA_VERSION = 1
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, mode TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
+    exit_code INTEGER, config TEXT, argv TEXT, undoes TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    run TEXT NOT NULL REFERENCES runs(id), connector TEXT NOT NULL, cause TEXT NOT NULL,
+    status TEXT NOT NULL, evidence TEXT, summary TEXT, reason TEXT, advice TEXT, risk TEXT,
+    changes TEXT, PRIMARY KEY (run, connector, cause)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    run TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, connector TEXT NOT NULL,
+    cause TEXT NOT NULL, fixer TEXT NOT NULL, action TEXT NOT NULL, description TEXT,
+    call TEXT, before TEXT, after TEXT, params TEXT, undo TEXT,
+    state TEXT NOT NULL CHECK (state IN {CHANGE_STATES!r}), error TEXT,
+    irreversible INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL,
+    undone_by TEXT, PRIMARY KEY (run, seq)
+);
+"""
+
+
+class UnknownRun(LookupError):
+    """A run id that is not in the journal."""
+
+
+@dataclass
+class RunRecord:
+    """One row of the runs table."""
+
+    id: str
+    mode: str
+    started: str
+    finished: str | None
+    exit_code: int | None
+    config: str | None
+    argv: list[str]
+    undoes: str | None
+
+
+def plain(obj: Any) -> Any:
+    """Dataclasses, pydantic models, enums and sets as plain JSON-able data (then redactable)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "model_dump"):
+        return plain(obj.model_dump(mode="json"))
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [plain(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+def dump(obj: Any) -> str:
+    """Redacted JSON text of anything the engine hands the journal."""
+    return json.dumps(redact_obj(plain(obj)), sort_keys=True)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def new_run_id(now: datetime) -> str:
+    """Short, sortable run id: 20261125-142233-ab12."""
+    return f"{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+class Journal:
+    """The journal database; every write is committed at once so a killed run leaves it consistent."""
+
+    def __init__(self, path: str | os.PathLike[str], now: Now | None = None) -> None:
+        self.path = Path(path)
+        self._now = now or (lambda: datetime.now(UTC))
+        if str(path) != ":memory:" and not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # never world-readable
+        # autocommit: each statement is its own transaction, durable before the write it precedes
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @classmethod
+    def in_dir(cls, directory: Path, now: Now | None = None) -> Journal:
+        """The journal file inside a (created) state directory."""
+        return cls(directory / JOURNAL_NAME, now)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _stamp(self, when: datetime | None = None) -> str:
+        return (when or self._now()).astimezone(UTC).isoformat(timespec="seconds")
+
+    # runs -----------------------------------------------------------------------------------
+    def start_run(self, mode: str, config: str | None = None, argv: Sequence[str] = (),
+                  undoes: str | None = None) -> str:
+        """Record a new run and return its id."""
+        started = self._now()
+        for _ in range(20):  # the random suffix makes a clash within one second unlikely, not impossible
+            run_id = new_run_id(started)
+            try:
+                self._db.execute("INSERT INTO runs (id, mode, started, config, argv, undoes) "
+                                 "VALUES (?,?,?,?,?,?)",
+                                 (run_id, mode, self._stamp(started), config, dump(list(argv)), undoes))
+                return run_id
+            except sqlite3.IntegrityError:
+                continue
+        raise RuntimeError("could not allocate a run id")
+
+    def finish_run(self, run_id: str, exit_code: int) -> None:
+        self._db.execute("UPDATE runs SET finished=?, exit_code=? WHERE id=?",
+                         (self._stamp(), int(exit_code), run_id))
+
+    def run(self, run_id: str) -> RunRecord:
+        row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRun(run_id)
+        return _run_record(row)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        rows = self._db.execute("SELECT * FROM runs ORDER BY started DESC, rowid DESC LIMIT ?", (limit,))
+        return [_run_record(r) for r in rows]
+
+    # results --------------------------------------------------------------------------------
+    def add_result(self, run_id: str, outcome: Outcome) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (run_id, outcome.connector, outcome.cause, outcome.status.value, dump(outcome.evidence),
+             redact_obj(outcome.summary), redact_obj(outcome.reason), redact_obj(outcome.advice),
+             outcome.risk, dump(outcome.changes)))
+
+    def results(self, run_id: str) -> list[Outcome]:
+        rows = self._db.execute("SELECT * FROM results WHERE run=? ORDER BY rowid", (run_id,))
+        return [Outcome(connector=r["connector"], cause=r["cause"], status=Status(r["status"]),
+                        evidence=_load(r["evidence"]) or {}, summary=r["summary"] or "",
+                        reason=r["reason"], changes=_load(r["changes"]) or [],
+                        advice=r["advice"] or "", risk=r["risk"]) for r in rows]
+
+    # changes --------------------------------------------------------------------------------
+    def change_pending(self, run_id: str, connector: str, cause: str, fixer: str, step: Step) -> int:
+        """Record a change about to be made (before the write); returns its sequence number."""
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM changes WHERE run=?", (run_id,))
+        seq = int(row.fetchone()[0])
+        stamp = self._stamp()
+        self._db.execute(
+            "INSERT INTO changes (run, seq, connector, cause, fixer, action, description, call, before,"
+            " after, params, undo, state, irreversible, created, updated)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'pending',?,?,?)",
+            (run_id, seq, connector, cause, fixer, step.action, redact_obj(step.description),
+             dump(step.call), dump(step.before), dump(step.after), dump(step.params), dump(step.undo),
+             int(step.irreversible), stamp, stamp))
+        return seq
+
+    def change_applied(self, run_id: str, seq: int, undo: dict[str, Any] | None) -> None:
+        self._set_state(run_id, seq, "applied", undo=dump(undo))
+
+    def change_failed(self, run_id: str, seq: int, error: str) -> None:
+        self._set_state(run_id, seq, "failed", error=redact_obj(error))
+
+    def change_undone(self, run_id: str, seq: int, by_run: str) -> None:
+        self._set_state(run_id, seq, "undone", undone_by=by_run)
+
+    def _set_state(self, run_id: str, seq: int, state: str, **columns: Any) -> None:
+        sets = "".join(f", {name}=?" for name in columns)
+        cursor = self._db.execute(f"UPDATE changes SET state=?, updated=?{sets} WHERE run=? AND seq=?",
+                                  (state, self._stamp(), *columns.values(), run_id, seq))
+        if cursor.rowcount != 1:
+            raise LookupError(f"no change {seq} in run {run_id}")
+
+    def changes(self, run_id: str) -> list[Change]:
+        rows = self._db.execute("SELECT * FROM changes WHERE run=? ORDER BY seq", (run_id,))
+        return [_change(r) for r in rows]
+
+
+def step_of(change: Change) -> Step:
+    """Rebuild the step a journaled change made, as undo_step expects it."""
+    return Step(action=change.action, call=change.call, before=change.before, after=change.after,
+                params=dict(change.params), undo=change.undo, irreversible=change.irreversible,
+                description=change.description)
+
+
+def _run_record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(id=row["id"], mode=row["mode"], started=row["started"], finished=row["finished"],
+                     exit_code=row["exit_code"], config=row["config"], argv=_load(row["argv"]) or [],
+                     undoes=row["undoes"])
+
+
+def _change(row: sqlite3.Row) -> Change:
+    call = _load(row["call"]) or {}
+    return Change(run_id=row["run"], seq=row["seq"], connector=row["connector"], cause=row["cause"],
+                  fixer=row["fixer"], action=row["action"],
+                  call=Call(call.get("method", ""), call.get("url", ""), call.get("body")),
+                  before=_load(row["before"]), after=_load(row["after"]), undo=_load(row["undo"]),
+                  state=row["state"], error=row["error"], irreversible=bool(row["irreversible"]),
+                  params=_load(row["params"]) or {}, description=row["description"] or "",
+                  undone_by=row["undone_by"])
