@@ -6,12 +6,14 @@ import difflib
 import enum
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from agent.errors import PlaybookError
-from agent.playbook import Playbook, load_playbooks
+
+if TYPE_CHECKING:  # pydantic and the registry load only when a playbook command runs
+    from agent.playbook import Playbook
 
 playbooks_app = typer.Typer(
     help="List, show and validate the playbooks (one YAML file per cause).", no_args_is_help=True
@@ -34,6 +36,8 @@ def _fail(lines: list[str]) -> NoReturn:
 
 
 def _load(paths: list[Path] | None = None) -> list[Playbook]:
+    from agent.playbook import load_playbooks
+
     try:
         return load_playbooks(paths)
     except PlaybookError as exc:

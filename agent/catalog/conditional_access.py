@@ -1,0 +1,220 @@
+"""MFA / Conditional Access blocking the migration account, and excluding it from exactly those policies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agent.catalog.accounts import (
+    MFA_CODES,
+    AccountParams,
+    account_upn,
+    cannot_read,
+    read_account,
+    sign_in,
+    sign_in_evidence,
+)
+from agent.clients.errors import ReadFailed
+from agent.clients.graph_directory import as_dict
+from agent.model import Finding, Plan, Risk, Step
+from agent.registry import Detector, Fixer, register_detector, register_fixer
+
+if TYPE_CHECKING:
+    from agent.context import Context
+
+EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+EXCHANGE_APPS = frozenset({"All", "Office365", EXCHANGE_APP_ID})
+# A connector's password sign-in is a desktop/other client; a browser-only policy does not touch it.
+CONNECTOR_CLIENT_TYPES = frozenset({"all", "other", "mobileAppsAndDesktopClients"})
+SECURITY_DEFAULTS_NOTE = (
+    "security defaults require MFA for every account and cannot exclude one; the agent never turns them off "
+    "(a tenant-wide weakening): move the connector to app-only (certificate) authentication, or replace "
+    "security defaults with Conditional Access policies that exclude the migration account")
+NO_POLICY_NOTE = ("no enforced Conditional Access policy the agent can evaluate covers the account (per-user "
+                  "MFA, or policies scoped by role): exclude the account by hand or move the connector to "
+                  "app-only authentication")
+
+
+def _list(data: dict[str, Any], key: str) -> list[str]:
+    return [str(v) for v in (data.get(key) or [])]
+
+
+def policy_controls(policy: dict[str, Any], user_id: str, groups: set[str]) -> list[str]:
+    """The controls with which an enforced policy stops this account signing in to Exchange ([] if none)."""
+    if policy.get("state") != "enabled":
+        return []  # disabled, or report-only (enabledForReportingButNotEnforced)
+    conditions = policy.get("conditions") or {}
+    users, apps = conditions.get("users") or {}, conditions.get("applications") or {}
+    included = ("All" in _list(users, "includeUsers") or user_id in _list(users, "includeUsers")
+                or bool(groups & set(_list(users, "includeGroups"))))
+    excluded = user_id in _list(users, "excludeUsers") or bool(groups & set(_list(users, "excludeGroups")))
+    in_apps = bool(EXCHANGE_APPS & set(_list(apps, "includeApplications")))
+    out_apps = bool(EXCHANGE_APPS & set(_list(apps, "excludeApplications")))
+    types = set(_list(conditions, "clientAppTypes") or ["all"])
+    if not included or excluded or not in_apps or out_apps or not types & CONNECTOR_CLIENT_TYPES:
+        return []
+    grant = policy.get("grantControls") or {}
+    controls = [c for c in _list(grant, "builtInControls") if c in ("mfa", "block")]
+    if grant.get("authenticationStrength"):
+        controls.append("authenticationStrength")
+    return controls
+
+
+async def member_groups(ctx: Context, policies: list[dict[str, Any]],
+                        user_id: str) -> tuple[set[str], dict[str, str]]:
+    """Which of the groups the policies name hold the account; groups that could not be read, with why."""
+    named = {g for p in policies if p.get("state") == "enabled"
+             for key in ("includeGroups", "excludeGroups")
+             for g in _list((p.get("conditions") or {}).get("users") or {}, key)}
+    member: set[str] = set()
+    unreadable: dict[str, str] = {}
+    for group in sorted(named):
+        try:
+            members = await ctx.clients.graph.group_members(group)
+        except ReadFailed as exc:
+            unreadable[group] = exc.reason
+            continue
+        if any(str(m.id) == user_id for m in members):
+            member.add(group)
+    return member, unreadable
+
+
+@register_detector
+class BlockedByMfa(Detector):
+    """MFA or a blocking Conditional Access policy stops the account's password sign-in."""
+
+    name = "account-blocked-by-mfa"
+    params_model = AccountParams
+    params: AccountParams
+    permissions = ("Policy.Read.All", "User.Read.All")
+
+    async def detect(self, ctx: Context) -> Finding:
+        upn = account_upn(ctx, self.params.account)
+        if upn is None:
+            return Finding.ok("the connector signs in with an app only: user MFA does not apply")
+        evidence: dict[str, Any] = {"account": upn}
+        try:
+            probe = await sign_in(ctx)
+        except ReadFailed as exc:
+            return Finding.unknown(f"could not sign in as {upn}: {exc.reason}", **evidence)
+        evidence["sign_in"] = sign_in_evidence(probe)
+        if probe.ok:
+            return Finding.ok("the account signs in without an MFA or Conditional Access challenge",
+                              **evidence)
+        try:
+            return await self._policies(ctx, upn, probe.aadsts in MFA_CODES, evidence)
+        except ReadFailed as exc:
+            return cannot_read("the Conditional Access policies that apply to the account", exc, **evidence)
+
+    async def _policies(self, ctx: Context, upn: str, mfa_seen: bool, evidence: dict[str, Any]) -> Finding:
+        user = await read_account(ctx, upn, ["id"])
+        if user is None:
+            return Finding.ok(f"{upn} does not exist (see bad-credentials)", **evidence)
+        user_id = str(user["id"])
+        policies = [as_dict(p) for p in await ctx.clients.graph.ca_policies()]
+        groups, unreadable = await member_groups(ctx, policies, user_id)
+        blocking: list[dict[str, Any]] = [
+            {"id": p.get("id"), "name": p.get("displayName"), "controls": c,
+             "modified": p.get("modifiedDateTime")}
+            for p in policies if (c := policy_controls(p, user_id, groups))]
+        evidence.update(account_id=user_id, policies=blocking, unreadable_groups=unreadable)
+        code = evidence["sign_in"].get("aadsts")
+        if blocking:
+            names = ", ".join(f"'{b['name']}' ({b['id']}: {'+'.join(b['controls'])})" for b in blocking)
+            when = f"AADSTS{code}" if mfa_seen else f"after the current AADSTS{code} is solved"
+            return Finding.found(f"Conditional Access {names} stops {upn} ({when}); a connector cannot "
+                                 "answer an MFA prompt", **evidence)
+        if not mfa_seen:
+            return Finding.ok("no enforced Conditional Access policy requires MFA for the account",
+                              **evidence)
+        defaults = await ctx.clients.graph.security_defaults()
+        evidence["security_defaults"] = bool(defaults is not None and defaults.is_enabled)
+        if evidence["security_defaults"]:
+            return Finding.found(f"security defaults require MFA for {upn} (AADSTS{code})", **evidence)
+        return Finding.found(f"the sign-in of {upn} needs MFA (AADSTS{code}) but no enforced Conditional "
+                             "Access policy the agent can evaluate covers it (per-user MFA?)", **evidence)
+
+
+@register_fixer
+class ExcludeFromPolicies(Fixer):
+    """Add the account to excludeUsers of exactly the blocking policies (merged; undo restores the list)."""
+
+    name = "exclude-account-from-ca"
+    permissions = ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess", "Application.Read.All")
+    risk = Risk.HIGH  # it weakens a security policy for one account
+    propagation_s = 300.0
+
+    async def plan(self, ctx: Context, finding: Finding) -> Plan:
+        ev = finding.evidence
+        plan = Plan(str(ctx.settings.get("cause", "mfa-blocks-service-account")), ctx.connector.name,
+                    self.name, self.risk)
+        user_id, blocking = ev.get("account_id"), ev.get("policies") or []
+        if not blocking or not user_id:
+            plan.note = SECURITY_DEFAULTS_NOTE if ev.get("security_defaults") else NO_POLICY_NOTE
+            return plan
+        for item in blocking:
+            policy = await self._read(ctx, str(item["id"]))
+            excluded = _list((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+            if user_id not in excluded:
+                merged = [*excluded, str(user_id)]
+                plan.steps.append(self._step(ctx, policy, excluded, merged, "exclude-account",
+                                             {"user_id": str(user_id)}))
+        if not plan.steps:
+            plan.note = "the account is already excluded from every blocking policy"
+        return plan
+
+    @staticmethod
+    async def _read(ctx: Context, policy_id: str) -> dict[str, Any]:
+        policy = await ctx.clients.graph.get_ca_policy(policy_id)
+        if policy is None:
+            raise LookupError(f"Conditional Access policy {policy_id} no longer exists")
+        return as_dict(policy)
+
+    @staticmethod
+    def _step(ctx: Context, policy: dict[str, Any], before: list[str], after: list[str], action: str,
+              extra: dict[str, Any]) -> Step:
+        pid, name = str(policy.get("id")), policy.get("displayName")
+        body = {"conditions": {"users": {"excludeUsers": after}}}
+        what = "exclude the migration account from" if action == "exclude-account" \
+            else "restore the exclusions of"
+        call = ctx.clients.graph.call("PATCH", f"/identity/conditionalAccess/policies/{pid}", body)
+        return Step(action, call,
+                    before={"excludeUsers": before}, after={"excludeUsers": after},
+                    params={"policy_id": pid, **extra}, undo={"policy_id": pid, "exclude_users": before},
+                    description=f"{what} Conditional Access policy '{name}' (the full excludeUsers list is "
+                                "sent: Graph replaces it)")
+
+    async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
+        """Merge again at write time (someone may have edited the policy since the plan)."""
+        pid = str(step.params["policy_id"])
+        policy = await self._read(ctx, pid)
+        current = _list((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+        if step.action == "exclude-account":
+            user_id = str(step.params["user_id"])
+            target = current if user_id in current else [*current, user_id]
+        elif step.action == "restore-exclusions":
+            _refuse_if_modified(policy, step.params.get("expect_modified"))
+            target = [str(u) for u in step.params["exclude_users"]]
+        else:
+            raise ValueError(f"{self.name} cannot apply {step.action!r}")
+        await ctx.clients.graph.set_ca_excluded_users(pid, target)
+        after = await self._read(ctx, pid)  # its new modifiedDateTime guards the undo
+        return {"policy_id": pid, "exclude_users": current, "modified": after.get("modifiedDateTime")}
+
+    async def undo_step(self, ctx: Context, step: Step) -> Step:
+        """PATCH the saved list back, refusing when the policy was changed after the fix."""
+        undo = step.undo or {}
+        policy = await self._read(ctx, str(undo["policy_id"]))
+        _refuse_if_modified(policy, undo.get("modified"))
+        current = _list((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+        saved = [str(u) for u in undo.get("exclude_users") or []]
+        return self._step(ctx, policy, current, saved, "restore-exclusions",
+                          {"exclude_users": saved, "expect_modified": undo.get("modified")})
+
+
+def _refuse_if_modified(policy: dict[str, Any], expected: str | None) -> None:
+    actual = policy.get("modifiedDateTime")
+    if expected is not None and actual != expected:
+        name = policy.get("displayName")
+        raise RuntimeError(f"Conditional Access policy '{name}' was modified at {actual}, "
+                           f"after the fix ({expected}): not overwriting that edit; restore its excludeUsers "
+                           "by hand from the journal")
