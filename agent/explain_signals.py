@@ -1,0 +1,155 @@
+"""What an error text carries in structured form: error codes, HTTP statuses, headers, exception names."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import unquote_plus
+
+from agent.redact import redact
+
+MAX_FRAGMENT = 120  # evidence quotes at most this much of the input
+
+# Escapes of JSON or a repr() nested in a log line; undone so phrases match across them.
+_ESCAPES = (("\\r\\n", "\n"), ("\\n", "\n"), ("\\r", "\n"), ("\\t", " "), ('\\"', '"'), ("\\'", "'"),
+            ("\\/", "/"))
+_URL_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}|\w\+\w+\+\w")
+
+_AADSTS = re.compile(r"\bAADSTS(\d{4,7})\b", re.I)
+_ERROR_CODES = re.compile(r"error_?codes[\"']?\s*[:=]\s*\[([\d,\s]+)\]", re.I)
+# "code": "X" / code='X' / "error": "invalid_client" / <m:ResponseCode>X</m:ResponseCode> / ErrorCode: X
+_CODE_PATTERNS = (
+    re.compile(r"\b(?:code|error|error_?code|suberror|responsecode)[\"']?\s*[:=]\s*"
+               r"[\"']([^\"'\n]{2,80})[\"']", re.I),
+    re.compile(r"<(?:\w+:)?(?:ResponseCode|faultcode|code)>\s*(?:\w+:)?([^<]{2,80}?)\s*</", re.I),
+    re.compile(r"\b(?:Error ?Code|Code)\s*:\s*([A-Za-z_][\w.]{2,60})"),
+)
+_STATUS_PATTERNS = (
+    re.compile(r"\((\d{3})\)\s*[A-Z]"),  # .NET WebException: (401) Unauthorized
+    re.compile(r"\bHTTP/\d(?:\.\d)?\s+(\d{3})\b"),  # a status line
+    re.compile(r"\b(?:HTTP(?: error)?|status(?:[ _]?code)?|reply status code was)"
+               r"[\"']?\s*[:=]?\s*[\"']?(\d{3})\b", re.I),
+    re.compile(r"\b(\d{3})\s+(?:Unauthorized|Forbidden|Not Found|Too Many Requests|Bad Request|"
+               r"Client Error|Server Error|Service Unavailable|Proxy Authentication Required|"
+               r"Internal Server Error)\b", re.I),
+)
+_EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed
+_WORD = re.compile(r"[\w-]+")
+
+
+@dataclass
+class Signals:
+    """One error text, normalised, with what could be read from its structure."""
+
+    text: str  # unescaped, as lines (headers are matched per line)
+    flat: str  # lower-case, whitespace collapsed (phrases are matched here)
+    codes: set[str] = field(default_factory=set)  # lower-case: aadsts50126, invalid_client, accessdenied ...
+    words: set[str] = field(default_factory=set)  # every lower-case word of the text (codes stand alone)
+    statuses: set[int] = field(default_factory=set)
+    exceptions: set[str] = field(default_factory=set)  # lower-case class names, without module
+
+
+def normalise(text: str) -> str:
+    """Undo JSON/repr escaping (up to three levels), HTML entities and URL encoding."""
+    for _ in range(3):
+        before = text
+        for old, new in _ESCAPES:
+            text = text.replace(old, new)
+        text = text.replace("\\\\", "\\")
+        if text == before:
+            break
+    text = html.unescape(text)
+    if _URL_ENCODED.search(text):
+        decoded = unquote_plus(text)
+        if decoded != text:
+            text = f"{text}\n{decoded}"  # both: a '+' may be meant literally
+    return text
+
+
+def read_signals(raw: str) -> Signals:
+    """Parse an error text once; every symptom is then matched against the result."""
+    text = normalise(raw)
+    signals = Signals(text=text, flat=" ".join(text.split()).lower())
+    signals.codes = _codes(text)
+    signals.words = set(_WORD.findall(signals.flat))
+    signals.statuses = {int(m) for p in _STATUS_PATTERNS for m in p.findall(text) if 100 <= int(m) <= 599}
+    signals.exceptions = {m.lower() for m in _EXCEPTION.findall(text)}
+    return signals
+
+
+def _codes(text: str) -> set[str]:
+    codes = {f"aadsts{n}" for n in _AADSTS.findall(text)}
+    for group in _ERROR_CODES.findall(text):
+        codes |= {f"aadsts{n.strip()}" for n in group.split(",") if n.strip()}
+    for pattern in _CODE_PATTERNS:
+        for value in pattern.findall(text):
+            value = value.strip().lower()
+            codes.add(value)
+            # SharePoint: "-2147024891, System.UnauthorizedAccessException" is two codes in one
+            codes |= {part.strip() for part in value.split(",") if part.strip()}
+    return codes
+
+
+# -- matching one symptom ------------------------------------------------------------------------------
+def match_code(code: str, signals: Signals) -> str | None:
+    """A code read from the structure, or standing alone as a word anywhere in the text."""
+    key = code.strip().lower()
+    alone = key in signals.words if _WORD.fullmatch(key) else bool(_word(key).search(signals.flat))
+    if key in signals.codes or alone:
+        return f"code {code}"
+    return None
+
+
+def match_text(phrase: str, signals: Signals) -> str | None:
+    key = " ".join(phrase.split()).lower()
+    return f'text "{phrase}"' if key and key in signals.flat else None
+
+
+def match_pattern(pattern: str, signals: Signals) -> str | None:
+    """Patterns are matched case-insensitively against the flattened text."""
+    found = _compiled(pattern).search(signals.flat)
+    return f"pattern /{pattern}/ matched \"{quote(found.group(0))}\"" if found else None
+
+
+def match_status(status: int, signals: Signals) -> str | None:
+    return f"status {status}" if status in signals.statuses else None
+
+
+def match_header(header: str, signals: Signals) -> str | None:
+    """`Name` (present) or `Name: value` (value contained), in a header line, a dict repr or prose."""
+    if header.partition(":")[0].strip().lower() not in signals.flat:
+        return None  # cheap check first: logs can be megabytes
+    found = _header(header).search(signals.text)
+    return f"header {quote(found.group(0))}" if found else None
+
+
+def match_exception(name: str, signals: Signals) -> str | None:
+    short = name.rsplit(".", 1)[-1].lower()
+    return f"exception {name}" if short in signals.exceptions else None
+
+
+def quote(fragment: str) -> str:
+    """A piece of the input as evidence: one line, shortened, secrets masked."""
+    line = " ".join(fragment.split())
+    line = line if len(line) <= MAX_FRAGMENT else line[: MAX_FRAGMENT - 3] + "..."
+    return redact(line)
+
+
+@lru_cache(maxsize=1024)
+def _word(code: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])")
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+@lru_cache(maxsize=1024)
+def _header(header: str) -> re.Pattern[str]:
+    name, _, value = header.partition(":")
+    head = rf"(?<![\w-]){re.escape(name.strip())}[\"']?\s*[:=]\s*[\"']?"
+    tail = rf"[^\n]*?{re.escape(value.strip())}[^\n]*" if value.strip() else r"[^\n]*"
+    return re.compile(head + tail, re.I)
