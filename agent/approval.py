@@ -51,3 +51,9 @@ def why_not_approved(plan: Plan) -> str:
     """What to run to approve this plan."""
     hint = "--yes --allow-risk high" if plan.risk == Risk.HIGH else "--yes"
     return f"not approved ({plan.risk.value} risk): run interactively or with {hint}"
+
+
+def refusal_reason(approver: Approver, plan: Plan) -> str:
+    """Why `approver` refused `plan`: its own `why_not(plan)` if it has one (heal's policy), else the hint."""
+    explain = getattr(approver, "why_not", None)
+    return str(explain(plan)) if callable(explain) else why_not_approved(plan)

@@ -1,0 +1,239 @@
+"""`agent heal`, `agent approvals`, `agent approve` and `agent report`: thin commands mounted on agent.cli.
+
+Heavy modules (the engine, the libraries, jinja2) load inside the commands, so `agent --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from agent.errors import BadInput
+
+if TYPE_CHECKING:
+    from agent.engine import Engine
+    from agent.lock import HealLock
+    from agent.model import RunReport
+    from agent.pending import PendingStore
+
+
+class ReportFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+    html = "html"
+    junit = "junit"
+
+
+class ListFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Connector config (default: "
+                                                "$AGENT_CONFIG, else ./agent.yaml).")]
+StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Journal and lock folder (default: "
+                                                  "$AGENT_STATE_DIR, else $XDG_STATE_HOME/agent).")]
+PlaybooksOpt = Annotated[list[Path] | None, typer.Option(
+    "--playbooks", help="Playbook file or folder (repeatable; default: $AGENT_PLAYBOOKS, else built-in).")]
+FormatOpt = Annotated[ReportFormat, typer.Option("--output", "-o", help="table, json, md, html or junit.")]
+ListOpt = Annotated[ListFormat, typer.Option("--output", "-o", help="table or json.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the output to this file.")]
+
+
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="Heal policy YAML (default: "
+                                                "$AGENT_HEAL_POLICY, else low and medium risk).")]
+SimOpt = Annotated[bool, typer.Option("--sim", help="Run against the built-in simulated tenant.")]
+
+
+def heal(policy: PolicyOpt = None,
+         config: ConfigOpt = None,
+         connector: Annotated[str | None, typer.Option("--connector", help="Only this connector.")] = None,
+         only: Annotated[list[str] | None, typer.Option("--only", help="Only this cause id (repeatable).")]
+         = None,
+         output: FormatOpt = ReportFormat.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+         sim: SimOpt = False,
+         playbooks: PlaybooksOpt = None) -> NoReturn:
+    """Scheduled self-heal: fix what the policy allows, keep the rest for approval, notify, exit code."""
+    from agent.heal import run_heal
+    from agent.policy import load_policy, policy_path
+
+    rules = load_policy(policy_path(policy))
+    _quiet_for(output)
+    check = rules.check_causes  # a policy naming no known cause is bad input, before anything opens
+    with _session(config, sim, state_dir, playbooks, "heal", check) as (engine, store, lock):
+        _note_recovered(lock)
+        result = run_heal(engine, rules, store, connector, only or ())
+    _emit(result.report, output, out, result.extras())
+    _warn(result.warnings())
+    raise typer.Exit(result.report.exit_code)
+
+
+def approvals(output: ListOpt = ListFormat.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+              config: ConfigOpt = None) -> NoReturn:
+    """List the plans heal runs left pending approval (newest first)."""
+    from agent.output import emit, to_json
+
+    entries = _pending_entries(state_dir, config)
+    emit(output == ListFormat.json, out, lambda: to_json({"pending": [e.to_dict() for e in entries]}),
+         lambda con: _render_pending(entries, con))
+    raise typer.Exit(0)
+
+
+def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pending plans to apply.")],
+            cause: Annotated[str | None, typer.Option("--cause", help="Only this cause's plan.")] = None,
+            config: ConfigOpt = None, output: FormatOpt = ReportFormat.table, out: OutOpt = None,
+            state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
+    """Apply a run's pending plans, after checking that each is still exactly what was planned."""
+    from agent.heal import run_approve
+    from agent.journal import UnknownRun
+    from agent.pending import select_entries
+
+    _quiet_for(output)
+    with _session(config, False, state_dir, playbooks, "approve") as (engine, store, lock):
+        _note_recovered(lock)
+        try:
+            engine.journal.run(run_id)
+            known = True
+        except UnknownRun:
+            known = False
+        result = run_approve(engine, store, select_entries(store, run_id, cause, known))
+    _emit(result.report, output, out)
+    _warn(result.warnings())
+    raise typer.Exit(result.report.exit_code)
+
+
+def report(run_id: Annotated[str, typer.Argument(help="The run to render (see `agent history`).")],
+           output: FormatOpt = ReportFormat.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+           config: ConfigOpt = None) -> NoReturn:
+    """Render any past run from the journal as a table, JSON, Markdown, HTML or JUnit XML."""
+    from agent import cli
+    from agent.journal import Journal, UnknownRun
+    from agent.report import from_journal
+    from agent.statedir import JOURNAL_NAME
+
+    folder = cli._history_state_dir(state_dir, config)
+    if not (folder / JOURNAL_NAME).is_file():
+        raise BadInput(f"unknown run id {run_id!r}: no journal in {folder}")
+    with Journal.in_dir(folder) as journal:
+        try:
+            past = from_journal(journal, run_id)
+        except UnknownRun:
+            raise BadInput(f"unknown run id {run_id!r}; `agent history` lists the runs") from None
+    _emit(past, output, out)
+    raise typer.Exit(0)
+
+
+COMMANDS = (heal, approvals, approve, report)
+
+
+# internals ------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
+             command: str, check: Callable[[Iterable[str]], None] | None = None,
+             ) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
+    """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened."""
+    from agent import cli
+    from agent.cli_boundary import State
+    from agent.config import load_config
+    from agent.engine import Engine
+    from agent.journal import Journal
+    from agent.pending import PendingStore
+    from agent.playbook import load_playbooks
+    from agent.statedir import state_dir as make_state_dir
+
+    with cli._config_source(config, sim) as path:
+        cfg = load_config(path)
+        books = load_playbooks(playbook_paths or None)
+        if check is not None:
+            check([pb.id for pb in books])
+        folder = make_state_dir(state_dir, configured=cfg.state_dir)
+        # the lock first: a refused run opens nothing and records nothing
+        with _locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
+                PendingStore(journal.path) as store:
+            engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
+                            argv=State.argv)
+            yield engine, store, lock
+
+
+@contextlib.contextmanager
+def _locked(folder: Path, command: str) -> Iterator[HealLock]:
+    from agent.lock import HealLock, LockBusy
+
+    try:
+        lock = HealLock(folder, command).acquire()
+    except LockBusy as exc:
+        typer.echo(f"error: {exc}; nothing was done", err=True)
+        raise typer.Exit(1) from None  # it did not run: an error, not a finding
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def _note_recovered(lock: HealLock) -> None:
+    if lock.recovered is not None:
+        dead = lock.recovered
+        typer.echo(f"warning: took over the lock of a {dead.command} run that died (pid {dead.pid}, "
+                   f"started {dead.started}); `agent history` shows what it did", err=True)
+
+
+def _quiet_for(output: ReportFormat) -> None:
+    """Machine-readable output means a program is reading: no progress bars."""
+    from agent import progress
+
+    if output in (ReportFormat.json, ReportFormat.junit):
+        progress.configure(False)
+
+
+def _emit(run: RunReport, output: ReportFormat, out: Path | None,
+          extras: dict[str, Any] | None = None) -> None:
+    from agent.output import emit, render_report, write_text
+
+    if output == ReportFormat.table:
+        emit(False, out, lambda: "", lambda con: render_report(run, con))
+        return
+    from agent.report import render
+
+    text = render(run, output.value, extras)
+    if out is not None:
+        write_text(out, text)
+    else:
+        typer.echo(text, nl=False)
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line, err=True)
+
+
+def _pending_entries(state_dir: Path | None, config: Path | None) -> list[Any]:
+    from agent import cli
+    from agent.pending import PendingStore
+    from agent.statedir import JOURNAL_NAME
+
+    folder = cli._history_state_dir(state_dir, config)
+    if not (folder / JOURNAL_NAME).is_file():
+        return []
+    with PendingStore(folder / JOURNAL_NAME) as store:
+        return store.entries()
+
+
+def _render_pending(entries: list[Any], con: Any) -> None:
+    from rich.table import Table
+
+    if not entries:
+        con.print("no plans are pending approval")
+        return
+    table = Table(title="plans pending approval, newest first", title_justify="left")
+    for column in ("run id", "connector", "cause", "risk", "steps", "planned", "why pending"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(e.run_id, e.connector, e.cause, e.risk, str(len(e.steps)), e.created, e.reason)
+    con.print(table)
+    con.print("approve one with: agent approve RUN_ID [--cause ID]")
