@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
 import importlib
@@ -29,7 +28,9 @@ DEFAULT_CONFIG = "agent.yaml"
 SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"))
 
 
+# rich_markup_mode=None: plain help, so `agent --help` does not import typer's rich formatting (~0.1 s)
 app = typer.Typer(cls=AgentGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,
                   help="Diagnose, fix, verify and undo the causes of (401) Unauthorized in migration "
                        "connectors.")
 
@@ -45,11 +46,22 @@ class Output(enum.StrEnum):
     json = "json"
 
 
+class ReportOutput(enum.StrEnum):
+    """A run's report: for people (table), machines (json), wikis (md), mail (html), CI (junit)."""
+
+    table = "table"
+    json = "json"
+    md = "md"
+    html = "html"
+    junit = "junit"
+
+
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=f"Connector config (default: "
                                                 f"${ENV_CONFIG}, else ./{DEFAULT_CONFIG}).")]
 ConnectorOpt = Annotated[str | None, typer.Option("--connector", help="Only this connector.")]
 OnlyOpt = Annotated[list[str] | None, typer.Option("--only", help="Only this cause id (repeatable).")]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
+ReportOpt = Annotated[ReportOutput, typer.Option("--output", "-o", help="table, json, md, html or junit.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the output to this file.")]
 StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Journal folder (default: "
                                                   "$AGENT_STATE_DIR, else $XDG_STATE_HOME/agent).")]
@@ -60,7 +72,7 @@ PlaybooksOpt = Annotated[list[Path] | None, typer.Option(
 
 @app.command()
 def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
-             output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+             output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
              sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Find which known cause is behind each connector's 401 (reads only)."""
     report = _run(config, sim, state_dir, playbooks, None,
@@ -75,7 +87,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
                                                         "risk approved (high approves everything).")] = None,
         plan_out: Annotated[Path | None, typer.Option("--plan-out", help="Write the plans as JSON.")] = None,
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
-        output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
+        output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
         sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
@@ -93,7 +105,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
 @app.command()
 def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent history`).")],
          dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the undo steps only.")] = False,
-         config: ConfigOpt = None, output: OutputOpt = Output.table, out: OutOpt = None,
+         config: ConfigOpt = None, output: ReportOpt = ReportOutput.table, out: OutOpt = None,
          state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
     report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run))
@@ -134,6 +146,44 @@ def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in 
     raise typer.Exit(0)
 
 
+@app.command()
+def explain(text: Annotated[str | None, typer.Argument(help="The error text; `-` reads standard input.")]
+            = None,
+            file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the error text from a log.")]
+            = None,
+            output: OutputOpt = Output.table, playbooks: PlaybooksOpt = None) -> NoReturn:
+    """Which known causes an error message points at, with the evidence and what to run next."""
+    import json
+
+    from agent import explain as explaining  # no client library on this path: it answers at once
+
+    stdin = getattr(sys.stdin, "buffer", None) or sys.stdin
+    raw = explaining.read_input(text, file, stdin, stdin_is_terminal())
+    result = explaining.explain(raw, explaining.load_knowledge(playbooks))
+    if output == Output.json:
+        typer.echo(json.dumps(explaining.explanation_data(result), indent=2))
+    else:
+        typer.echo(explaining.render_text(result), nl=False)
+    raise typer.Exit(0)
+
+
+@app.command()
+def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt = Output.table,
+                out: OutOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
+    """What each detector and fixer needs, and whether the agent's own tokens have it."""
+    from agent import permissions as perms
+    from agent.output import emit, to_json
+    from agent.playbook import load_playbooks
+
+    books = load_playbooks(playbooks or None)
+    with contextlib.ExitStack() as stack:
+        configured = sim or config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_CONFIG).is_file()
+        path = stack.enter_context(_config_source(config, sim)) if configured else None
+        report = perms.permissions_report(path, books)
+    emit(output == Output.json, out, lambda: to_json(report), lambda con: perms.render_report(report, con))
+    raise typer.Exit(perms.report_exit_code(report))
+
+
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]]) -> RunReport:
@@ -152,6 +202,8 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
         with Journal.in_dir(folder) as journal:
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv)
+            import asyncio  # not at module level: it costs ~50 ms of `agent --help`
+
             return asyncio.run(action(engine))
 
 
@@ -224,11 +276,20 @@ def _confirm(plan: Plan) -> bool:
     return bool(typer.confirm("apply these changes?", default=False, err=True))
 
 
-def _emit(report: RunReport, output: Output, out: Path | None) -> int:
+def _emit(report: RunReport, output: ReportOutput, out: Path | None) -> int:
     """Render the report to stdout or --out; the exit code is the report's."""
-    from agent.output import emit, render_report, report_data, to_json
+    from agent.output import emit, render_report, report_data, to_json, write_text
 
-    emit(output == Output.json, out, lambda: to_json(report_data(report)),
+    if output in (ReportOutput.md, ReportOutput.html, ReportOutput.junit):
+        from agent.report import render
+
+        text = render(report, output.value)
+        if out is None:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            write_text(out, text)
+        return report.exit_code
+    emit(output == ReportOutput.json, out, lambda: to_json(report_data(report)),
          lambda con: render_report(report, con))
     return report.exit_code
 
@@ -245,6 +306,17 @@ def _mount() -> None:
 
 
 _mount()
+
+
+def _mount_commands() -> None:
+    """Top-level commands kept in their own module: heal, approvals, approve, report (agent.cli_heal)."""
+    from agent.cli_heal import COMMANDS
+
+    for command in COMMANDS:
+        app.command()(command)
+
+
+_mount_commands()
 
 
 def main() -> None:

@@ -288,3 +288,13 @@ def test_help_does_not_import_heavy_modules() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout, proc.stdout.splitlines()[-1]
     assert "diagnose" in proc.stdout
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("md", "| toy-unlicensed |"), ("junit", "<testsuites"),
+                                              ("html", "<!DOCTYPE html>")])
+def test_diagnose_renders_md_html_junit_with_the_same_exit_code(agent_cli: Invoke, toy_world: ToyWorld,
+                                                                 fmt: str, marker: str) -> None:
+    toy_world.state["licensed"] = False
+    result = agent_cli("diagnose", "--only", "toy-unlicensed", "-o", fmt)
+    assert result.exit_code == 3, result.output
+    assert marker.lower() in result.stdout.lower() and "toy-unlicensed" in result.stdout
