@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.approval import Approver, deny_all, why_not_approved
+from agent.approval import Approver, deny_all, refusal_reason
 from agent.context import DryRunWrite
 from agent.engine_steps import (
     Binding,
@@ -111,11 +111,13 @@ class Engine:
                  clients_factory: ClientsFactory, approver: Approver = deny_all, *,
                  sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
                  settings: EngineSettings | None = None, config_path: str | None = None,
-                 argv: Sequence[str] = ()) -> None:
+                 argv: Sequence[str] = (), hints: Mapping[str, str] | None = None) -> None:
         self.config, self.playbooks, self.journal = config, list(playbooks), journal
         self.clients_factory, self.approver = clients_factory, approver
         self.sleep, self.clock, self.settings = sleep, clock, settings or EngineSettings()
         self.config_path, self.argv = config_path, list(argv)
+        self.hints = dict(hints or {})  # connector -> error text it failed with: ranks its detectors
+        self._grants: dict[str, Any] = {}  # tenant -> task reading the admin app's granted permissions
 
     # public modes ---------------------------------------------------------------------------
     async def diagnose(self, connector: str | None = None, only: Sequence[str] = ()) -> RunReport:
@@ -133,6 +135,16 @@ class Engine:
 
         undo = Undo(self, run_id, dry_run)  # checks the run, connectors and fixers before any write
         return await self._run("undo-dry-run" if dry_run else "undo", undo.run, undoes=run_id)
+
+    async def run_jobs(self, mode: str, jobs: list[Job],
+                       on_start: Callable[[str], None] | None = None) -> RunReport:
+        """Fix exactly `jobs` as a `mode` run (heal, approve); `on_start` learns the run id first."""
+        async def body(run_id: str) -> list[Outcome]:
+            if on_start is not None:
+                on_start(run_id)
+            return await self._fix(run_id, jobs, dry_run=False)
+
+        return await self._run(mode, body)
 
     # selection ------------------------------------------------------------------------------
     def jobs(self, connector: str | None, only: Sequence[str]) -> list[Job]:
@@ -190,8 +202,36 @@ class Engine:
 
     async def _detect_all(self, jobs: list[Job], bindings: dict[str, Binding], plan: bool) -> None:
         """Detect (and plan) every job concurrently, at most N at a time per tenant."""
-        await self._per_tenant(jobs, lambda job: self._detect_and_plan(job, bindings[job.connector.name],
-                                                                       plan))
+        self._grants = {}  # read afresh each run (and in this run's event loop)
+        hints = self.hints or await self._probe_hints(bindings)
+        await self._per_tenant(self._ranked(jobs, hints),
+                               lambda job: self._detect_and_plan(job, bindings[job.connector.name], plan))
+
+    @staticmethod
+    async def _probe_hints(bindings: dict[str, Binding]) -> dict[str, str]:
+        """Each connector's first sign-in, as the connector does it: the error text it fails with."""
+        async def one(name: str, binding: Binding) -> tuple[str, str | None]:
+            probe = getattr(binding.clients, "connector_probe", None)
+            try:
+                return name, (await probe()) if probe is not None else None
+            except Exception:  # a probe that cannot run only loses the ordering, never the diagnosis
+                return name, None
+
+        pairs = await asyncio.gather(*(one(name, b) for name, b in bindings.items()))
+        return {name: text for name, text in pairs if text}
+
+    def _ranked(self, jobs: list[Job], hints: Mapping[str, str]) -> list[Job]:
+        """Jobs whose causes a connector's error text (hints) points at start first; others keep order."""
+        if not hints:
+            return jobs
+        from agent.explain import knowledge_from_playbooks, rank_causes
+
+        knowledge = knowledge_from_playbooks(self.playbooks)
+        rank: dict[tuple[str, str], int] = {}
+        for name, text in hints.items():
+            ids = [job.cause for job in jobs if job.connector.name == name]
+            rank.update({(name, cid): i for i, cid in enumerate(rank_causes(text, ids, knowledge))})
+        return sorted(jobs, key=lambda job: rank.get((job.connector.name, job.cause), len(jobs)))
 
     async def _per_tenant(self, jobs: Sequence[Job], work: Callable[[Job], Awaitable[None]]) -> None:
         """Run `work` on every job concurrently, bounded by a semaphore per tenant."""
@@ -212,6 +252,11 @@ class Engine:
             job.outcome = self._outcome(job, Status.FOUND, reason=ADVICE_ONLY)
         if not plan or job.finding.status != Status.FOUND or job.fixer is None:
             return  # never plan on ok or unknown
+        missing = await self._missing_permissions(job, binding)
+        if missing:  # planning and applying would fail on the same grant: none of its APIs is called
+            job.outcome = self._outcome(job, Status.SKIPPED,
+                                        reason=f"blocked: missing permission {', '.join(missing)}")
+            return
         try:
             job.plan = await job.fixer.plan(ctx, job.finding)  # a write here raises DryRunWrite: a bug
         except (DryRunWrite, BadInput):
@@ -226,6 +271,15 @@ class Engine:
             note = job.plan.note or "the fix found nothing to change"
             job.outcome = self._outcome(job, Status.SKIPPED, reason=note)
 
+    async def _missing_permissions(self, job: Job, binding: Binding) -> list[str]:
+        """The fixer's permissions the admin app's token lacks; none when the token cannot tell."""
+        from agent.permissions import granted_permissions, missing_permissions
+
+        if job.tenant.name not in self._grants:  # read once per tenant and run, shared by its jobs
+            self._grants[job.tenant.name] = asyncio.ensure_future(granted_permissions(binding.clients))
+        granted = await self._grants[job.tenant.name]
+        return [] if granted is None else missing_permissions(type(job.fixer), granted)
+
     async def _fix(self, run_id: str, jobs: list[Job], dry_run: bool) -> list[Outcome]:
         bindings = self.read_bindings(jobs)
         to_verify = []
@@ -235,7 +289,7 @@ class Engine:
                 if job.plan is None or job.plan.empty:
                     continue
                 if dry_run or not self.approver(job.plan):
-                    reason = None if dry_run else why_not_approved(job.plan)
+                    reason = None if dry_run else refusal_reason(self.approver, job.plan)
                     job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
                                                 changes=plan_changes(job.plan))
                 elif await self._apply(run_id, job):

@@ -39,6 +39,10 @@ class ToyClients:
     def close(self) -> None:
         self.closed = True
 
+    async def connector_probe(self) -> str | None:
+        """The connector's first sign-in: the error text the world is set to fail it with."""
+        return self.world.probe_error
+
 
 @dataclass
 class ToyWorld:
@@ -50,6 +54,7 @@ class ToyWorld:
     fail_on: set[str] = field(default_factory=set)  # actions whose apply_step raises
     raise_in_detect: bool = False
     lag_probes: int = 0  # probes after a fix that still see the old state (replication lag)
+    probe_error: str | None = None  # what the connector's own sign-in fails with (None: it works)
     _serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def factory(self, tenant: Any, connector: Any, guard: WriteGuard) -> ToyClients:

@@ -369,3 +369,8 @@ async def test_engine_starts_the_detectors_the_error_text_points_at_first(
                  ).diagnose("mail1")
     assert order == ["c-federated", "a-licence", "b-admin"]
     assert knowledge_from_playbooks(books).causes[2].symptoms[0].kind == "text"
+    order.clear()
+    # no hints given: the connector's own failing sign-in seeds the order
+    toy_world.probe_error = "403 Access denied: the account is not a site collection admin"
+    await engine(None).diagnose("mail1")
+    assert order == ["b-admin", "a-licence", "c-federated"]

@@ -121,6 +121,24 @@ class Clients:
         secret = app.client_secret.resolve() if pem is None and app.client_secret is not None else None
         return await self.ews.probe_app(self.ews_url, app.client_id, target, secret=secret, cert_pem=pem)
 
+    async def connector_probe(self) -> str | None:
+        """Sign in as the connector first does; None when that works, else the error text it met
+        (what `explain` ranks causes by, so the likeliest detectors run first)."""
+        kind = self.connector.kind if self.connector is not None else None
+        if kind in ("exchange-online", "exchange-onprem"):
+            ews = await self.probe_ews()
+            return None if ews.ok else " ".join(
+                filter(None, [ews.code, ews.message, ews.x_ms_diagnostics, *ews.www_authenticate]))
+        if kind == "onedrive" and self.connector is not None and self.connector.app is not None:
+            token = await self.probe_app("https://graph.microsoft.com/.default")
+        elif kind == "sharepoint":
+            scope = f"{self.tenant.endpoints.sharepoint_root}/.default"
+            has_app = self.connector is not None and self.connector.app is not None
+            token = await (self.probe_app(scope) if has_app else self.probe_password(scope))
+        else:
+            return None
+        return None if token.ok else " ".join(filter(None, [token.error, token.message]))
+
     async def user_realm(self, upn: str) -> UserRealm:
         from agent.clients.tokens import user_realm
 
