@@ -75,6 +75,7 @@ def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: Onl
              output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
              sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Find which known cause is behind each connector's 401 (reads only)."""
+    _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, None,
                   lambda engine: engine.diagnose(connector, only or ()))
     raise typer.Exit(_emit(report, output, out))
@@ -93,6 +94,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
     from agent.approval import make_approver
 
     approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
+    _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: engine.fix(connector, only or (), dry_run=dry_run))
     if plan_out is not None:
@@ -292,6 +294,14 @@ def _emit(report: RunReport, output: ReportOutput, out: Path | None) -> int:
     emit(output == ReportOutput.json, out, lambda: to_json(report_data(report)),
          lambda con: render_report(report, con))
     return report.exit_code
+
+
+def _allow_progress(output: ReportOutput) -> None:
+    """Fleet-sized detectors and fixers may draw a progress bar on a terminal's stderr for a person
+    reading a table; never around machine output (json, junit ...)."""
+    from agent.context import SHOW_PROGRESS
+
+    SHOW_PROGRESS.set(output == ReportOutput.table)
 
 
 def _mount() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,11 @@ from agent.model import Call
 
 if TYPE_CHECKING:
     from agent.config import Connector, Tenant
+
+
+# Whether long-running detectors and fixers may draw a progress bar on stderr: the CLI sets it for a
+# person reading a table, never for -o json or a scheduler (asyncio tasks and threads inherit it).
+SHOW_PROGRESS: ContextVar[bool] = ContextVar("show_progress", default=False)
 
 
 class DryRunWrite(RuntimeError):

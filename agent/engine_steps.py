@@ -13,7 +13,7 @@ from agent.errors import BadInput
 from agent.journal import Journal, plain
 from agent.model import Finding, Plan, Status, Step
 from agent.redact import redact, redact_obj
-from agent.registry import Detector, Fixer
+from agent.registry import Detector, Fixer, PartialFailure
 
 if TYPE_CHECKING:
     from agent.config import Connector, Tenant
@@ -132,21 +132,32 @@ def plan_changes(plan: Plan, state: str = "planned") -> list[dict[str, Any]]:
 
 async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan,
                      ctx: Context) -> tuple[list[dict[str, Any]], str | None]:
-    """Apply each step, journaled pending before the write and applied/failed after; stop at a failure."""
+    """Apply each step, journaled pending before the write and applied/failed after; stop at a failure.
+
+    A step that raises PartialFailure did some of its writes (a fleet chunk): it is journaled applied
+    with the undo data of what was done, the next steps still run, and its reason joins the error.
+    """
     changes: list[dict[str, Any]] = []
+    partial: list[str] = []
     for step in plan.steps:
         seq = journal.change_pending(run_id, plan.connector, plan.cause, plan.fixer, step)
         try:
             extra = await fixer.apply_step(ctx, step)
         except DryRunWrite:
             raise
+        except PartialFailure as exc:
+            step.undo = {**(step.undo or {}), **exc.undo}
+            journal.change_applied(run_id, seq, step.undo)
+            partial.append(redact(exc.reason))
+            changes.append(change_dict(step, "applied", partial[-1], seq))
+            continue
         except Exception as exc:
             raise_if_dry_run_write(exc)
             error = short_reason(exc)
             journal.change_failed(run_id, seq, error)
             changes.append(change_dict(step, "failed", error, seq))
-            return changes, error
+            return changes, "; ".join([*partial, error])
         step.undo = {**(step.undo or {}), **(extra or {})}
         journal.change_applied(run_id, seq, step.undo)
         changes.append(change_dict(step, "applied", seq=seq))
-    return changes, None
+    return changes, "; ".join(partial) or None

@@ -27,6 +27,16 @@ class UnknownName(LookupError):
         super().__init__(f"unknown {kind} {name!r}; valid: {', '.join(choices) or '(none registered)'}")
 
 
+class PartialFailure(Exception):
+    """Raised by `apply_step` when a step did part of its writes (a fleet chunk): the engine journals
+    `undo` as applied (what was done stays undoable), goes on with the plan's next step, and reports
+    the fix failed with `reason`."""
+
+    def __init__(self, reason: str, undo: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.undo = reason, dict(undo or {})
+
+
 class Detector(ABC):
     """Answers ok / found / unknown for one cause; reads only."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -99,6 +100,40 @@ class DirectoryOps:
         users = self.client.users
         return await self.read_all(lambda: users.get(config(select=select, filter=filter, top=999)),
                                    lambda url: users.with_url(url).get, needs="User.Read.All")
+
+    async def user_principal_names(self, group_id: str | None = None) -> list[str]:
+        """The UPN of every user (or of every user member of a group), from raw JSON pages.
+
+        For thousands of users this skips msgraph's models: kiota builds ~150 field deserializers for
+        each User it parses (about 10 ms apiece), far longer than the requests themselves take.
+        """
+        if group_id is None:
+            builder: Any = self.client.users
+            query: dict[str, Any] = {"select": ["id", "userPrincipalName"], "top": 999}
+        else:
+            builder, query = self.client.groups.by_group_id(group_id).members, {"top": 999}
+        needs = "User.Read.All" if group_id is None else "GroupMember.Read.All"
+        items = await self.read_json_pages(builder, needs, config(**query))
+        return [str(i["userPrincipalName"]) for i in items if i.get("userPrincipalName")]
+
+    async def read_json_pages(self, builder: Any, needs: str,
+                              request_config: Any = None) -> list[dict[str, Any]]:
+        """Every item of a collection as plain JSON, following @odata.nextLink (errors as ODataError)."""
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        adapter = self.client.request_adapter
+        errors: dict[str, Any] = {"XXX": ODataError}
+        info = builder.to_get_request_information(request_config)
+        items: list[dict[str, Any]] = []
+        while True:
+            raw = await self.read(functools.partial(adapter.send_primitive_async, info, "bytes", errors),
+                                  needs=needs)
+            page = json.loads(raw or b"{}")
+            items += page.get("value") or []
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return items
+            info = builder.with_url(next_link).to_get_request_information()
 
     async def group_members(self, group_id: str) -> list[DirectoryObject]:
         builder = self.client.groups.by_group_id(group_id).members

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -96,9 +97,14 @@ class SharePointAdapter:
         self.tokens = credential if isinstance(credential, CachedCredential) else CachedCredential(credential)
         self._sleep, self._read_policy, self._write_policy = sleep, read_policy, write_policy
         ca = tenant.endpoints.ca_bundle
-        self._verify: bool | str = str(ca) if ca is not None else True
+        # requests re-reads the proxy and CA environment on every call (a quarter of a small request's
+        # CPU, which adds up over thousands of sites): read it once here and switch the lookup off.
+        env_ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._verify: bool | str = str(ca) if ca is not None else (env_ca or True)
         self.session = requests.Session()
         self.session.verify = self._verify
+        self.session.proxies = requests.utils.get_environ_proxies(self.root or "https://localhost")
+        self.session.trust_env = False
         adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self._local = threading.local()
@@ -116,7 +122,7 @@ class SharePointAdapter:
                 "expires_in": max(0, int(token.expires_on - time.time()))}
 
     def context(self, site_url: str) -> ClientContext:
-        """This thread's ClientContext for a site (each new one costs a contextinfo request)."""
+        """This thread's ClientContext for a site (bearer token only: no contextinfo round trip)."""
         cache: OrderedDict[str, ClientContext] = getattr(self._local, "contexts", None) or OrderedDict()
         self._local.contexts = cache
         key = site_url.rstrip("/")
@@ -124,6 +130,10 @@ class SharePointAdapter:
         if ctx is None:
             ctx = ClientContext(key).with_access_token(self._token).with_transport(
                 session=self.session, verify=self._verify)
+            # No form digest: requests carrying an OAuth bearer token do not need X-RequestDigest
+            # (cli-microsoft365 sends none), and fetching it costs a contextinfo round trip per site.
+            request = ctx.pending_request()
+            request.beforeExecute -= request.ensure_form_digest
         cache[key] = ctx
         while len(cache) > _CONTEXTS_PER_THREAD:
             cache.popitem(last=False)
@@ -162,6 +172,29 @@ class SharePointAdapter:
         cache: OrderedDict[str, ClientContext] = getattr(self._local, "contexts", None) or OrderedDict()
         for key in [k for k, ctx in cache.items() if ctx.has_pending_request]:
             del cache[key]
+
+    # -- plain JSON calls: the fleet's hot path ------------------------------------------------------
+    def rest(self, site_url: str, method: str, path: str, body: Any = None) -> Any:
+        """One `_api` call through the site's ClientContext pipeline (its token, session and error
+        types), answered as odata=nometadata JSON without office365's entity model: for thousands of
+        sites that model costs about a third of each call's CPU. MERGE is sent as POST with
+        X-HTTP-Method, as SharePoint expects. Synchronous: call it inside read() or write()."""
+        from office365.runtime.http.http_method import HttpMethod
+        from office365.runtime.http.request_options import RequestOptions
+
+        options = RequestOptions(f"{site_url.rstrip('/')}/_api/{path.lstrip('/')}")
+        options.set_header("Accept", "application/json;odata=nometadata")
+        if method.upper() != "GET":
+            options.method = HttpMethod.Post
+            options.set_header("Content-Type", "application/json;odata=nometadata")
+            options.data = body if body is not None else {}  # the transport sends it as JSON
+        if method.upper() in ("MERGE", "DELETE"):
+            options.set_header("X-HTTP-Method", method.upper())
+            options.set_header("IF-MATCH", "*")
+        # the URL is absolute: any context of this thread carries the same token and session, so one
+        # per thread is reused rather than one per site
+        response = self.context(self.root or site_url).pending_request().execute_request_direct(options)
+        return response.json() if response.content else None
 
     # -- webs and users -------------------------------------------------------------------------
     async def web(self, site_url: str) -> dict[str, Any]:

@@ -1,0 +1,106 @@
+"""Running one SharePoint call per site over thousands of sites: bounded per tenant, with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from agent.clients.errors import ClientError
+from agent.context import SHOW_PROGRESS
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# One semaphore per (event loop, tenant, service): every fleet operation on a tenant's SharePoint shares
+# it, so two connectors of one tenant do not double the load SharePoint sees (it throttles per tenant).
+_LIMITS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Semaphore]] = \
+    weakref.WeakKeyDictionary()
+
+
+def tenant_limit(tenant: str, service: str, size: int) -> asyncio.Semaphore:
+    """The running loop's semaphore for (tenant, service); the first caller sets its size."""
+    per_loop = _LIMITS.setdefault(asyncio.get_running_loop(), {})
+    return per_loop.setdefault((tenant, service), asyncio.Semaphore(size))
+
+
+@dataclass
+class Outcome(Generic[T, R]):
+    """One item's result: its value, or the client error that stopped it (status and one-line reason)."""
+
+    item: T
+    value: R | None = None
+    error: ClientError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+THROTTLED = frozenset({429, 503, 504})
+
+
+async def fleet_map(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: asyncio.Semaphore,
+                    label: str, passes: int = 2) -> list[Outcome[T, R]]:
+    """`work(item)` for every item, at most `limit` at a time; a ClientError is that item's outcome.
+
+    Items still throttled when their own retries ran out (429/503/504) get another pass once the
+    others are done: over thousands of sites a few unlucky calls otherwise fail a whole run. Anything
+    else (a DryRunWrite, a bug) propagates and cancels the rest. Results keep the items' order.
+    """
+    results = await _one_pass(items, work, limit, label)
+    for _ in range(passes - 1):
+        again = [i for i, r in enumerate(results) if r.error is not None and r.error.status in THROTTLED]
+        if not again:
+            break
+        retried = await _one_pass([items[i] for i in again], work, limit, f"{label} (throttled, again)")
+        for index, result in zip(again, retried, strict=True):
+            results[index] = result
+    return results
+
+
+async def _one_pass(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: asyncio.Semaphore,
+                    label: str) -> list[Outcome[T, R]]:
+    async def one(item: T) -> Outcome[T, R]:
+        async with limit:
+            try:
+                return Outcome(item, await work(item))
+            except ClientError as exc:
+                return Outcome(item, error=exc)
+
+    tasks = [asyncio.ensure_future(one(item)) for item in items]
+    try:
+        with progress(label, len(tasks)) as advance:
+            for done in asyncio.as_completed(tasks):
+                await done
+                advance()
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+@contextlib.contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[], None]]:
+    """A transient rich progress bar on stderr for a person at a terminal; a no-op otherwise."""
+    console = _console() if SHOW_PROGRESS.get() and total > 1 else None
+    if console is None:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else None

@@ -1,0 +1,249 @@
+"""OneDrive at fleet scale (no-onedrive-access): the migration account must be a site collection admin of
+every in-scope user's personal site; checked and granted concurrently, failures reported per user."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.catalog.fleet import fleet_map, tenant_limit
+from agent.catalog.site_access import login_name
+from agent.clients.errors import ReadFailed, WriteFailed
+from agent.config import GroupScope
+from agent.model import Call, Finding, Plan, Risk, Step
+from agent.registry import Detector, Fixer, PartialFailure, register_detector, register_fixer
+
+if TYPE_CHECKING:
+    from agent.clients.sharepoint import SharePointAdapter
+    from agent.context import Context
+
+SERVICE = "sharepoint"
+MAX_NAMED = 5  # names in a one-line summary or reason; the evidence lists them all
+
+
+class FleetParams(BaseModel):
+    """`workers`: concurrent SharePoint calls per tenant (SharePoint throttles per tenant, not per site)."""
+
+    model_config = ConfigDict(extra="forbid")
+    workers: int = Field(32, ge=1, le=128)
+
+
+class GrantParams(FleetParams):
+    """`chunk_size`: sites per journaled step (each step is journaled before and after its writes)."""
+
+    chunk_size: int = Field(250, ge=1, le=10_000)
+
+
+def personal_url(host: str, upn: str) -> str:
+    """A user's OneDrive: every character of the UPN but letters and digits becomes `_`."""
+    return f"{host.rstrip('/')}/personal/{re.sub(r'[^a-z0-9]', '_', upn.lower())}"
+
+
+def site_template(host: str) -> str:
+    """How personal_url() builds a user's OneDrive URL, for plans and evidence."""
+    return f"{host.rstrip('/')}/personal/{{user with every non-alphanumeric as _}}"
+
+
+def _host(ctx: Context) -> str:
+    host = ctx.tenant.endpoints.onedrive_host
+    if not host:
+        raise ValueError(f"tenant {ctx.tenant.name}: endpoints.onedrive_host is not set")
+    return host
+
+
+async def users_in_scope(ctx: Context) -> list[str]:
+    """The UPNs whose OneDrives the connector migrates (scope.users), the migration account left out."""
+    scope, graph = ctx.connector.scope.users, ctx.clients.graph
+    if scope == "all":
+        upns = await graph.user_principal_names()
+    elif isinstance(scope, GroupScope):
+        upns = await graph.user_principal_names(scope.group)
+    else:
+        upns = list(scope)
+    account = (ctx.connector.account.username if ctx.connector.account else "").lower()
+    return sorted({u for u in upns if u and u.lower() != account}, key=str.lower)
+
+
+def _named(users: list[str]) -> str:
+    more = f" and {len(users) - MAX_NAMED} more" if len(users) > MAX_NAMED else ""
+    return ", ".join(users[:MAX_NAMED]) + more
+
+
+@register_detector
+class OneDriveAdminMissing(Detector):
+    """Per personal site in scope: is the migration account among its site collection administrators?"""
+
+    name = "onedrive-admin-missing"
+    params_model = FleetParams
+    params: FleetParams
+    permissions = ("User.Read.All", "SharePoint:Sites.FullControl.All")  # + GroupMember.Read.All for groups
+
+    async def detect(self, ctx: Context) -> Finding:
+        account = ctx.connector.account
+        if account is None:
+            return Finding.ok("the connector has no migration account to check")
+        host, login = _host(ctx), login_name(account.username)
+        try:
+            users = await users_in_scope(ctx)
+        except ReadFailed as exc:
+            return Finding.unknown(f"could not list the users in scope: {exc.reason}")
+        sp = ctx.clients.sharepoint
+
+        async def is_admin(upn: str) -> bool:
+            return login in await _admin_logins(sp, personal_url(host, upn))
+
+        limit = tenant_limit(ctx.tenant.name, SERVICE, self.params.workers)
+        results = await fleet_map(users, is_admin, limit, f"checking {len(users)} OneDrives")
+        evidence: dict[str, Any] = {"account": account.username, "users": len(users),
+                                    "site_url": site_template(host), "admin_already": 0,
+                                    "missing_users": [], "no_onedrive": [], "unreadable": []}
+        for r in results:
+            if r.ok and r.value:
+                evidence["admin_already"] += 1
+            elif r.ok:
+                evidence["missing_users"].append(r.item)
+            elif r.error is not None and r.error.status == 404:
+                evidence["no_onedrive"].append(r.item)  # no personal site at its URL: nothing to migrate
+            elif r.error is not None:
+                evidence["unreadable"].append({"user": r.item, "site": personal_url(host, r.item),
+                                               "status": r.error.status, "reason": r.error.reason})
+        return self._verdict(evidence)
+
+    @staticmethod
+    def _verdict(evidence: dict[str, Any]) -> Finding:
+        missing, unreadable = evidence["missing_users"], evidence["unreadable"]
+        evidence["missing"] = len(missing)
+        with_drive = evidence["users"] - len(evidence["no_onedrive"])
+        if missing:
+            return Finding.found(f"{evidence['account']} is not a site collection admin of {len(missing)} of "
+                                 f"{with_drive} OneDrive(s): {_named(missing)}", **evidence)
+        if unreadable:
+            why = unreadable[0]["reason"]
+            return Finding.unknown(f"{len(unreadable)} OneDrive(s) could not be read ({why}): "
+                                   f"{_named([u['user'] for u in unreadable])}", **evidence)
+        return Finding.ok(f"{evidence['account']} is a site collection admin of every OneDrive in scope "
+                          f"({evidence['admin_already']})", **evidence)
+
+
+@register_fixer
+class GrantOneDriveAdmin(Fixer):
+    """ensureuser + MERGE IsSiteAdmin=true on each personal site lacking it, in journaled chunks
+    (undo: MERGE IsSiteAdmin=false on exactly the sites the run changed)."""
+
+    name = "grant-onedrive-admin"
+    params_model = GrantParams
+    params: GrantParams
+    permissions = ("SharePoint:Sites.FullControl.All",)
+    risk = Risk.MEDIUM
+    propagation_s = 60.0
+
+    def __init__(self, params: BaseModel | None = None) -> None:
+        super().__init__(params)
+        self._finding: Finding | None = None  # per-site failures are added to its evidence
+
+    async def plan(self, ctx: Context, finding: Finding) -> Plan:
+        self._finding = finding
+        plan = Plan(str(ctx.settings.get("cause", "no-onedrive-access")), ctx.connector.name, self.name,
+                    self.risk)
+        account, users = ctx.connector.account, list(finding.evidence.get("missing_users") or [])
+        if account is None or not users:
+            plan.note = "every OneDrive in scope already has the grant"
+            return plan
+        size = self.params.chunk_size
+        for start in range(0, len(users), size):
+            plan.steps.append(self._step(ctx, "grant-onedrive-admins", users[start:start + size], True))
+        return plan
+
+    def _step(self, ctx: Context, action: str, users: list[str], value: bool,
+              undo: dict[str, Any] | None = None) -> Step:
+        account = ctx.connector.account
+        assert account is not None
+        call = Call("MERGE", site_template(_host(ctx)) + "/_api/web/siteusers/getbyid({Id})",
+                    {"IsSiteAdmin": value})
+        verb = "make" if value else "unmake"
+        first = "POST web/ensureuser, then " if value else ""
+        return Step(action, call, before={"IsSiteAdmin": not value, "users": users},
+                    after={"IsSiteAdmin": value, "sites": len(users)},
+                    params={"users": users, "login": login_name(account.username),
+                            "ids": (undo or {}).get("ids")},
+                    undo=dict(undo or {}),
+                    description=f"{verb} {account.username} site collection admin of {len(users)} "
+                                f"OneDrive(s) ({users[0]} .. {users[-1]}): {first}MERGE "
+                                f"IsSiteAdmin={str(value).lower()} on each")
+
+    async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
+        if step.action not in ("grant-onedrive-admins", "revoke-onedrive-admins"):
+            raise ValueError(f"{self.name} cannot apply {step.action!r}")
+        grant = step.action == "grant-onedrive-admins"
+        users, login, host = list(step.params["users"]), step.params["login"], _host(ctx)
+        ids = dict(step.params.get("ids") or {})
+        sp = ctx.clients.sharepoint
+
+        async def one(upn: str) -> int | None:
+            site = personal_url(host, upn)
+            if grant:
+                return await _grant(sp, site, login)
+            try:
+                await _set_admin(sp, site, int(ids[upn]), False)
+            except WriteFailed as exc:
+                if exc.status != 404:
+                    raise
+                return None  # the account is no longer on the site: nothing left to revoke
+            return int(ids[upn])
+
+        limit = tenant_limit(ctx.tenant.name, SERVICE, self.params.workers)
+        verb = "granting" if grant else "revoking"
+        results = await fleet_map(users, one, limit, f"{verb} {len(users)} OneDrives")
+        changed = {r.item: r.value for r in results if r.ok and r.value is not None}
+        failed = [{"user": r.item, "site": personal_url(host, r.item), "status": r.error.status,
+                   "reason": r.error.reason} for r in results if r.error is not None]
+        done = {"ids": changed}  # exactly the sites this step changed: what undoing it touches
+        step.after = {**(step.after or {}), "changed": len(changed), "failed": failed}
+        if failed:
+            self._report(failed)
+            names = _named([f["user"] for f in failed])
+            raise PartialFailure(f"{len(failed)} of {len(users)} OneDrive(s) could not be changed: "
+                                 f"{names} ({failed[0]['reason']})", done)
+        return done
+
+    def _report(self, failed: list[dict[str, Any]]) -> None:
+        if self._finding is not None:
+            self._finding.evidence.setdefault("failed", []).extend(failed)
+
+    async def undo_step(self, ctx: Context, step: Step) -> Step:
+        ids = dict((step.undo or {}).get("ids") or {})
+        if step.action == "grant-onedrive-admins":
+            if not ids:
+                raise ValueError("no OneDrive was changed by this step")
+            return self._step(ctx, "revoke-onedrive-admins", sorted(ids, key=str.lower), False, {"ids": ids})
+        if step.action == "revoke-onedrive-admins":
+            return self._step(ctx, "grant-onedrive-admins", sorted(ids, key=str.lower), True)
+        raise ValueError(f"{step.action} cannot be undone")
+
+
+ADMINS_PATH = "web/siteusers?$filter=IsSiteAdmin%20eq%20true&$select=LoginName"
+
+
+async def _admin_logins(sp: SharePointAdapter, site: str) -> set[str]:
+    """The site collection administrators' logins, lower case (one GET)."""
+    answer = await sp.read(lambda: sp.rest(site, "GET", ADMINS_PATH))
+    return {str(u.get("LoginName", "")).lower() for u in (answer or {}).get("value", [])}
+
+
+async def _grant(sp: SharePointAdapter, site: str, login: str) -> int | None:
+    """ensureuser then MERGE; the user id when this call made the grant, None when it was already there."""
+    body = {"logonName": login}
+    user = await sp.write(sp.call("POST", site, "web/ensureuser", body),
+                          lambda: sp.rest(site, "POST", "web/ensureuser", body))
+    if user.get("IsSiteAdmin"):
+        return None  # someone else granted it meanwhile: not ours to undo
+    await _set_admin(sp, site, int(user["Id"]), True)
+    return int(user["Id"])
+
+
+async def _set_admin(sp: SharePointAdapter, site: str, user_id: int, value: bool) -> None:
+    """MERGE IsSiteAdmin on the site user with this id (one request; the id came from ensureuser)."""
+    path, body = f"web/siteusers/getbyid({user_id})", {"IsSiteAdmin": value}
+    await sp.write(sp.call("MERGE", site, path, body), lambda: sp.rest(site, "MERGE", path, body))
