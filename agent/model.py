@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """The status of one (connector, cause) pair in a run; DESIGN section 7."""
 
     OK = "ok"
@@ -20,7 +20,7 @@ class Status(str, enum.Enum):
     SKIPPED = "skipped"
 
 
-class Risk(str, enum.Enum):
+class Risk(enum.StrEnum):
     """How much harm a fix can do if it is wrong; decides who must approve it."""
 
     LOW = "low"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import shutil
 import socket
 import tempfile
@@ -44,6 +45,17 @@ def service_routes(svc: Services) -> list[BaseRoute]:
             raise
         found.extend(module.routes(svc))
     return found
+
+
+class _NoIdleCancelNoise(logging.Filter):
+    """uvicorn logs "Cancel 0 running task(s)" at ERROR when it stops with idle keep-alive connections;
+    nothing was cancelled, so it is noise on the user's terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Cancel 0 running task(s)")
+
+
+logging.getLogger("uvicorn.error").addFilter(_NoIdleCancelNoise())
 
 
 class Simulator:
