@@ -1,11 +1,13 @@
-"""The connector's certificate is not on its app registration, or only with an expired validity
-(app-certificate-missing): add its public key, keeping the app's other keys."""
+"""The connector's certificate is not on its app registration, only with an expired validity, or about
+to expire (app-certificate-missing): add its public key (or a new one), keeping the app's other keys."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.catalog.app_keys import (
     ConnectorCert,
@@ -15,6 +17,7 @@ from agent.catalog.app_keys import (
     key_views,
     token_evidence,
 )
+from agent.catalog.cert_rotation import LIFETIME_DAYS, common_name, new_certificate, rotation_store
 from agent.clients.errors import ReadFailed
 from agent.clients.tokens import GRAPH_SCOPE, TokenProbe, probe_app_certificate
 from agent.model import Finding, Plan, Risk, Step
@@ -24,6 +27,15 @@ if TYPE_CHECKING:
     from agent.context import Context
 
 KEY_NOT_FOUND = 700027
+NEW_KEY_PLACEHOLDER = "<public key of the new certificate, generated when the step is applied>"
+DAY_S = 86400.0
+
+
+class CertificateParams(BaseModel):
+    """`with: {warn_days: 30}`: a working certificate that expires within this many days is reported too."""
+
+    model_config = ConfigDict(extra="forbid")
+    warn_days: int = Field(30, ge=0, le=3650)
 
 
 @register_detector
@@ -31,6 +43,8 @@ class CertificateNotRegistered(Detector):
     """The connector's certificate is not (or no longer) among the app's keyCredentials (AADSTS700027)."""
 
     name = "certificate-not-registered"
+    params_model = CertificateParams
+    params: CertificateParams
     permissions = ("Application.Read.All",)
 
     async def detect(self, ctx: Context) -> Finding:
@@ -41,7 +55,8 @@ class CertificateNotRegistered(Detector):
                                     "subject": cert.subject, "not_after": cert.not_after.isoformat()}
         probe = await self._probe(ctx, cert, evidence)
         if probe is not None and probe.ok:
-            return Finding.ok("the connector's certificate signs in", **evidence)
+            return self._expiry(cert, evidence) or Finding.ok("the connector's certificate signs in",
+                                                               **evidence)
         try:
             registration = await ctx.clients.graph.get_application(cert.client_id,
                                                                     select=["id", "keyCredentials"])
@@ -69,8 +84,18 @@ class CertificateNotRegistered(Detector):
         evidence["token"] = token_evidence(probe)
         return probe
 
-    @staticmethod
-    def _verdict(cert: ConnectorCert, keys: list[KeyView], probe: TokenProbe | None,
+    def _expiry(self, cert: ConnectorCert, evidence: dict[str, Any]) -> Finding | None:
+        """A warning when the (still valid, registered) certificate expires within warn_days."""
+        days = round((cert.not_after - datetime.now(UTC)).total_seconds() / DAY_S, 1)
+        if days < 0 or days > self.params.warn_days:
+            return None
+        evidence.update(expiring_in_days=days, problem="expiring")
+        return Finding.found(f"the connector's certificate {cert.thumbprint} still works but expires in "
+                             f"{days:g} day(s), on {cert.not_after:%Y-%m-%d} (warning threshold "
+                             f"{self.params.warn_days}): the connector will then get 401 (AADSTS700027)",
+                             **evidence)
+
+    def _verdict(self, cert: ConnectorCert, keys: list[KeyView], probe: TokenProbe | None,
                  evidence: dict[str, Any]) -> Finding:
         evidence["registered"] = [k.summary() for k in keys]
         mine = [k for k in keys if k.thumbprint == cert.thumbprint]
@@ -87,6 +112,10 @@ class CertificateNotRegistered(Detector):
             evidence["problem"] = "replicating"
             return Finding.found("the certificate is registered but Entra ID does not accept it yet "
                                  "(replication can take minutes)", **evidence)
+        if probe is None or probe.ok:
+            expiring = self._expiry(cert, evidence)
+            if expiring is not None:
+                return expiring
         return Finding.ok("the connector's certificate is registered on the app (the token request fails "
                           "for another reason)", **evidence)
 
@@ -107,6 +136,8 @@ class RegisterCertificate(Fixer):
         if cert is None:
             plan.note = "the connector has no certificate configured"
             return plan
+        if finding.evidence.get("problem") == "expiring":
+            return await self._rotation_plan(ctx, plan, cert)
         if cert.not_after < datetime.now(UTC):
             plan.note = (f"the certificate itself expired on {cert.not_after:%Y-%m-%d}: issue a new one and "
                          "configure it in the migration tool first")
@@ -127,6 +158,39 @@ class RegisterCertificate(Fixer):
                                            f"({cert.subject}) to the app, keeping its other keys"))
         return plan
 
+    async def _rotation_plan(self, ctx: Context, plan: Plan, cert: ConnectorCert) -> Plan:
+        """A new certificate, generated when applied: its PEM to the connector's file, its key to the app."""
+        store, why = rotation_store(ctx.connector)
+        if store is None:
+            plan.note = why
+            return plan
+        registration = await ctx.clients.graph.get_application(cert.client_id,
+                                                                select=["id", "keyCredentials"])
+        if registration is None:
+            plan.note = ("the app registration is not in this tenant: rotate its certificate in its "
+                         "home tenant")
+            return plan
+        object_id, old = str(registration.id), key_dicts(key_views(registration))
+        # the key pair is made at apply time, so the plan (and an approval of it) stays the same until then
+        added = {"type": "AsymmetricX509Cert", "usage": "Verify", "displayName": cert.subject,
+                 "key": NEW_KEY_PLACEHOLDER}
+        call = ctx.clients.graph.call("PATCH", f"/applications/{object_id}",
+                                      {"keyCredentials": [*old, added]})
+        summaries = [KeyView.of_dict(k).summary() for k in old]
+        new_summary = {"display_name": cert.subject, "thumbprint": "(new)", "lifetime_days": LIFETIME_DAYS}
+        step = Step("rotate-certificate", call, before={"keyCredentials": summaries},
+                    after={"keyCredentials": [*summaries, new_summary]},
+                    params={"app_object_id": object_id, "keys": old, "common_name": common_name(cert.der),
+                            "store": str(store)},
+                    undo={"app_object_id": object_id, "keys": old},
+                    description=f"issue a new self-signed certificate ({cert.subject}, {LIFETIME_DAYS} "
+                                f"days), write it with its private key to {store} and add its public key "
+                                "to the app, keeping its other keys (the current one "
+                                f"{cert.thumbprint} expires on {cert.not_after:%Y-%m-%d}); undo removes "
+                                "the new key from the app, the file keeps the new certificate")
+        plan.steps.append(step)
+        return plan
+
     @staticmethod
     def _patch_step(ctx: Context, object_id: str, old: list[dict[str, Any]], new: list[dict[str, Any]],
                     action: str, description: str) -> Step:
@@ -137,15 +201,40 @@ class RegisterCertificate(Fixer):
                     undo={"app_object_id": object_id, "keys": old}, description=description)
 
     async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
+        if step.action == "rotate-certificate":
+            return await self._rotate(ctx, step)
         if step.action not in ("register-certificate", "restore-key-credentials"):
             raise ValueError(f"{self.name} cannot apply {step.action!r}")
         await ctx.clients.graph.patch_key_credentials(step.params["app_object_id"], step.params["keys"])
         return {}
 
+    @staticmethod
+    async def _rotate(ctx: Context, step: Step) -> dict[str, Any]:
+        """Generate, register the public key, then write the PEM (taking the key back if that fails)."""
+        store, why = rotation_store(ctx.connector)
+        if store is None:
+            raise ValueError(why)
+        p, graph = step.params, ctx.clients.graph
+        client_id = ctx.connector.app.client_id if ctx.connector.app is not None else ""
+        pem, cert = await asyncio.to_thread(new_certificate, client_id, str(p["common_name"]))
+        old = list(p["keys"])
+        new = [*old, cert.key_credential()]
+        await graph.patch_key_credentials(p["app_object_id"], new)
+        try:
+            store.write(pem)
+        except Exception:
+            # nobody can sign with a key whose private half was not stored: take it away again
+            await graph.patch_key_credentials(p["app_object_id"], old)
+            raise
+        return {"new_thumbprint": cert.thumbprint, "applied_keys": new}
+
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         undo = step.undo or {}
         if "keys" not in undo:
             raise ValueError(f"{step.action}: the previous key list was not recorded")
-        return self._patch_step(ctx, undo["app_object_id"], list(step.params.get("keys") or []),
-                                list(undo["keys"]), "restore-key-credentials",
-                                "put the app's keyCredentials back as they were before the fix")
+        applied = undo.get("applied_keys") or step.params.get("keys") or []
+        note = "; the connector's certificate file keeps the new certificate, so put the previous one back " \
+               "there while it is still valid" if step.action == "rotate-certificate" else ""
+        return self._patch_step(ctx, undo["app_object_id"], list(applied), list(undo["keys"]),
+                                "restore-key-credentials",
+                                "put the app's keyCredentials back as they were before the fix" + note)
