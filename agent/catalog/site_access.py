@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from agent.catalog.app_keys import token_evidence
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from agent.context import Context
 
 MAX_LISTED = 20  # sites named in a summary line; the evidence keeps them all
+T = TypeVar("T")
 
 
 def login_name(upn: str) -> str:
@@ -46,6 +48,16 @@ class SiteReads:
 
     def unreadable(self, site: str, exc: ReadFailed) -> None:
         self.failed.append({"site": site, "status": exc.status, "reason": exc.reason})
+
+    async def each(self, read: Callable[[str], Awaitable[T]]) -> AsyncIterator[tuple[str, T]]:
+        """Each site in scope with what `read` answered; a site that cannot be read is noted and skipped."""
+        for site in self.sites:
+            try:
+                value = await read(site)
+            except ReadFailed as exc:
+                self.unreadable(site, exc)
+                continue
+            yield site, value
 
     def record(self, site: str, missing: bool, **details: Any) -> None:
         self.rows.append({"site": site, "missing": missing, **details})

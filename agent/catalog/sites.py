@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent.catalog.site_access import SiteReads, login_of
-from agent.clients.errors import ReadFailed, WriteFailed
+from agent.clients.errors import WriteFailed
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 
@@ -30,12 +30,7 @@ class SiteAdminMissing(Detector):
         reads = SiteReads(ctx)
         if reads.skip:
             return Finding.ok(reads.skip)
-        for site in reads.sites:
-            try:
-                admins = await ctx.clients.sharepoint.site_admins(site)
-            except ReadFailed as exc:
-                reads.unreadable(site, exc)
-                continue
+        async for site, admins in reads.each(ctx.clients.sharepoint.site_admins):
             logins = [u.login_name for u in admins]
             reads.record(site, reads.login.lower() not in (x.lower() for x in logins), admins=logins)
         return await reads.finding(
@@ -126,12 +121,7 @@ class FullControlMissing(Detector):
         reads = SiteReads(ctx)
         if reads.skip:
             return Finding.ok(reads.skip)
-        for site in reads.sites:
-            try:
-                assignments = await ctx.clients.sharepoint.role_assignments(site)
-            except ReadFailed as exc:
-                reads.unreadable(site, exc)
-                continue
+        async for site, assignments in reads.each(ctx.clients.sharepoint.role_assignments):
             mine = [a for a in assignments if (a.login_name or "").lower() == reads.login.lower()]
             roles = sorted({r for a in mine for r in a.role_ids})
             reads.record(site, FULL_CONTROL not in roles, roles=roles)
