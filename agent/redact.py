@@ -59,6 +59,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"([\"']({_JSON_NAMES})[\"']\s*:\s*)([\"'])(?:\\.|(?!\3).)*\3", re.I), rf"\1\3{MASK}\3"),
 )
 
+# Every _PATTERNS match contains one of these words, so a text without any of them skips the patterns:
+# a fleet report holds thousands of user names, each otherwise run through every pattern.
+_TRIGGER = re.compile(rf"-----BEGIN|eyJ|authorization|bearer|basic|ntlm|negotiate|{_JSON_NAMES}", re.I)
+
 _lock = threading.Lock()
 _values: set[str] = set()
 _compiled: re.Pattern[str] | None = None  # alternation of registered values, longest first
@@ -94,6 +98,8 @@ def redact(text: str) -> str:
     compiled = _compiled  # one read: a concurrent register() swaps the whole pattern, never half of it
     if compiled is not None:
         text = compiled.sub(MASK, text)
+    if _TRIGGER.search(text) is None:
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

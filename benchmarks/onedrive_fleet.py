@@ -4,7 +4,9 @@ Both start from the same broken simulated tenant (N OneDrive users, 20 ms of lat
 
 * naive: what an admin script does with office365-rest-python-client, one user after the other
   (new ClientContext per OneDrive, ensure_user, set IsSiteAdmin, update);
-* agent: `agent fix --only no-onedrive-access --yes` (detect, plan, apply in journaled chunks, verify).
+* agent: `agent fix --only no-onedrive-access --yes`: detect (one GET per OneDrive, concurrently), plan,
+  apply with the tenant-level CSOM call Tenant.SetSiteAdmin (up to 100 OneDrives per ProcessQuery, in
+  journaled chunks), then verify with a fresh probe of every OneDrive.
 
 A second part repeats the agent's run with 10% of Graph and SharePoint requests throttled (429,
 Retry-After 1 s) and counts the OneDrives left without the grant (must be 0).

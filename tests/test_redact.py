@@ -190,3 +190,23 @@ def test_register_and_redact_from_many_threads() -> None:
         t.join()
     assert errors == []
     assert redact.redact(" ".join(values)) == " ".join(["***"] * len(values))
+
+
+@pytest.mark.parametrize("text", [
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+    "token eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl here",
+    "Authorization: sk-live-12345",
+    "header was Bearer abc123def456ghi",
+    "body client_secret=s3cr3t-value&grant_type=x",
+    '{"secretText": "s3cr3t-value"}',
+    "NTLM TlRMTVNTUAABAAAAB4IIog==",
+])
+def test_the_quick_check_never_skips_a_text_a_pattern_would_mask(text: str) -> None:
+    assert any(pattern.search(text) for pattern, _ in redact._PATTERNS)  # a pattern masks each sample
+    assert redact._TRIGGER.search(text) is not None
+    assert redact.redact(text) != text
+
+
+def test_plain_fleet_evidence_passes_unchanged() -> None:
+    users = [f"user{i:04d}@contoso.onmicrosoft.com" for i in range(50)]
+    assert redact.redact_obj({"missing_users": users}) == {"missing_users": users}

@@ -44,26 +44,30 @@ THROTTLED = frozenset({429, 503, 504})
 
 
 async def fleet_map(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: asyncio.Semaphore,
-                    label: str, passes: int = 2) -> list[Outcome[T, R]]:
+                    label: str, passes: int = 2,
+                    weight: Callable[[T], int] | None = None) -> list[Outcome[T, R]]:
     """`work(item)` for every item, at most `limit` at a time; a ClientError is that item's outcome.
+
+    `weight(item)` is how far the progress bar moves when an item is done (the sites in a batch).
 
     Items still throttled when their own retries ran out (429/503/504) get another pass once the
     others are done: over thousands of sites a few unlucky calls otherwise fail a whole run. Anything
     else (a DryRunWrite, a bug) propagates and cancels the rest. Results keep the items' order.
     """
-    results = await _one_pass(items, work, limit, label)
+    results = await _one_pass(items, work, limit, label, weight)
     for _ in range(passes - 1):
         again = [i for i, r in enumerate(results) if r.error is not None and r.error.status in THROTTLED]
         if not again:
             break
-        retried = await _one_pass([items[i] for i in again], work, limit, f"{label} (throttled, again)")
+        retried = await _one_pass([items[i] for i in again], work, limit, f"{label} (throttled, again)",
+                                  weight)
         for index, result in zip(again, retried, strict=True):
             results[index] = result
     return results
 
 
 async def _one_pass(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit: asyncio.Semaphore,
-                    label: str) -> list[Outcome[T, R]]:
+                    label: str, weight: Callable[[T], int] | None) -> list[Outcome[T, R]]:
     async def one(item: T) -> Outcome[T, R]:
         async with limit:
             try:
@@ -72,11 +76,11 @@ async def _one_pass(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit
                 return Outcome(item, error=exc)
 
     tasks = [asyncio.ensure_future(one(item)) for item in items]
+    size = weight or (lambda item: 1)
     try:
-        with progress(label, len(tasks)) as advance:
+        with progress(label, sum(size(item) for item in items)) as advance:
             for done in asyncio.as_completed(tasks):
-                await done
-                advance()
+                advance(size((await done).item))
         return [task.result() for task in tasks]
     finally:
         for task in tasks:
@@ -84,11 +88,11 @@ async def _one_pass(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit
 
 
 @contextlib.contextmanager
-def progress(label: str, total: int) -> Iterator[Callable[[], None]]:
+def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     """A transient rich progress bar on stderr for a person at a terminal; a no-op otherwise."""
     console = _console() if SHOW_PROGRESS.get() and total > 1 else None
     if console is None:
-        yield lambda: None
+        yield _quiet
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -96,7 +100,14 @@ def progress(label: str, total: int) -> Iterator[Callable[[], None]]:
                           TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda: bar.advance(task)
+
+        def advance(step: int = 1) -> None:
+            bar.advance(task, step)
+        yield advance
+
+
+def _quiet(step: int = 1) -> None:
+    return None
 
 
 def _console() -> Any:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.catalog.fleet import fleet_map, tenant_limit
+from agent.catalog.fleet import THROTTLED, fleet_map, tenant_limit
 from agent.catalog.site_access import login_name
-from agent.clients.errors import ReadFailed, WriteFailed
+from agent.clients.csom import MAX_ACTIONS, PROCESS_QUERY
+from agent.clients.errors import ClientError, ReadFailed
 from agent.config import GroupScope
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, PartialFailure, register_detector, register_fixer
@@ -31,9 +32,11 @@ class FleetParams(BaseModel):
 
 
 class GrantParams(FleetParams):
-    """`chunk_size`: sites per journaled step (each step is journaled before and after its writes)."""
+    """`chunk_size`: sites per journaled step (each step is journaled before and after its writes);
+    `batch_size`: sites per tenant CSOM request."""
 
     chunk_size: int = Field(250, ge=1, le=10_000)
+    batch_size: int = Field(100, ge=1, le=MAX_ACTIONS)
 
 
 def personal_url(host: str, upn: str) -> str:
@@ -129,8 +132,12 @@ class OneDriveAdminMissing(Detector):
 
 @register_fixer
 class GrantOneDriveAdmin(Fixer):
-    """ensureuser + MERGE IsSiteAdmin=true on each personal site lacking it, in journaled chunks
-    (undo: MERGE IsSiteAdmin=false on exactly the sites the run changed)."""
+    """Tenant.SetSiteAdmin(site, account, true) on each personal site lacking it, many sites per CSOM
+    ProcessQuery, in journaled chunks (undo: SetSiteAdmin false on exactly the sites the run changed).
+
+    The tenant-level call needs no access to the OneDrive itself and adds the account to the site's
+    users in the same action, so one request serves a whole batch where site REST needs ensureuser plus
+    MERGE per site. Each site runs in its own exception scope: one failing site fails only itself."""
 
     name = "grant-onedrive-admin"
     params_model = GrantParams
@@ -160,46 +167,32 @@ class GrantOneDriveAdmin(Fixer):
               undo: dict[str, Any] | None = None) -> Step:
         account = ctx.connector.account
         assert account is not None
-        call = Call("MERGE", site_template(_host(ctx)) + "/_api/web/siteusers/getbyid({Id})",
-                    {"IsSiteAdmin": value})
+        login = login_name(account.username)
+        call = Call("POST", f"{ctx.clients.sharepoint.admin_url}/{PROCESS_QUERY}",
+                    {"method": "Tenant.SetSiteAdmin", "siteUrl": site_template(_host(ctx)),
+                     "loginName": login, "isSiteAdmin": value})
         verb = "make" if value else "unmake"
-        first = "POST web/ensureuser, then " if value else ""
+        batches = -(-len(users) // self.params.batch_size)
         return Step(action, call, before={"IsSiteAdmin": not value, "users": users},
                     after={"IsSiteAdmin": value, "sites": len(users)},
-                    params={"users": users, "login": login_name(account.username),
-                            "ids": (undo or {}).get("ids")},
+                    params={"users": users, "login": login},
                     undo=dict(undo or {}),
                     description=f"{verb} {account.username} site collection admin of {len(users)} "
-                                f"OneDrive(s) ({users[0]} .. {users[-1]}): {first}MERGE "
-                                f"IsSiteAdmin={str(value).lower()} on each")
+                                f"OneDrive(s) ({users[0]} .. {users[-1]}): Tenant.SetSiteAdmin "
+                                f"isSiteAdmin={str(value).lower()} in {batches} ProcessQuery request(s)")
 
     async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
         if step.action not in ("grant-onedrive-admins", "revoke-onedrive-admins"):
             raise ValueError(f"{self.name} cannot apply {step.action!r}")
         grant = step.action == "grant-onedrive-admins"
-        users, login, host = list(step.params["users"]), step.params["login"], _host(ctx)
-        ids = dict(step.params.get("ids") or {})
-        sp = ctx.clients.sharepoint
-
-        async def one(upn: str) -> int | None:
-            site = personal_url(host, upn)
-            if grant:
-                return await _grant(sp, site, login)
-            try:
-                await _set_admin(sp, site, int(ids[upn]), False)
-            except WriteFailed as exc:
-                if exc.status != 404:
-                    raise
-                return None  # the account is no longer on the site: nothing left to revoke
-            return int(ids[upn])
-
-        limit = tenant_limit(ctx.tenant.name, SERVICE, self.params.workers)
-        verb = "granting" if grant else "revoking"
-        results = await fleet_map(users, one, limit, f"{verb} {len(users)} OneDrives")
-        changed = {r.item: r.value for r in results if r.ok and r.value is not None}
-        failed = [{"user": r.item, "site": personal_url(host, r.item), "status": r.error.status,
-                   "reason": r.error.reason} for r in results if r.error is not None]
-        done = {"ids": changed}  # exactly the sites this step changed: what undoing it touches
+        users, login, host = list(step.params["users"]), str(step.params["login"]), _host(ctx)
+        sites = {personal_url(host, upn): upn for upn in users}
+        outcome = await self._set_admins(ctx, list(sites), login, grant)
+        # a revoke that finds no site (deleted since) has nothing left to undo: not a failure
+        changed = [sites[s] for s, e in outcome.items() if e is None]
+        failed = [{"user": sites[s], "site": s, "status": e.status, "reason": e.reason}
+                  for s, e in outcome.items() if e is not None and (grant or e.status != 404)]
+        done = {"users": changed}  # exactly the sites this step changed: what undoing it touches
         step.after = {**(step.after or {}), "changed": len(changed), "failed": failed}
         if failed:
             self._report(failed)
@@ -208,18 +201,45 @@ class GrantOneDriveAdmin(Fixer):
                                  f"{names} ({failed[0]['reason']})", done)
         return done
 
+    async def _set_admins(self, ctx: Context, sites: list[str], login: str,
+                          value: bool) -> dict[str, ClientError | None]:
+        """Every site's outcome; sites still throttled after their request's retries get one more round."""
+        sp, size = ctx.clients.sharepoint, self.params.batch_size
+        limit = tenant_limit(ctx.tenant.name, SERVICE, self.params.workers)
+        verb = "granting" if value else "revoking"
+        outcome: dict[str, ClientError | None] = {}
+        pending = sites
+        for round_ in range(2):
+            batches = [pending[i:i + size] for i in range(0, len(pending), size)]
+
+            async def one(batch: list[str]) -> dict[str, ClientError | None]:
+                return await sp.set_site_admins(batch, login, value)
+
+            label = f"{verb} {len(pending)} OneDrives" + (" (throttled, again)" if round_ else "")
+            for result in await fleet_map(batches, one, limit, label, weight=len):
+                if result.ok and result.value is not None:
+                    outcome.update(result.value)
+                else:
+                    outcome.update({site: result.error for site in result.item})
+            pending = [s for s in pending if (e := outcome[s]) is not None and e.status in THROTTLED]
+            if not pending:
+                break
+        return outcome
+
     def _report(self, failed: list[dict[str, Any]]) -> None:
         if self._finding is not None:
             self._finding.evidence.setdefault("failed", []).extend(failed)
 
     async def undo_step(self, ctx: Context, step: Step) -> Step:
-        ids = dict((step.undo or {}).get("ids") or {})
+        undo = step.undo or {}
+        # journals written before the tenant-CSOM fix kept {"ids": {user: site user id}}
+        users = sorted(undo.get("users") or list(undo.get("ids") or {}), key=str.lower)
         if step.action == "grant-onedrive-admins":
-            if not ids:
+            if not users:
                 raise ValueError("no OneDrive was changed by this step")
-            return self._step(ctx, "revoke-onedrive-admins", sorted(ids, key=str.lower), False, {"ids": ids})
+            return self._step(ctx, "revoke-onedrive-admins", users, False, {"users": users})
         if step.action == "revoke-onedrive-admins":
-            return self._step(ctx, "grant-onedrive-admins", sorted(ids, key=str.lower), True)
+            return self._step(ctx, "grant-onedrive-admins", users, True)
         raise ValueError(f"{step.action} cannot be undone")
 
 
@@ -230,20 +250,3 @@ async def _admin_logins(sp: SharePointAdapter, site: str) -> set[str]:
     """The site collection administrators' logins, lower case (one GET)."""
     answer = await sp.read(lambda: sp.rest(site, "GET", ADMINS_PATH))
     return {str(u.get("LoginName", "")).lower() for u in (answer or {}).get("value", [])}
-
-
-async def _grant(sp: SharePointAdapter, site: str, login: str) -> int | None:
-    """ensureuser then MERGE; the user id when this call made the grant, None when it was already there."""
-    body = {"logonName": login}
-    user = await sp.write(sp.call("POST", site, "web/ensureuser", body),
-                          lambda: sp.rest(site, "POST", "web/ensureuser", body))
-    if user.get("IsSiteAdmin"):
-        return None  # someone else granted it meanwhile: not ours to undo
-    await _set_admin(sp, site, int(user["Id"]), True)
-    return int(user["Id"])
-
-
-async def _set_admin(sp: SharePointAdapter, site: str, user_id: int, value: bool) -> None:
-    """MERGE IsSiteAdmin on the site user with this id (one request; the id came from ensureuser)."""
-    path, body = f"web/siteusers/getbyid({user_id})", {"IsSiteAdmin": value}
-    await sp.write(sp.call("MERGE", site, path, body), lambda: sp.rest(site, "MERGE", path, body))

@@ -8,16 +8,17 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import requests
 from office365.sharepoint.client_context import ClientContext
 
-from agent.clients.errors import translate
+from agent.clients.csom import PROCESS_QUERY, set_site_admin_query, site_outcomes
+from agent.clients.errors import ClientError, translate
 from agent.clients.tokens import CachedCredential, sharepoint_scope
 from agent.model import Call
 from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
@@ -243,6 +244,42 @@ class SharePointAdapter:
         await self.write(call, merge)
         user.is_site_admin = value
         return user
+
+    # -- tenant CSOM: one request sets many sites' admins ------------------------------------------
+    @property
+    def admin_url(self) -> str:
+        """The tenant admin site (`-admin` host) that serves tenant-level CSOM."""
+        admin = self.tenant.endpoints.sharepoint_admin
+        if admin is None:
+            raise ValueError(f"tenant {self.tenant.name}: endpoints.sharepoint_admin is not set")
+        return str(admin).rstrip("/")
+
+    async def set_site_admins(self, sites: Sequence[str], upn_or_login: str,
+                              value: bool) -> dict[str, ClientError | None]:
+        """Tenant.SetSiteAdmin(site, login, value) on every site in one ProcessQuery; each site's error
+        (or None). It needs no access to the sites themselves and adds the user to a site if needed.
+        Idempotent, so a throttled or dropped request is simply sent again."""
+        login = login_name(upn_or_login)
+        query = set_site_admin_query(sites, login, value)
+        call = Call("POST", f"{self.admin_url}/{PROCESS_QUERY}",
+                    {"method": "Tenant.SetSiteAdmin", "loginName": login, "isSiteAdmin": value,
+                     "sites": len(sites)})
+
+        def send() -> dict[str, ClientError | None]:
+            from office365.runtime.http.http_method import HttpMethod
+            from office365.runtime.http.request_options import RequestOptions
+
+            options = RequestOptions(call.url)
+            options.method = HttpMethod.Post
+            options.set_header("Content-Type", "text/xml")
+            options.set_header("Accept", "application/json")
+            options.data = query.body  # bytes: the transport sends it as is, not as JSON
+            request = self.context(self.root or self.admin_url).pending_request()
+            response = request.execute_request_direct(options)
+            return site_outcomes(response.json(), query.scopes)
+
+        self.guard.check(call)
+        return await self._in_thread(send, replace(self._write_policy, write=False), True)
 
     # -- permissions ----------------------------------------------------------------------------
     async def role_assignments(self, site_url: str) -> list[RoleAssignment]:

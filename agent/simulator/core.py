@@ -32,10 +32,14 @@ __all__ = [
 class Services:
     """The simulator's shared parts, handed to each service module's `routes(svc)`."""
 
-    def __init__(self, tenant: Tenant, tokens: TokenService, base_url: str) -> None:
+    def __init__(self, tenant: Tenant, tokens: TokenService, base_url: str,
+                 faults: Callable[[], object] | None = None) -> None:
         self._tenant = tenant
         self.tokens = tokens
         self.base_url = base_url.rstrip("/")
+        # The current WireFaults (or None), for faults a handler applies itself (per CSOM action). Typed
+        # loosely: faults.py imports this module, so naming WireFaults here would be an import cycle.
+        self.faults = faults
 
     @property
     def state(self) -> Tenant:

@@ -73,6 +73,14 @@ class WireFaults:
                 return kind, rule
         return None
 
+    def action_error(self, service: str, path: str) -> FaultRule | None:
+        """The `errors` rule when it fires for one action inside a request (a CSOM ProcessQuery batch
+        runs many), so a fault can hit one site of a batch; throttle/drop/latency stay per request."""
+        rule = self.errors
+        if rule is not None and rule.matches(service, path) and rule.fires(self.rng):
+            return rule
+        return None
+
 
 # -- parsing (scenario `wire:` and POST /_sim/faults) ---------------------------------------------
 

@@ -95,7 +95,8 @@ class Simulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         self.base_url = f"https://127.0.0.1:{sock.getsockname()[1]}"
-        self._services = Services(self._build(self._scenario), TokenService(self.base_url), self.base_url)
+        self._services = Services(self._build(self._scenario), TokenService(self.base_url), self.base_url,
+                                  faults=lambda: self._wire)
         self._wire = parse_wire(self._scenario.wire)
         config = uvicorn.Config(self._asgi(self._services), host="127.0.0.1", ssl_keyfile=str(key_path),
                                 ssl_certfile=str(cert_path), log_level="warning", lifespan="off", http="h11",

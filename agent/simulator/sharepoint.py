@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import sharepoint_admin as admin
+from . import sharepoint_csom as csom
 from . import sharepoint_web as web
 from .core import Services
 from .sharepoint_auth import (
@@ -77,14 +78,17 @@ OPS: tuple[Op, ...] = (
 
 
 def routes(svc: Services) -> list[BaseRoute]:
-    """One catch-all per web kind; the op table does the (case-insensitive) rest."""
+    """One catch-all per web kind (the op table does the case-insensitive rest), and tenant CSOM, which the
+    admin host serves: the simulator's one origin is that host too."""
     api = _SharePointApi(svc)
-    return [_ci_route(path, api.handle) for path in
-            ("/sites/{name}/_api/{rest:path}", "/personal/{name}/_api/{rest:path}", "/_api/{rest:path}")]
+    return [_ci_route(csom.PATH, csom.endpoint(svc), ("POST",)),
+            *(_ci_route(path, api.handle) for path in
+              ("/sites/{name}/_api/{rest:path}", "/personal/{name}/_api/{rest:path}", "/_api/{rest:path}"))]
 
 
-def _ci_route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-    route = Route(path, endpoint, methods=["GET", "POST", "PATCH", "MERGE", "DELETE"])
+def _ci_route(path: str, endpoint: Callable[[Request], Awaitable[Response]],
+              methods: tuple[str, ...] = ("GET", "POST", "PATCH", "MERGE", "DELETE")) -> Route:
+    route = Route(path, endpoint, methods=list(methods))
     route.path_regex = re.compile(route.path_regex.pattern, re.IGNORECASE)  # SharePoint URLs ignore case
     return route
 

@@ -220,6 +220,15 @@ def login_name(upn: str) -> str:
     return f"i:0#.f|membership|{upn.lower()}"
 
 
+def _claims_upn(login: str) -> str:
+    """The UPN of a user login, claims-encoded (i:0#.f|membership|upn) or bare; "" for other claims
+    (groups such as c:0o.c|federateddirectoryclaimprovider|id), which are no directory user."""
+    if "|" not in login:
+        return login.strip()
+    prefix, _, upn = login.strip().rpartition("|")
+    return upn if prefix.lower() == "i:0#.f|membership" else ""
+
+
 def personal_path(upn: str) -> str:
     """OneDrive URL path of a user: dots and @ become underscores."""
     return "/personal/" + upn.lower().replace(".", "_").replace("@", "_")
@@ -511,6 +520,26 @@ class Tenant:
         entry.is_site_admin = value
         self.touch("set-site-admin")
         return entry
+
+    def set_site_admin_by_login(self, site: Site, login: str, value: bool) -> bool:
+        """Tenant.SetSiteAdmin (CSOM): grant ensures the user on the site first; revoking someone not on
+        the site is a no-op. Returns whether anything changed; only a change is recorded as a write."""
+        user = self.find_user(_claims_upn(login))
+        if user is None:
+            raise SimError(500, "-2146232832, Microsoft.SharePoint.SPException",
+                           f"The specified user {login} could not be found.")
+        entry = site.user_by_login(login_name(user.upn))
+        if value and entry is None:
+            self.ensure_site_user(site, user.upn, is_admin=True, record=False)
+        elif entry is None or entry.is_site_admin == value:
+            return False
+        elif not value and entry.login_name == login_name(site.owner):
+            raise SimError(400, "-2146232832, Microsoft.SharePoint.SPException",
+                           "The primary site collection administrator cannot be removed.")
+        else:
+            entry.is_site_admin = value
+        self.touch(f"tenant-set-site-admin {site.path}")
+        return True
 
     def add_role_assignment(self, site: Site, principal_id: int, role_def_id: int) -> None:
         if principal_id not in site.users:

@@ -12,7 +12,7 @@ from agent.catalog.fleet import fleet_map, progress, tenant_limit
 from agent.catalog.onedrive import GrantOneDriveAdmin, OneDriveAdminMissing, personal_url
 from agent.clients.errors import ReadFailed
 from agent.config import GroupScope
-from agent.context import SHOW_PROGRESS, Context, WriteGuard
+from agent.context import SHOW_PROGRESS, Context, DryRunWrite, WriteGuard
 from agent.engine_steps import apply_plan
 from agent.journal import Journal
 from agent.model import Call, Finding, Plan, Risk, Status, Step
@@ -87,26 +87,76 @@ async def test_throttled_reads_are_retried_after_retry_after(world: World) -> No
     assert (statuses.count(429), statuses.count(200), statuses.count(404)) == (4, 6, 4)  # 404: no OneDrive
 
 
+CSOM_FAULT = "(?i)/personal/{name}_[^/]*/_vti_bin/client.svc/ProcessQuery"
+
+
 async def test_a_partly_failed_chunk_keeps_undo_data_for_what_it_did(world: World) -> None:
     fixer = GrantOneDriveAdmin()
     async with world.open_context(FILES, CAUSE) as ctx:
         finding = await OneDriveAdminMissing().detect(ctx)
         [step] = (await fixer.plan(ctx, finding)).steps
-    world.sim.set_faults({"errors": {"path": "(?i)/personal/user0002_[^/]*/_api/web/ensureuser",
-                                     "status": 503, "rate": 1.0, "retry_after_s": 0}})
+    world.sim.set_faults({"errors": {"path": CSOM_FAULT.format(name="user0002"), "status": 503, "rate": 1.0,
+                                     "retry_after_s": 0}})
     async with world.open_context(FILES, write=True) as ctx:
         with pytest.raises(PartialFailure) as caught:
             await fixer.apply_step(ctx, step)
-    ids = caught.value.undo["ids"]
-    assert sorted(ids) == [upn(i) for i in (1, 3, 4, 5, 6)] and upn(2) in caught.value.reason
-    assert [f["user"] for f in finding.evidence["failed"]] == [upn(2)]  # reported on the finding
+    users = caught.value.undo["users"]
+    assert users == [upn(i) for i in (1, 3, 4, 5, 6)] and upn(2) in caught.value.reason
+    [failed] = finding.evidence["failed"]  # reported on the finding, with the site and its status
+    assert failed["user"] == upn(2) and failed["status"] == 503 and "(503)" in failed["reason"]
+    assert failed["site"].endswith(personal_path(upn(2)))
+    assert [i for i in range(1, 7) if is_admin(world, i)] == [1, 3, 4, 5, 6]
     step.undo = caught.value.undo
     async with world.open_context(FILES) as ctx:
         reverse = await fixer.undo_step(ctx, step)
-    assert reverse.action == "revoke-onedrive-admins" and reverse.params["users"] == sorted(ids)
+    assert reverse.action == "revoke-onedrive-admins" and reverse.params["users"] == users
     async with world.open_context(FILES, write=True) as ctx:
-        assert await fixer.apply_step(ctx, reverse) == {"ids": ids}
+        assert await fixer.apply_step(ctx, reverse) == {"users": users}
     assert not any(is_admin(world, i) for i in range(1, 7))
+
+
+async def test_grants_go_many_sites_per_tenant_request(world: World) -> None:
+    fixer = GrantOneDriveAdmin(GrantOneDriveAdmin.params_model(batch_size=4))
+    async with world.open_context(FILES, CAUSE) as ctx:
+        finding = await OneDriveAdminMissing().detect(ctx)
+        [step] = (await fixer.plan(ctx, finding)).steps
+    assert step.call.url.endswith("/_vti_bin/client.svc/ProcessQuery")
+    assert "in 2 ProcessQuery request(s)" in step.description
+    seq = world.log_seq()
+    async with world.open_context(FILES, write=True) as ctx:
+        assert await fixer.apply_step(ctx, step) == {"users": [upn(i) for i in range(1, 7)]}
+    sent = world.requests_since(seq)
+    posts = [e["path"] for e in sent if e["method"] == "POST" and e["service"] == "sharepoint"]
+    assert posts == ["/_vti_bin/client.svc/ProcessQuery"] * 2
+    assert not any("/personal/" in e["path"] for e in sent)  # no request to the OneDrives themselves
+    assert all(is_admin(world, i) for i in range(1, 7))
+
+
+async def test_undo_of_a_journal_from_the_site_rest_fixer_still_works(world: World) -> None:
+    """Older runs journaled {"ids": {user: site user id}}; undo must still reverse exactly those."""
+    fixer = GrantOneDriveAdmin()
+    async with world.open_context(FILES, write=True) as ctx:
+        finding = await OneDriveAdminMissing().detect(ctx)
+        [step] = (await fixer.plan(ctx, finding)).steps
+        await fixer.apply_step(ctx, step)
+    step.undo = {"ids": {upn(4): 7, upn(2): 7}}
+    async with world.open_context(FILES, write=True) as ctx:
+        reverse = await fixer.undo_step(ctx, step)
+        assert reverse.params["users"] == [upn(2), upn(4)]
+        await fixer.apply_step(ctx, reverse)
+    assert [i for i in range(1, 7) if is_admin(world, i)] == [1, 3, 5, 6]
+
+
+async def test_a_dry_run_plans_the_tenant_call_and_sends_nothing(world: World) -> None:
+    fixer = GrantOneDriveAdmin()
+    async with world.open_context(FILES, CAUSE) as ctx:
+        finding = await OneDriveAdminMissing().detect(ctx)
+        [step] = (await fixer.plan(ctx, finding)).steps
+    seq = world.log_seq()
+    async with world.open_context(FILES) as ctx:  # write=False: the guard refuses
+        with pytest.raises(DryRunWrite):
+            await fixer.apply_step(ctx, step)
+    assert world.requests_since(seq) == [] and not any(is_admin(world, i) for i in range(1, 7))
 
 
 class _Chunks(Fixer):

@@ -35,11 +35,12 @@ def grant_directly(world: World, users: list[int]) -> None:
         tenant.ensure_site_user(site, ACCOUNT_UPN, is_admin=True, record=False)
 
 
-def fail_ensureuser(world: World, users: list[int]) -> None:
-    """ensureuser on these OneDrives answers 503 every time (Retry-After 0 keeps the retries quick)."""
+def fail_sites(world: World, users: list[int]) -> None:
+    """Granting on these OneDrives fails with 503 every time: the tenant's SetSiteAdmin action for each of
+    them raises inside its ProcessQuery (Retry-After 0 keeps the retries quick)."""
     names = "|".join(f"user{i:04d}" for i in users)
-    world.sim.set_faults({"errors": {"path": f"(?i)/personal/({names})_[^/]*/_api/web/ensureuser",
-                                     "status": 503, "rate": 1.0, "retry_after_s": 0}})
+    path = f"(?i)/personal/({names})_[^/]*/_vti_bin/client.svc/ProcessQuery"
+    world.sim.set_faults({"errors": {"path": path, "status": 503, "rate": 1.0, "retry_after_s": 0}})
 
 
 def test_no_onedrive_access(world: World) -> None:
@@ -49,7 +50,9 @@ def test_no_onedrive_access(world: World) -> None:
     assert evidence["missing_users"] == [upn(i) for i in range(1, 13)]
     assert "admin@contoso.onmicrosoft.com" in evidence["no_onedrive"]  # no personal site: skipped
     change = runs["dry_run"].result(CONNECTOR, CAUSE)["changes"][0]
-    assert change["call"]["body"] == {"IsSiteAdmin": True} and change["before"]["users"][0] == upn(1)
+    assert change["call"]["url"].endswith("/_vti_bin/client.svc/ProcessQuery")
+    assert change["call"]["body"]["method"] == "Tenant.SetSiteAdmin" and change["call"]["body"]["isSiteAdmin"]
+    assert change["before"]["users"][0] == upn(1)
     assert not any(account_is_admin(world, i) for i in range(1, 13))  # undone
 
 
@@ -58,7 +61,7 @@ def test_fleet_grants_the_rest_and_reports_failures_by_name(world: World) -> Non
     already = list(range(1, USERS + 1, 20))  # 5%
     failing = list(range(7, USERS + 1, 100))  # 1%
     grant_directly(world, already)
-    fail_ensureuser(world, failing)
+    fail_sites(world, failing)
     started = time.monotonic()
     first = world.run("fix", "--yes", "-o", "json", "--connector", CONNECTOR, "--only", CAUSE)
     elapsed = time.monotonic() - started
@@ -83,8 +86,11 @@ def test_fleet_grants_the_rest_and_reports_failures_by_name(world: World) -> Non
     again = second.result(CONNECTOR, CAUSE)
     assert again["evidence"]["missing_users"] == [upn(i) for i in failing]  # only what is still missing
     assert world.writes_since(seq) == []
-    writes = [e for e in world.requests_since(seq) if e["method"] != "GET" and "/personal/" in e["path"]]
-    assert {e["path"].split("/")[2] for e in writes} == {personal_path(upn(i)).split("/")[2] for i in failing}
+    retried = sorted(u for change in again["changes"] for u in change["before"]["users"])
+    assert retried == [upn(i) for i in failing]  # the only sites the second run asked the tenant to change
+    posts = [e for e in world.requests_since(seq) if e["method"] != "GET"]
+    assert posts and all(e["path"].endswith("/_vti_bin/client.svc/ProcessQuery") for e in posts
+                         if e["service"] == "sharepoint")
     assert elapsed < 60, elapsed
 
 
