@@ -131,6 +131,15 @@ class Tenant(_Strict):
     endpoints: Endpoints = Field(default_factory=Endpoints)
     admin: AdminApp
 
+    def location(self) -> dict[str, str]:
+        """Which tenant, at which service endpoints: a journal keeps it so that undo can refuse to
+        reverse a run's changes in some other tenant that a connector of the same name now points at."""
+        found = {"tenant_id": self.tenant_id.lower()}
+        for key, url in self.endpoints.model_dump(mode="json", exclude={"ca_bundle"}).items():
+            if url:
+                found[key] = str(url).rstrip("/").lower()
+        return found
+
     @model_validator(mode="after")
     def _derive_sharepoint(self) -> Tenant:
         # contoso.onmicrosoft.com -> contoso.sharepoint.com, contoso-admin..., contoso-my...

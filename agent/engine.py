@@ -166,7 +166,8 @@ class Engine:
     # lifecycle ------------------------------------------------------------------------------
     async def _run(self, mode: str, body: Callable[[str], Awaitable[list[Outcome]]],
                    undoes: str | None = None) -> RunReport:
-        run_id = self.journal.start_run(mode, self.config_path, self.argv, undoes)
+        targets = {conn.name: self.config.tenant_of(conn).location() for conn in self.config.connectors}
+        run_id = self.journal.start_run(mode, self.config_path, self.argv, undoes, targets)
         report = RunReport(run_id=run_id, mode=mode, started=self.journal.run(run_id).started)
         try:
             report.results = await body(run_id)

@@ -48,14 +48,35 @@ class Undo:
     def __init__(self, engine: Engine, run_id: str, dry_run: bool) -> None:
         self.engine, self.run_id, self.dry_run = engine, run_id, dry_run
         try:
-            engine.journal.run(run_id)
+            self.record = engine.journal.run(run_id)
         except UnknownRun:
             raise BadInput(f"unknown run id {run_id!r}; `agent history` lists the runs") from None
         self.changes = list(reversed(engine.journal.changes(run_id)))
+        if self.changes and "--sim" in self.record.argv:
+            raise BadInput(f"run {run_id} changed the built-in simulated tenant (--sim), which ended with "
+                           "that run: there is nothing left to undo")
         self.targets: dict[str, tuple[Tenant, Connector]] = {}
         self.fixers: dict[tuple[str, str], Fixer] = {}
         for change in self.changes:
             self._resolve(change)
+        for name, (tenant, _) in self.targets.items():
+            self._same_tenant(name, tenant)
+
+    def _same_tenant(self, connector: str, tenant: Tenant) -> None:
+        """Refuse to reverse a run's changes anywhere but where it made them: a connector of the same
+        name may now point at another tenant (another config, another cloud, a test tenant)."""
+        then = (self.record.targets or {}).get(connector)
+        if then is None:
+            return  # journaled before runs kept their targets: nothing to compare with
+        now = tenant.location()
+        if then != now:
+            keys = ["tenant_id", *sorted({*then, *now} - {"tenant_id"})]  # the tenant first, if it differs
+            what = next(k for k in keys if then.get(k) != now.get(k))
+            config = f" ({self.record.config})" if self.record.config else ""
+            was, now_is = then.get(what) or "unset", now.get(what) or "unset"
+            raise BadInput(f"run {self.run_id} changed connector {connector!r} in tenant "
+                           f"{then.get('tenant_id')}, but the config now points it elsewhere ({what}: {was} "
+                           f"then, {now_is} now); undo it with the config that run used{config}")
 
     def _resolve(self, change: Change) -> None:
         if change.connector not in self.targets:

@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -20,12 +20,12 @@ from agent.statedir import JOURNAL_NAME
 
 Now = Callable[[], datetime]
 CHANGE_STATES = ("pending", "applied", "failed", "undone")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: runs.targets
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, mode TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
-    exit_code INTEGER, config TEXT, argv TEXT, undoes TEXT
+    exit_code INTEGER, config TEXT, argv TEXT, undoes TEXT, targets TEXT
 );
 CREATE TABLE IF NOT EXISTS results (
     run TEXT NOT NULL REFERENCES runs(id), connector TEXT NOT NULL, cause TEXT NOT NULL,
@@ -59,6 +59,7 @@ class RunRecord:
     config: str | None
     argv: list[str]
     undoes: str | None
+    targets: dict[str, dict[str, str]] | None = None  # connector -> Tenant.location() when it ran
 
 
 def plain(obj: Any) -> Any:
@@ -107,7 +108,14 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring a journal written by an older agent up to date; its runs keep working."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "targets" not in columns:
+            self._db.execute("ALTER TABLE runs ADD COLUMN targets TEXT")
 
     @classmethod
     def in_dir(cls, directory: Path, now: Now | None = None) -> Journal:
@@ -128,15 +136,16 @@ class Journal:
 
     # runs -----------------------------------------------------------------------------------
     def start_run(self, mode: str, config: str | None = None, argv: Sequence[str] = (),
-                  undoes: str | None = None) -> str:
-        """Record a new run and return its id."""
+                  undoes: str | None = None, targets: Mapping[str, Mapping[str, str]] | None = None) -> str:
+        """Record a new run and return its id; `targets`: each connector's Tenant.location()."""
         started = self._now()
         for _ in range(20):  # the random suffix makes a clash within one second unlikely, not impossible
             run_id = new_run_id(started)
             try:
-                self._db.execute("INSERT INTO runs (id, mode, started, config, argv, undoes) "
-                                 "VALUES (?,?,?,?,?,?)",
-                                 (run_id, mode, self._stamp(started), config, dump(list(argv)), undoes))
+                self._db.execute("INSERT INTO runs (id, mode, started, config, argv, undoes, targets) "
+                                 "VALUES (?,?,?,?,?,?,?)",
+                                 (run_id, mode, self._stamp(started), config, dump(list(argv)), undoes,
+                                  None if targets is None else dump(targets)))
                 return run_id
             except sqlite3.IntegrityError:
                 continue
@@ -218,7 +227,7 @@ def step_of(change: Change) -> Step:
 def _run_record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(id=row["id"], mode=row["mode"], started=row["started"], finished=row["finished"],
                      exit_code=row["exit_code"], config=row["config"], argv=_load(row["argv"]) or [],
-                     undoes=row["undoes"])
+                     undoes=row["undoes"], targets=_load(row["targets"]))
 
 
 def _change(row: sqlite3.Row) -> Change:

@@ -269,6 +269,39 @@ async def test_undo_unknown_run_is_bad_input(make_engine: MakeEngine) -> None:
         await make_engine([LICENCE]).undo("nope")
 
 
+async def test_undo_refuses_a_run_made_in_another_tenant(make_engine: MakeEngine, toy_world: ToyWorld,
+                                                         toy_config_path: Path, journal: Journal,
+                                                         fake_clock: FakeClock) -> None:
+    toy_world.state["admins"] = []
+    fixed = await make_engine([ADMIN]).fix()
+    assert journal.run(fixed.run_id).targets == {
+        name: {"tenant_id": "contoso.onmicrosoft.com", "authority_host": "https://login.microsoftonline.com",
+               "graph_url": "https://graph.microsoft.com/v1.0",
+               "sharepoint_root": "https://contoso.sharepoint.com",
+               "sharepoint_admin": "https://contoso-admin.sharepoint.com",
+               "onedrive_host": "https://contoso-my.sharepoint.com",
+               "ews_url": "https://outlook.office365.com/ews/exchange.asmx"} for name in ("mail1", "files1")}
+    # the same connector name, now in a config that points at another tenant
+    config = toy_config_path.read_text()
+    toy_config_path.write_text(config.replace("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"))
+    elsewhere = Engine(load_config(toy_config_path), [ADMIN], journal, toy_world.factory, APPROVE_ALL,
+                       sleep=fake_clock.sleep, clock=fake_clock)
+    with pytest.raises(BadInput, match=r"changed connector 'mail1' in tenant contoso\.onmicrosoft\.com, but "
+                                       r"the config now points it elsewhere \(tenant_id: contoso\.onmicrosoft"
+                                       r"\.com then, fabrikam\.onmicrosoft\.com now\)"):
+        await elsewhere.undo(fixed.run_id)
+    assert toy_world.state["admins"] == ["svc"]  # nothing reversed
+
+
+async def test_undo_of_a_run_against_the_embedded_simulator_says_so(make_engine: MakeEngine,
+                                                                    toy_world: ToyWorld) -> None:
+    toy_world.state["admins"] = []
+    fixed = await make_engine([ADMIN], argv=["fix", "--sim", "--yes"]).fix()
+    with pytest.raises(BadInput, match=r"simulated tenant .* nothing left to undo"):
+        await make_engine([ADMIN]).undo(fixed.run_id)
+    assert toy_world.state["admins"] == ["svc"]
+
+
 async def test_verify_polls_with_backoff_until_fixed(make_engine: MakeEngine, toy_world: ToyWorld,
                                                      fake_clock: FakeClock) -> None:
     toy_world.state["licensed"] = False

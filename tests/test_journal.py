@@ -135,3 +135,17 @@ def test_state_dir_is_private(tmp_path: Path) -> None:
     os.chmod(loose, 0o755)
     for folder in (state_dir(tmp_path / "new" / "agent", {}), state_dir(loose, {})):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_journal_from_before_run_targets_opens_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("CREATE TABLE runs (id TEXT PRIMARY KEY, mode TEXT NOT NULL, started TEXT NOT NULL, "
+                      "finished TEXT, exit_code INTEGER, config TEXT, argv TEXT, undoes TEXT);"
+                      "INSERT INTO runs VALUES ('20260101-000000-abcd', 'fix', '2026-01-01T00:00:00+00:00', "
+                      "NULL, 0, NULL, '[]', NULL); PRAGMA user_version=1;")
+    old.close()
+    with Journal(path) as journal:
+        assert journal.run("20260101-000000-abcd").targets is None
+        new = journal.start_run("fix", targets={"mail1": {"tenant_id": "contoso.onmicrosoft.com"}})
+        assert journal.run(new).targets == {"mail1": {"tenant_id": "contoso.onmicrosoft.com"}}
