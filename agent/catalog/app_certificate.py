@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +18,13 @@ from agent.catalog.app_keys import (
     key_views,
     token_evidence,
 )
-from agent.catalog.cert_rotation import LIFETIME_DAYS, common_name, new_certificate, rotation_store
+from agent.catalog.cert_rotation import (
+    LIFETIME_DAYS,
+    common_name,
+    new_certificate,
+    rotation_store,
+    write_public_certificate,
+)
 from agent.clients.errors import ReadFailed
 from agent.clients.tokens import GRAPH_SCOPE, TokenProbe, probe_app_certificate
 from agent.model import Finding, Plan, Risk, Step
@@ -177,6 +184,8 @@ class RegisterCertificate(Fixer):
         call = ctx.clients.graph.call("PATCH", f"/applications/{object_id}",
                                       {"keyCredentials": [*old, added]})
         summaries = [KeyView.of_dict(k).summary() for k in old]
+        public = ctx.connector.app.certificate_public if ctx.connector.app is not None else None
+        also = f" (and the certificate alone to {public})" if public is not None else ""
         new_summary = {"display_name": cert.subject, "thumbprint": "(new)", "lifetime_days": LIFETIME_DAYS}
         step = Step("rotate-certificate", call, before={"keyCredentials": summaries},
                     after={"keyCredentials": [*summaries, new_summary]},
@@ -184,8 +193,8 @@ class RegisterCertificate(Fixer):
                             "store": str(store)},
                     undo={"app_object_id": object_id, "keys": old},
                     description=f"issue a new self-signed certificate ({cert.subject}, {LIFETIME_DAYS} "
-                                f"days), write it with its private key to {store} and add its public key "
-                                "to the app, keeping its other keys (the current one "
+                                f"days), write it with its private key to {store}{also} and add its "
+                                "public key to the app, keeping its other keys (the current one "
                                 f"{cert.thumbprint} expires on {cert.not_after:%Y-%m-%d}); undo removes "
                                 "the new key from the app, the file keeps the new certificate")
         plan.steps.append(step)
@@ -226,14 +235,26 @@ class RegisterCertificate(Fixer):
             # nobody can sign with a key whose private half was not stored: take it away again
             await graph.patch_key_credentials(p["app_object_id"], old)
             raise
-        return {"new_thumbprint": cert.thumbprint, "applied_keys": new}
+        done: dict[str, Any] = {"new_thumbprint": cert.thumbprint, "applied_keys": new}
+        public = ctx.connector.app.certificate_public if ctx.connector.app is not None else None
+        if public is not None:
+            # the connector signs with the PEM just written, so the rotation stands either way; a public
+            # file left behind is reported rather than undoing a working key
+            try:
+                write_public_certificate(Path(public), cert)
+                done["public_certificate"] = str(public)
+            except OSError as exc:
+                done["public_certificate_error"] = f"{public}: {exc.strerror or exc}"
+                step.after = {**(step.after or {}), "warning": f"the public certificate file was not "
+                              f"updated ({done['public_certificate_error']}): put the new one there"}
+        return done
 
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         undo = step.undo or {}
         if "keys" not in undo:
             raise ValueError(f"{step.action}: the previous key list was not recorded")
         applied = undo.get("applied_keys") or step.params.get("keys") or []
-        note = "; the connector's certificate file keeps the new certificate, so put the previous one back " \
+        note = "; the connector's certificate files keep the new certificate, so put the previous one back " \
                "there while it is still valid" if step.action == "rotate-certificate" else ""
         return self._patch_step(ctx, undo["app_object_id"], list(applied), list(undo["keys"]),
                                 "restore-key-credentials",

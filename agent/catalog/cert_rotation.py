@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -60,3 +63,22 @@ def new_certificate(client_id: str, cn: str, days: int = LIFETIME_DAYS) -> tuple
     public = ConnectorCert(client_id, None, cert.public_bytes(serialization.Encoding.DER),
                            cert.subject.rfc4514_string(), cert.not_valid_before_utc, cert.not_valid_after_utc)
     return pem, public
+
+
+def public_pem(cert: ConnectorCert) -> str:
+    """The certificate alone, PEM-encoded (what a `certificate_public` file holds)."""
+    loaded = x509.load_der_x509_certificate(cert.der)
+    return loaded.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def write_public_certificate(path: Path, cert: ConnectorCert) -> None:
+    """Replace the connector's public certificate file in one step (a reader never sees half of it)."""
+    folder = path.parent
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(public_pem(cert))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.catalog.app_certificate import CertificateNotRegistered, RegisterCertificate
+from agent.catalog.app_keys import connector_certificate
 from agent.clients.tokens import GRAPH_SCOPE, probe_app_certificate
 from agent.config import load_config
 from agent.model import Status
@@ -77,6 +78,11 @@ def test_rotation_waits_for_the_policy_then_rotates(files_world: World,
     assert new.app is not None and new.app.certificate is not None
     added = thumbprints(files_world) - before
     assert len(added) == 1 and old.thumbprint in thumbprints(files_world)  # the old key works meanwhile
+    public = connector_certificate(new)  # read as the detector reads it: PEM first, then the public file
+    assert public is not None and public.thumbprint in added
+    assert new.app.certificate_public is not None
+    public_text = Path(new.app.certificate_public).read_text()
+    assert "PRIVATE KEY" not in public_text and public_text.strip() in pem  # the same, new certificate
     tenant = load_config(files_world.config).tenant_of(new)
     assert probe_app_certificate(tenant, CONNECTOR_APP_ID, pem, GRAPH_SCOPE).ok
     clean = files_world.run("diagnose", "-o", "json", *ONLY)
