@@ -11,7 +11,7 @@ Both start from the same broken simulated tenant (N OneDrive users, 20 ms of lat
 A second part repeats the agent's run with 10% of Graph and SharePoint requests throttled (429,
 Retry-After 1 s) and counts the OneDrives left without the grant (must be 0).
 
-Run: python benchmarks/onedrive_fleet.py [--users N] [--latency-ms MS] [--throttle-rate R]
+Run: python benchmarks/onedrive_fleet.py [--users N] [--latency-ms MS] [--throttle-rate R] [--repeat N]
 """
 
 from __future__ import annotations
@@ -149,6 +149,25 @@ def agent(sim: Tenant, label: str) -> Run:
     return Run(label, seconds, sim.requests_since(seq), note)
 
 
+def median_agent(sim: Tenant, users: int, latency: dict[str, Any], repeat: int) -> Run:
+    """The agent `repeat` times, each from the same broken state; the median run, naming all of them.
+
+    The naive loop is bound by latency and varies little; the agent's few seconds are mostly CPU, which
+    other work on a shared machine disturbs, so one agent run alone says less than the median of a few.
+    """
+    runs = []
+    for _ in range(repeat):
+        sim.reset(users, latency)
+        runs.append(agent(sim, "agent fix (concurrent, chunked, verified)"))
+    failed = [r for r in runs if not r.note.startswith("exit 0, fixed")]
+    if failed:
+        return failed[0]  # a run that did not fix everything is the result, whatever its time
+    middle = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+    if repeat > 1:
+        middle.note += f"; median of {repeat}: " + " / ".join(f"{r.seconds:.2f}" for r in runs) + " s"
+    return middle
+
+
 def table(runs: list[Run], baseline: Run) -> str:
     lines = [f"{'run':44} {'seconds':>9} {'requests':>9} {'vs naive':>9}  result"]
     for run in runs:
@@ -162,13 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1000, help="OneDrive users (default 1000)")
     parser.add_argument("--latency-ms", type=int, default=20, help="latency per request (default 20)")
     parser.add_argument("--throttle-rate", type=float, default=0.1, help="share throttled in part 2")
+    parser.add_argument("--repeat", type=int, default=3, choices=range(1, 10), metavar="N",
+                        help="agent runs from the same broken state; the median is compared (default 3)")
     args = parser.parse_args(argv)
     latency = {"latency_ms": args.latency_ms}
     with tenant(args.users) as sim:
         sim.reset(args.users, latency)
         baseline = naive(sim, args.users)
-        sim.reset(args.users, latency)
-        fast = agent(sim, "agent fix (concurrent, chunked, verified)")
+        fast = median_agent(sim, args.users, latency, args.repeat)
         print(f"{args.users} OneDrives, {args.latency_ms} ms latency per request\n")
         print(table([baseline, fast], baseline))
         throttle = {"rate": args.throttle_rate, "retry_after_s": 1, "services": ["graph", "sharepoint"]}

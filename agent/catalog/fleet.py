@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,61 @@ async def _one_pass(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def fleet_map_threads(items: Sequence[T], work: Callable[[T], R], limit: asyncio.Semaphore,
+                            label: str, run: Callable[[Callable[[], None]], Awaitable[None]], slots: int,
+                            passes: int = 2) -> list[Outcome[T, R]]:
+    """fleet_map for a synchronous `work(item)`: `slots` threads (each holding one of the tenant's
+    permits) take items from one shared queue until it is empty. `run(fn)` runs fn on a client's threads.
+
+    Same contract as fleet_map: a ClientError is that item's outcome, throttled items get another pass,
+    anything else stops every thread and propagates, results keep the items' order.
+    """
+    results = await _threads_pass(items, work, limit, label, run, slots)
+    for _ in range(passes - 1):
+        again = [i for i, r in enumerate(results) if r.error is not None and r.error.status in THROTTLED]
+        if not again:
+            break
+        retried = await _threads_pass([items[i] for i in again], work, limit, f"{label} (throttled, again)",
+                                      run, slots)
+        for index, result in zip(again, retried, strict=True):
+            results[index] = result
+    return results
+
+
+async def _threads_pass(items: Sequence[T], work: Callable[[T], R], limit: asyncio.Semaphore, label: str,
+                        run: Callable[[Callable[[], None]], Awaitable[None]],
+                        slots: int) -> list[Outcome[T, R]]:
+    results: list[Outcome[T, R] | None] = [None] * len(items)
+    lock, taken, stop = threading.Lock(), iter(range(len(items))), threading.Event()
+
+    def drain(advance: Callable[[int], None]) -> None:
+        while not stop.is_set():
+            with lock:
+                index = next(taken, None)
+            if index is None:
+                return
+            item = items[index]
+            try:
+                results[index] = Outcome(item, work(item))
+            except ClientError as exc:
+                results[index] = Outcome(item, error=exc)
+            except BaseException:
+                stop.set()  # a bug or a refused write: the other threads stop at their next item
+                raise
+            advance(1)
+
+    with progress(label, len(items)) as advance:
+        async def slot() -> None:
+            async with limit:
+                await run(lambda: drain(advance))
+        try:
+            await asyncio.gather(*(slot() for _ in range(max(1, min(slots, len(items))))))
+        finally:
+            stop.set()  # cancelled: threads cannot be interrupted, but they take no further item
+    return [r if r is not None else Outcome(items[i], error=ClientError("not attempted"))
+            for i, r in enumerate(results)]
 
 
 @contextlib.contextmanager

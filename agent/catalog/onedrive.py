@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.catalog.fleet import THROTTLED, fleet_map, tenant_limit
+from agent.catalog.fleet import THROTTLED, fleet_map, fleet_map_threads, tenant_limit
 from agent.catalog.site_access import login_name
 from agent.clients.csom import MAX_ACTIONS, PROCESS_QUERY
 from agent.clients.errors import ClientError, ReadFailed
@@ -17,11 +17,11 @@ from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, PartialFailure, register_detector, register_fixer
 
 if TYPE_CHECKING:
-    from agent.clients.sharepoint import SharePointAdapter
     from agent.context import Context
 
 SERVICE = "sharepoint"
 MAX_NAMED = 5  # names in a one-line summary or reason; the evidence lists them all
+ADMINS_PATH = "web/siteusers?$filter=IsSiteAdmin%20eq%20true&$select=LoginName"
 
 
 class FleetParams(BaseModel):
@@ -94,11 +94,13 @@ class OneDriveAdminMissing(Detector):
             return Finding.unknown(f"could not list the users in scope: {exc.reason}")
         sp = ctx.clients.sharepoint
 
-        async def is_admin(upn: str) -> bool:
-            return login in await _admin_logins(sp, personal_url(host, upn))
+        def is_admin(upn: str) -> bool:  # runs on the adapter's threads
+            answer = sp.read_now(lambda: sp.rest(personal_url(host, upn), "GET", ADMINS_PATH))
+            return login in {str(u.get("LoginName", "")).lower() for u in (answer or {}).get("value", [])}
 
         limit = tenant_limit(ctx.tenant.name, SERVICE, self.params.workers)
-        results = await fleet_map(users, is_admin, limit, f"checking {len(users)} OneDrives")
+        results = await fleet_map_threads(users, is_admin, limit, f"checking {len(users)} OneDrives",
+                                          sp.in_pool, min(self.params.workers, sp.threads))
         evidence: dict[str, Any] = {"account": account.username, "users": len(users),
                                     "site_url": site_template(host), "admin_already": 0,
                                     "missing_users": [], "no_onedrive": [], "unreadable": []}
@@ -242,11 +244,3 @@ class GrantOneDriveAdmin(Fixer):
             return self._step(ctx, "grant-onedrive-admins", users, True)
         raise ValueError(f"{step.action} cannot be undone")
 
-
-ADMINS_PATH = "web/siteusers?$filter=IsSiteAdmin%20eq%20true&$select=LoginName"
-
-
-async def _admin_logins(sp: SharePointAdapter, site: str) -> set[str]:
-    """The site collection administrators' logins, lower case (one GET)."""
-    answer = await sp.read(lambda: sp.rest(site, "GET", ADMINS_PATH))
-    return {str(u.get("LoginName", "")).lower() for u in (answer or {}).get("value", [])}

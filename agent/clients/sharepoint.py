@@ -111,6 +111,7 @@ class SharePointAdapter:
         self._local = threading.local()
         # Own worker threads: asyncio's default pool has only cpu+4, too few for a fleet of sites.
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sharepoint")
+        self.threads = workers
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -151,6 +152,15 @@ class SharePointAdapter:
         """Ask the guard (a dry run raises before any request), then write in a thread."""
         self.guard.check(call)
         return await self._in_thread(fn, self._write_policy, True)
+
+    def read_now(self, fn: Callable[[], T]) -> T:
+        """read() for code already on one of this adapter's threads (in_pool): same policy, same errors."""
+        return self._run(fn, self._read_policy, False)
+
+    async def in_pool(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on this adapter's threads: a fleet drains a queue of sites there, one thread per slot,
+        instead of one event-loop round trip per site (a third of each small read's CPU)."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def _in_thread(self, fn: Callable[[], T], policy: RetryPolicy, write: bool) -> T:
         loop = asyncio.get_running_loop()

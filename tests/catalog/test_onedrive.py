@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.catalog.fleet import fleet_map, progress, tenant_limit
+from agent.catalog.fleet import fleet_map, fleet_map_threads, progress, tenant_limit
 from agent.catalog.onedrive import GrantOneDriveAdmin, OneDriveAdminMissing, personal_url
 from agent.clients.errors import ReadFailed
 from agent.config import GroupScope
@@ -207,6 +211,64 @@ async def test_fleet_map_keeps_order_and_gives_throttled_items_another_pass() ->
     assert [r.value for r in results] == [10, 20, None, None]  # 2 made it on its second pass
     assert results[2].error is not None and results[2].error.status == 503
     assert sorted(calls) == [1, 2, 2, 3, 3, 4]  # a refusal (403) is an answer: never tried again
+
+
+async def test_thread_fleet_keeps_order_bounds_threads_and_retries_throttled_items() -> None:
+    calls: list[int] = []
+    running, peak, guard = [0], [0], threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=8)
+
+    def work(n: int) -> int:
+        with guard:
+            calls.append(n)
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.002)
+            if n == 3 or (n == 2 and calls.count(2) == 1):
+                raise ReadFailed("503: busy", 503)
+            if n == 4:
+                raise ReadFailed("403: denied", 403)
+            return n * 10
+        finally:
+            with guard:
+                running[0] -= 1
+
+    async def run(fn: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    items = [1, 2, 3, 4, *range(5, 40)]
+    try:
+        results = await fleet_map_threads(items, work, asyncio.Semaphore(3), "test", run, slots=8)
+    finally:
+        pool.shutdown()
+    assert [r.value for r in results[:4]] == [10, 20, None, None]  # 2 made it on its second pass
+    assert [r.value for r in results[4:]] == [n * 10 for n in range(5, 40)]
+    assert results[2].error is not None and results[2].error.status == 503
+    assert sorted(c for c in calls if c < 5) == [1, 2, 2, 3, 3, 4]  # a 403 is never retried
+    assert peak[0] <= 3  # the tenant's permits bound the threads, not the slots asked for
+
+
+async def test_thread_fleet_stops_on_anything_but_a_client_error() -> None:
+    calls: list[int] = []
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    def work(n: int) -> int:
+        calls.append(n)
+        if n == 2:
+            raise DryRunWrite("a write during a dry run")
+        time.sleep(0.001)
+        return n
+
+    async def run(fn: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+    try:
+        with pytest.raises(DryRunWrite):
+            await fleet_map_threads(list(range(200)), work, asyncio.Semaphore(2), "test", run, slots=2)
+    finally:
+        pool.shutdown()
+    assert len(calls) < 200  # the other thread took no further item once one failed
 
 
 def test_progress_is_silent_unless_a_person_watches() -> None:

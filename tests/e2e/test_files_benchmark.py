@@ -21,5 +21,6 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     out = capsys.readouterr().out
     assert "naive loop" in out and "agent fix" in out and "vs naive" in out
     assert "OneDrives still missing the grant: 0" in out
+    assert "median of 3: " in out  # three agent runs from the same broken state, all shown
     naive = next(line for line in out.splitlines() if line.startswith("naive loop"))
     assert naive.split()[-2] == "38"  # contextinfo, ensureuser, MERGE per OneDrive + 2 for its token
