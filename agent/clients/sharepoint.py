@@ -112,6 +112,8 @@ class SharePointAdapter:
         # Own worker threads: asyncio's default pool has only cpu+4, too few for a fleet of sites.
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sharepoint")
         self.threads = workers
+        self._csom: Any = None
+        self._csom_lock = threading.Lock()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -256,6 +258,16 @@ class SharePointAdapter:
         return user
 
     # -- tenant CSOM: one request sets many sites' admins ------------------------------------------
+    def _csom_request(self) -> Any:
+        """The admin site's request pipeline, shared by every thread: it fetches a form digest from
+        contextinfo once and sends it with each ProcessQuery, as cli-microsoft365 does for CSOM."""
+        with self._csom_lock:
+            if self._csom is None:
+                ctx = ClientContext(self.admin_url).with_access_token(self._token).with_transport(
+                    session=self.session, verify=self._verify)
+                self._csom = ctx.pending_request()
+            return self._csom
+
     @property
     def admin_url(self) -> str:
         """The tenant admin site (`-admin` host) that serves tenant-level CSOM."""
@@ -284,8 +296,7 @@ class SharePointAdapter:
             options.set_header("Content-Type", "text/xml")
             options.set_header("Accept", "application/json")
             options.data = query.body  # bytes: the transport sends it as is, not as JSON
-            request = self.context(self.root or self.admin_url).pending_request()
-            response = request.execute_request_direct(options)
+            response = self._csom_request().execute_request_direct(options)
             return site_outcomes(response.json(), query.scopes)
 
         self.guard.check(call)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import email.utils
+import secrets
+import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -40,6 +44,7 @@ class Services:
         # The current WireFaults (or None), for faults a handler applies itself (per CSOM action). Typed
         # loosely: faults.py imports this module, so naming WireFaults here would be an import cycle.
         self.faults = faults
+        self.form_digests = FormDigests()
 
     @property
     def state(self) -> Tenant:
@@ -53,6 +58,28 @@ class Services:
     def sharepoint_audience(self) -> str:
         """The SharePoint resource: sharepoint_root equals the base URL in the simulator."""
         return self.base_url
+
+
+class FormDigests:
+    """The X-RequestDigest values contextinfo handed out, until they expire (FormDigestTimeoutSeconds)."""
+
+    TIMEOUT_S = 1800
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expires: dict[str, float] = {}
+
+    def issue(self) -> str:
+        value = f"0x{secrets.token_hex(64).upper()},{email.utils.formatdate(time.time(), usegmt=True)}"
+        with self._lock:
+            now = time.monotonic()
+            self._expires = {d: t for d, t in self._expires.items() if t > now}  # forget expired ones
+            self._expires[value] = now + self.TIMEOUT_S
+        return value
+
+    def valid(self, value: str) -> bool:
+        with self._lock:
+            return self._expires.get(value.strip(), 0.0) > time.monotonic()
 
 
 RouteFactory = Callable[[Services], list[BaseRoute]]

@@ -23,6 +23,9 @@ INVALID_QUERY = (-2146233088, "Microsoft.SharePoint.Client.InvalidClientQueryExc
 ACCESS_DENIED = (-2147024891, "System.UnauthorizedAccessException",
                  "Access denied. You do not have permission to perform this action or access this resource.")
 ARGUMENT = (-2147024809, "System.ArgumentException")
+SECURITY_VALIDATION = (-2130575251, "Microsoft.SharePoint.SPException",
+                       "The security validation for this page is invalid and might be corrupted. Please use "
+                       "your web browser's Back button to try your operation again.")
 WEB_EXCEPTION = (-2146233079, "System.Net.WebException")
 # How .NET's WebException names a status: "The remote server returned an error: (503) Server Unavailable."
 STATUS_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Server Unavailable",
@@ -58,6 +61,10 @@ async def _process_query(svc: Services, request: Request) -> Response:
         return unauthorized_response(svc, exc)
     if not _tenant_admin(caller):
         return _failed(trace, 403, ServerError(*ACCESS_DENIED))
+    digest = request.headers.get("x-requestdigest")
+    if digest is not None and not svc.form_digests.valid(digest):
+        # a bearer token needs no digest, but one that is sent must be current (from contextinfo)
+        return _failed(trace, 403, ServerError(*SECURITY_VALIDATION))
     try:
         actions = parse_request(await request.body())
     except InvalidQuery as exc:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
-import time
-from email.utils import formatdate
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -21,7 +18,7 @@ _FILTER_FIELDS = {"issiteadmin": "is_site_admin", "loginname": "login_name", "em
 
 def context_info(call: SpCall) -> Response:
     """Always verbose: office365-rest-python-client parses it with a fixed verbose reader."""
-    digest = f"0x{secrets.token_hex(64).upper()},{formatdate(time.time(), usegmt=True)}"
+    digest = call.svc.form_digests.issue()  # ProcessQuery checks a digest it is sent against these
     info = {"__metadata": {"type": "SP.ContextWebInformation"}, "FormDigestTimeoutSeconds": 1800,
             "FormDigestValue": digest, "LibraryVersion": "16.0.25012.12006",
             "SiteFullUrl": call.web_url, "WebFullUrl": call.web_url,

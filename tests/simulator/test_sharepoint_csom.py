@@ -70,8 +70,10 @@ def batch(grants: Iterable[Grant], scoped: bool = True) -> str:
 
 
 def post(tenant: Simulator, body: str, token: str | None = "app",
-         path: str = PROCESS_QUERY) -> requests.Response:
+         path: str = PROCESS_QUERY, digest: str | None = None) -> requests.Response:
     headers = {"Content-Type": "text/xml"}
+    if digest is not None:
+        headers["X-RequestDigest"] = digest
     if token is not None:
         headers["Authorization"] = f"Bearer {app_token(tenant) if token == 'app' else token}"
     return requests.post(tenant.base_url + path, data=body.encode(), headers=headers, verify=tenant.ca_path,
@@ -128,6 +130,20 @@ def test_grant_two_onedrives_in_one_request(tenant: Simulator) -> None:
     assert pairs(response) == [4, {"IsNull": False}, 2, OK, 7, {"IsNull": False}, 5, OK]
     assert is_admin(tenant, onedrive(1)) and is_admin(tenant, onedrive(2))
     assert csom_ops(tenant) == [f"tenant-set-site-admin {onedrive(n)}" for n in (1, 2)]
+
+
+def test_a_form_digest_sent_along_must_be_one_contextinfo_issued(tenant: Simulator) -> None:
+    tenant.reset(breaks=["no-onedrive-access"])
+    grant = batch([(url(tenant, onedrive(1)), ACCOUNT, True)])
+    forged = "0x" + "AB" * 64 + ",Wed, 25 Nov 2026 12:00:00 GMT"
+    refused = post(tenant, grant, digest=forged)
+    assert refused.status_code == 403 and error_info(refused)["ErrorCode"] == -2130575251
+    assert "security validation" in error_info(refused)["ErrorMessage"] and not is_admin(tenant, onedrive(1))
+    auth = {"Authorization": f"Bearer {app_token(tenant)}", "Accept": "application/json"}
+    info = requests.post(f"{tenant.base_url}/_api/contextinfo", verify=tenant.ca_path, timeout=30,
+                         headers=auth)
+    digest = info.json()["d"]["GetContextWebInformation"]["FormDigestValue"]
+    assert scope_results(post(tenant, grant, digest=digest)) == {2: OK} and is_admin(tenant, onedrive(1))
 
 
 def test_bare_upn_revoke_then_revoke_again_is_a_no_op(tenant: Simulator) -> None:
