@@ -1,4 +1,4 @@
-"""SharePoint REST through office365-rest-python-client: site admins, role assignments, site creation."""
+"""SharePoint via office365-rest-python-client: site REST (admins, roles, site creation) and tenant CSOM."""
 
 from __future__ import annotations
 
