@@ -178,7 +178,7 @@ class SecretStore(_Ref):
         redact.register(value)
         try:
             if self.scheme == "file":
-                _atomic_write(self.path, value + "\n", _mode_of(self.path))
+                atomic_write(self.path, value + "\n", file_mode(self.path))
             elif self.scheme == "env-file":
                 self._write_env_file(value)
             else:
@@ -190,7 +190,7 @@ class SecretStore(_Ref):
 
     def _write_env_file(self, value: str) -> None:
         old = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
-        _atomic_write(self.path, update_dotenv(old, self.env_name, value), _mode_of(self.path))
+        atomic_write(self.path, update_dotenv(old, self.env_name, value), file_mode(self.path))
         # This process reads env:NAME for the verify probe: let it see what a restart would see.
         os.environ[self.env_name] = value
 
@@ -239,16 +239,16 @@ def _dotenv_quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _mode_of(path: Path) -> int:
-    """Keep an existing file's permissions; a new secret file is readable by its owner only."""
+def file_mode(path: Path, new: int = 0o600) -> int:
+    """Keep an existing file's permissions; a new file gets `new` (a secret: its owner only)."""
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        return 0o600
+        return new
 
 
-def _atomic_write(path: Path, text: str, mode: int) -> None:
-    """Write via a temporary file in the same folder and rename, so readers never see half a secret."""
+def atomic_write(path: Path, text: str, mode: int) -> None:
+    """Write via a temporary file in the same folder and rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

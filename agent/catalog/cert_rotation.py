@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from agent import redact
 from agent.catalog.app_keys import ConnectorCert
-from agent.secrets import SecretStore
+from agent.secrets import SecretStore, atomic_write, file_mode
 
 if TYPE_CHECKING:
     from agent.config import Connector
@@ -73,12 +71,4 @@ def public_pem(cert: ConnectorCert) -> str:
 
 def write_public_certificate(path: Path, cert: ConnectorCert) -> None:
     """Replace the connector's public certificate file in one step (a reader never sees half of it)."""
-    folder = path.parent
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(public_pem(cert))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, public_pem(cert), file_mode(path, new=0o644))  # a certificate is no secret

@@ -8,10 +8,11 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from agent.clients.errors import ClientError
 from agent.context import SHOW_PROGRESS
+from agent.progress import progress as bar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,13 +56,20 @@ async def fleet_map(items: Sequence[T], work: Callable[[T], Awaitable[R]], limit
     others are done: over thousands of sites a few unlucky calls otherwise fail a whole run. Anything
     else (a DryRunWrite, a bug) propagates and cancels the rest. Results keep the items' order.
     """
-    results = await _one_pass(items, work, limit, label, weight)
+    return await _with_passes(items, passes, label,
+                              lambda part, name: _one_pass(part, work, limit, name, weight))
+
+
+async def _with_passes(items: Sequence[T], passes: int, label: str,
+                       one_pass: Callable[[Sequence[T], str], Awaitable[list[Outcome[T, R]]]],
+                       ) -> list[Outcome[T, R]]:
+    """`one_pass` over every item, then again over those still throttled, up to `passes` times."""
+    results = await one_pass(items, label)
     for _ in range(passes - 1):
         again = [i for i, r in enumerate(results) if r.error is not None and r.error.status in THROTTLED]
         if not again:
             break
-        retried = await _one_pass([items[i] for i in again], work, limit, f"{label} (throttled, again)",
-                                  weight)
+        retried = await one_pass([items[i] for i in again], f"{label} (throttled, again)")
         for index, result in zip(again, retried, strict=True):
             results[index] = result
     return results
@@ -97,16 +105,8 @@ async def fleet_map_threads(items: Sequence[T], work: Callable[[T], R], limit: a
     Same contract as fleet_map: a ClientError is that item's outcome, throttled items get another pass,
     anything else stops every thread and propagates, results keep the items' order.
     """
-    results = await _threads_pass(items, work, limit, label, run, slots)
-    for _ in range(passes - 1):
-        again = [i for i, r in enumerate(results) if r.error is not None and r.error.status in THROTTLED]
-        if not again:
-            break
-        retried = await _threads_pass([items[i] for i in again], work, limit, f"{label} (throttled, again)",
-                                      run, slots)
-        for index, result in zip(again, retried, strict=True):
-            results[index] = result
-    return results
+    return await _with_passes(items, passes, label,
+                              lambda part, name: _threads_pass(part, work, limit, name, run, slots))
 
 
 async def _threads_pass(items: Sequence[T], work: Callable[[T], R], limit: asyncio.Semaphore, label: str,
@@ -139,35 +139,20 @@ async def _threads_pass(items: Sequence[T], work: Callable[[T], R], limit: async
             await asyncio.gather(*(slot() for _ in range(max(1, min(slots, len(items))))))
         finally:
             stop.set()  # cancelled: threads cannot be interrupted, but they take no further item
-    return [r if r is not None else Outcome(items[i], error=ClientError("not attempted"))
-            for i, r in enumerate(results)]
+    # gather returned, so every drain ran until the queue was empty: each item has its outcome
+    assert all(r is not None for r in results)
+    return cast(list[Outcome[T, R]], results)
 
 
 @contextlib.contextmanager
 def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A transient rich progress bar on stderr for a person at a terminal; a no-op otherwise."""
-    console = _console() if SHOW_PROGRESS.get() and total > 1 else None
-    if console is None:
+    """The run's progress bar (agent.progress: a person at a terminal only) when the command shows one."""
+    if not SHOW_PROGRESS.get() or total <= 1:
         yield _quiet
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-
-        def advance(step: int = 1) -> None:
-            bar.advance(task, step)
+    with bar(label, total) as advance:
         yield advance
 
 
 def _quiet(step: int = 1) -> None:
     return None
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    return console if console.is_terminal else None

@@ -125,6 +125,11 @@ class SharePointAdapter:
         return {"access_token": token.token, "token_type": "Bearer",
                 "expires_in": max(0, int(token.expires_on - time.time()))}
 
+    def _new_context(self, site_url: str) -> ClientContext:
+        """A ClientContext on this adapter's token and HTTP session."""
+        return ClientContext(site_url).with_access_token(self._token).with_transport(
+            session=self.session, verify=self._verify)
+
     def context(self, site_url: str) -> ClientContext:
         """This thread's ClientContext for a site (bearer token only: no contextinfo round trip)."""
         cache: OrderedDict[str, ClientContext] = getattr(self._local, "contexts", None) or OrderedDict()
@@ -132,8 +137,7 @@ class SharePointAdapter:
         key = site_url.rstrip("/")
         ctx = cache.pop(key, None)
         if ctx is None:
-            ctx = ClientContext(key).with_access_token(self._token).with_transport(
-                session=self.session, verify=self._verify)
+            ctx = self._new_context(key)
             # No form digest: requests carrying an OAuth bearer token do not need X-RequestDigest
             # (cli-microsoft365 sends none), and fetching it costs a contextinfo round trip per site.
             request = ctx.pending_request()
@@ -263,9 +267,7 @@ class SharePointAdapter:
         contextinfo once and sends it with each ProcessQuery, as cli-microsoft365 does for CSOM."""
         with self._csom_lock:
             if self._csom is None:
-                ctx = ClientContext(self.admin_url).with_access_token(self._token).with_transport(
-                    session=self.session, verify=self._verify)
-                self._csom = ctx.pending_request()
+                self._csom = self._new_context(self.admin_url).pending_request()
             return self._csom
 
     @property

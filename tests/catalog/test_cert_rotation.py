@@ -24,6 +24,8 @@ def test_the_public_file_gets_the_certificate_alone(tmp_path: Path) -> None:
 
 def test_a_folder_that_cannot_be_written_leaves_the_old_file(tmp_path: Path) -> None:
     _, cert = new_certificate("22222222-2222-2222-2222-222222222222", "contoso-migration")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
     with pytest.raises(OSError):
-        write_public_certificate(tmp_path / "missing" / "connector-public.pem", cert)
-    assert list(tmp_path.iterdir()) == []
+        write_public_certificate(blocker / "connector-public.pem", cert)
+    assert list(tmp_path.iterdir()) == [blocker]

@@ -12,14 +12,9 @@ from agent.clients.ews import challenge_schemes, ews_challenge, probe_ews_basic
 from agent.config import Config
 from agent.retry import RetryPolicy
 from agent.simulator import Simulator
-from tests.clients import RecordingSleep, requests_to, sim_config
+from tests.clients import RecordingSleep, requests_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture
-def config(tenant: Simulator, tmp_path: Path) -> Config:
-    return sim_config(tenant, tmp_path)
 
 
 def _onprem(config: Config) -> tuple[str, str, str, Path]:

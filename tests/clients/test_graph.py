@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +16,10 @@ from agent.retry import RetryPolicy
 from agent.simulator import Simulator
 from agent.simulator.contoso import ADMIN_APP_ID, CONNECTOR_APP_ID, E3, EXCHANGE_STANDARD, GRAPH_ROLES
 from agent.simulator.state import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP, GRAPH_APP_ID
-from tests.clients import RecordingSleep, requests_to, sim_config
+from tests.clients import RecordingSleep, requests_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ACCOUNT = "migsvc@contoso.onmicrosoft.com"
-
-
-@pytest.fixture
-def config(tenant: Simulator, tmp_path: Path) -> Config:
-    return sim_config(tenant, tmp_path)
 
 
 @pytest.fixture

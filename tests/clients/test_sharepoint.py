@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,15 +14,10 @@ from agent.context import DryRunWrite, WriteGuard
 from agent.retry import RetryPolicy
 from agent.simulator import Simulator
 from agent.simulator.state import login_name as sim_login
-from tests.clients import RecordingSleep, requests_to, sim_config
+from tests.clients import RecordingSleep, requests_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ACCOUNT = "migsvc@contoso.onmicrosoft.com"
-
-
-@pytest.fixture
-def config(tenant: Simulator, tmp_path: Path) -> Config:
-    return sim_config(tenant, tmp_path)
 
 
 @pytest.fixture

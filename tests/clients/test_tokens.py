@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -23,14 +22,9 @@ from agent.clients.tokens import (
 )
 from agent.config import Config
 from agent.simulator import Simulator
-from tests.clients import requests_to, sim_config
+from tests.clients import requests_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture
-def config(tenant: Simulator, tmp_path: Path) -> Config:
-    return sim_config(tenant, tmp_path)
 
 
 def _token_posts(sim: Simulator) -> int:

@@ -8,6 +8,7 @@ import msal
 import pytest
 
 from agent.simulator import Simulator
+from tests.simulator import identity_kw
 
 TENANT = "contoso.onmicrosoft.com"
 
@@ -22,8 +23,7 @@ def trust(tenant: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
 @pytest.fixture
 def cred_kw(trust: Simulator) -> dict[str, Any]:
     """azure-identity keyword arguments pointing at the simulator (no retries: errors surface at once)."""
-    return {"authority": trust.base_url, "disable_instance_discovery": True,
-            "connection_verify": trust.ca_path, "retry_total": 0}
+    return identity_kw(trust)
 
 
 @pytest.fixture

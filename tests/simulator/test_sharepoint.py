@@ -15,6 +15,7 @@ from office365.sharepoint.client_context import ClientContext
 from agent.simulator import Simulator
 from agent.simulator.contoso import ACCOUNT_UPN, ADMIN_APP_ID, ADMIN_UPN, INITIAL_DOMAIN, PUBLIC_CLIENT_ID
 from agent.simulator.state import FULL_CONTROL_ROLE_DEF, login_name, personal_path
+from tests.simulator import identity_kw
 
 READ_ROLE_DEF = 1073741826
 USER3 = f"user0003@{INITIAL_DOMAIN}"
@@ -36,22 +37,17 @@ def _token_source(credential: Any, scope: str) -> TokenSource:
     return fetch
 
 
-def _identity(tenant: Simulator) -> dict[str, Any]:
-    return {"authority": tenant.base_url, "disable_instance_discovery": True,
-            "connection_verify": tenant.ca_path, "retry_total": 0}
-
-
 def admin_app(tenant: Simulator) -> TokenSource:
     """The agent's admin app with its certificate (SharePoint refuses secret-based app-only tokens)."""
     pem = tenant.state.extras["admin_cert"].pem.encode()
     credential = CertificateCredential(tenant.state.tenant_id, ADMIN_APP_ID, certificate_data=pem,
-                                       **_identity(tenant))
+                                       **identity_kw(tenant))
     return _token_source(credential, f"{tenant.base_url}/.default")
 
 
 def admin_app_with_secret(tenant: Simulator) -> TokenSource:
     secret = tenant.state.extras["admin_secret"]
-    credential = ClientSecretCredential(tenant.state.tenant_id, ADMIN_APP_ID, secret, **_identity(tenant))
+    credential = ClientSecretCredential(tenant.state.tenant_id, ADMIN_APP_ID, secret, **identity_kw(tenant))
     return _token_source(credential, f"{tenant.base_url}/.default")
 
 
@@ -60,7 +56,7 @@ def migration_account(tenant: Simulator, ropc: None) -> TokenSource:
     """The migration account by ROPC (`ropc` keeps MSAL from a realm lookup on port 443)."""
     password = tenant.state.extras["account_password"]
     credential = UsernamePasswordCredential(PUBLIC_CLIENT_ID, ACCOUNT_UPN, password,
-                                            tenant_id=tenant.state.tenant_id, **_identity(tenant))
+                                            tenant_id=tenant.state.tenant_id, **identity_kw(tenant))
     return _token_source(credential, f"{tenant.base_url}/.default")
 
 

@@ -13,6 +13,7 @@ from azure.identity import CertificateCredential, ClientSecretCredential, Userna
 from agent.simulator import Simulator
 from agent.simulator.contoso import ACCOUNT_UPN, ADMIN_APP_ID, INITIAL_DOMAIN, PUBLIC_CLIENT_ID
 from agent.simulator.state import SHAREPOINT_APP_ID, login_name, personal_path
+from tests.simulator import identity_kw
 
 NS = "http://schemas.microsoft.com/sharepoint/clientquery/2009"
 TENANT_TYPE = "{268004ae-ef6b-4e9b-8425-127220d84719}"
@@ -28,16 +29,11 @@ def onedrive(n: int) -> str:
     return personal_path(f"user{n:04d}@{INITIAL_DOMAIN}")
 
 
-def _identity(tenant: Simulator) -> dict[str, Any]:
-    return {"authority": tenant.base_url, "disable_instance_discovery": True,
-            "connection_verify": tenant.ca_path, "retry_total": 0}
-
-
 def app_token(tenant: Simulator) -> str:
     """The agent's admin app by certificate: app-only with Sites.FullControl.All in a healthy tenant."""
     pem = tenant.state.extras["admin_cert"].pem.encode()
     credential = CertificateCredential(tenant.state.tenant_id, ADMIN_APP_ID, certificate_data=pem,
-                                       **_identity(tenant))
+                                       **identity_kw(tenant))
     return credential.get_token(f"{tenant.base_url}/.default").token
 
 
@@ -301,7 +297,7 @@ def test_app_without_full_control_is_403(tenant: Simulator) -> None:
 def test_delegated_user_is_refused_as_the_directory_has_no_admin_roles(tenant: Simulator, ropc: None) -> None:
     password = tenant.state.extras["account_password"]
     credential = UsernamePasswordCredential(PUBLIC_CLIENT_ID, ACCOUNT_UPN, password,
-                                            tenant_id=tenant.state.tenant_id, **_identity(tenant))
+                                            tenant_id=tenant.state.tenant_id, **identity_kw(tenant))
     token = credential.get_token(f"{tenant.base_url}/.default").token
     response = post(tenant, batch([(url(tenant, onedrive(1)), ACCOUNT, True)]), token=token)
     assert response.status_code == 403 and error_info(response)["ErrorCode"] == -2147024891
@@ -309,7 +305,7 @@ def test_delegated_user_is_refused_as_the_directory_has_no_admin_roles(tenant: S
 
 def test_token_problems_answer_as_the_rest_routes_do(tenant: Simulator) -> None:
     secret = ClientSecretCredential(tenant.state.tenant_id, ADMIN_APP_ID, tenant.state.extras["admin_secret"],
-                                    **_identity(tenant)).get_token(f"{tenant.base_url}/.default").token
+                                    **identity_kw(tenant)).get_token(f"{tenant.base_url}/.default").token
     body = batch([(url(tenant, onedrive(1)), ACCOUNT, False)])
     for token in (None, "not-a-jwt", secret):
         csom = post(tenant, body, token=token)
