@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.approval import Approver, deny_all, refusal_reason
 from agent.context import DryRunWrite
+from agent.convergence import DEFAULT_MAX_ROUNDS, blockers, next_round, ordered, waiting_reason
 from agent.engine_steps import (
     Binding,
     ClientsFactory,
@@ -78,11 +79,12 @@ class PlaybookLike(Protocol):
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Knobs of a run: per-tenant concurrency, detector timeout, verify rhythm."""
+    """Knobs of a run: per-tenant concurrency, detector timeout, verify rhythm, converging rounds."""
 
     concurrency: int = 4
     detect_timeout_s: float | None = 120.0
     verify: Backoff = field(default_factory=Backoff)
+    max_rounds: int = DEFAULT_MAX_ROUNDS  # a fix run detects again what its fixes unmasked, this often
 
 
 @dataclass
@@ -97,7 +99,8 @@ class Job:
     finding: Finding | None = None
     plan: Plan | None = None
     outcome: Outcome | None = None
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # every change of the run, all rounds
+    round: int = 1  # the round of the converging run that last detected this job
 
     @property
     def cause(self) -> str:
@@ -282,32 +285,63 @@ class Engine:
         return [] if granted is None else missing_permissions(type(job.fixer), granted)
 
     async def _fix(self, run_id: str, jobs: list[Job], dry_run: bool) -> list[Outcome]:
-        bindings = self.read_bindings(jobs)
-        to_verify = []
+        """Rounds of detect, plan, apply and verify, until a round fixes nothing (DESIGN: converge).
+
+        A round detects again only what the previous round's fixes may have changed: the jobs that
+        waited on, were masked by, or relate to a cause it fixed. Results come in fix order.
+        """
+        jobs = ordered(jobs)
+        todo = jobs
+        for round_no in range(1, max(1, self.settings.max_rounds) + 1):
+            applied = await self._round(run_id, todo, jobs, dry_run, round_no)
+            todo = [] if dry_run or not applied else next_round(jobs, applied)
+            if not todo:
+                break
+        for job in todo:  # the round budget ran out with these still worth another look
+            assert job.outcome is not None
+            job.outcome.reason = f"{job.outcome.reason or job.outcome.status.value} (the run stopped " \
+                                 f"after {self.settings.max_rounds} rounds)"
+        return [job.outcome for job in jobs if job.outcome is not None]
+
+    async def _round(self, run_id: str, todo: list[Job], jobs: list[Job], dry_run: bool,
+                     round_no: int) -> list[Job]:
+        """One round over `todo`: detect and plan, then apply in order what may be applied; verify it."""
+        for job in todo:
+            job.round, job.finding, job.plan = round_no, None, None
+        bindings = self.read_bindings(todo)
+        applied = []
         try:
-            await self._detect_all(jobs, bindings, plan=True)
-            for job in jobs:  # one at a time: approval may ask a person, and fixes may depend on order
+            await self._detect_all(todo, bindings, plan=True)
+            for job in todo:  # one at a time: approval may ask a person, and fixes follow their order
+                if job.changes and job.finding is not None and job.finding.status == Status.OK:
+                    job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
+                                                reason=f"verified in round {round_no}, after an earlier "
+                                                       "round's fix")
                 if job.plan is None or job.plan.empty:
                     continue
-                if dry_run or not self.approver(job.plan):
+                if blockers(job):  # the plan names what another cause's fix creates: not yet
+                    job.outcome = self._outcome(job, Status.PLANNED, reason=waiting_reason(job, jobs),
+                                                changes=[*job.changes, *plan_changes(job.plan)])
+                elif dry_run or not self.approver(job.plan):
                     reason = None if dry_run else refusal_reason(self.approver, job.plan)
                     job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
-                                                changes=plan_changes(job.plan))
+                                                changes=[*job.changes, *plan_changes(job.plan)])
                 elif await self._apply(run_id, job):
-                    to_verify.append(job)
+                    applied.append(job)
         finally:
             await self.close(bindings)
-        await self._per_tenant(to_verify, self._verify)
-        return [job.outcome for job in jobs if job.outcome is not None]
+        await self._per_tenant(applied, self._verify)
+        return applied
 
     async def _apply(self, run_id: str, job: Job) -> bool:
         assert job.plan is not None and job.fixer is not None
         binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=True)
         try:
-            job.changes, error = await apply_plan(self.journal, run_id, job.fixer, job.plan,
-                                                  binding.context(job.cause))
+            changes, error = await apply_plan(self.journal, run_id, job.fixer, job.plan,
+                                              binding.context(job.cause), round_no=job.round)
         finally:
             await binding.close()
+        job.changes += changes
         if error is not None:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
                                         changes=job.changes)
@@ -329,8 +363,9 @@ class Engine:
         finding, attempts = await poll_until_ok(probe, job.fixer.propagation_s, sleep=self.sleep,
                                                 clock=self.clock, backoff=self.settings.verify)
         if finding.status == Status.OK:
-            job.outcome = self._outcome(job, Status.FIXED, reason=f"verified after {attempts} probe(s)",
-                                        changes=job.changes)
+            where = f"fixed in round {job.round}: " if job.round > 1 else ""
+            job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
+                                        reason=f"{where}verified after {attempts} probe(s)")
         else:
             why = finding.reason or finding.summary or finding.status.value
             reason = f"still {finding.status.value} after {attempts} probe(s) over " \
@@ -347,7 +382,9 @@ class Engine:
             connector=job.connector.name, cause=job.cause, status=status,
             evidence=redact_obj(plain(finding.evidence)), summary=redact(finding.summary),
             reason=redact(why) if why else why, changes=changes or [],
-            advice="" if status == Status.OK else (job.playbook.advice or ""), risk=self._risk(job))
+            advice="" if status == Status.OK else (job.playbook.advice or ""), risk=self._risk(job),
+            round=job.round, masked_by=list(finding.masked_by) if status == Status.UNKNOWN else [],
+            waits_on=blockers(job) if status == Status.PLANNED else [])
 
     @staticmethod
     def _risk(job: Job) -> str | None:

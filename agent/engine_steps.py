@@ -108,7 +108,8 @@ async def detect_safely(detector: Detector, ctx: Context, timeout_s: float | Non
     return finding
 
 
-def change_dict(step: Step, state: str, error: str | None = None, seq: int | None = None) -> dict[str, Any]:
+def change_dict(step: Step, state: str, error: str | None = None, seq: int | None = None,
+                round_no: int | None = None) -> dict[str, Any]:
     """A step as shown in reports and JSON: the call (redacted), before, after and its state."""
     data: dict[str, Any] = {
         "action": step.action,
@@ -121,6 +122,8 @@ def change_dict(step: Step, state: str, error: str | None = None, seq: int | Non
     }
     if seq is not None:
         data["seq"] = seq
+    if round_no is not None:
+        data["round"] = round_no
     if error:
         data["error"] = error
     return redact_obj(data)
@@ -130,8 +133,8 @@ def plan_changes(plan: Plan, state: str = "planned") -> list[dict[str, Any]]:
     return [change_dict(step, state) for step in plan.steps]
 
 
-async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan,
-                     ctx: Context) -> tuple[list[dict[str, Any]], str | None]:
+async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan, ctx: Context,
+                     round_no: int = 1) -> tuple[list[dict[str, Any]], str | None]:
     """Apply each step, journaled pending before the write and applied/failed after; stop at a failure.
 
     A step that raises PartialFailure did some of its writes (a fleet chunk): it is journaled applied
@@ -140,7 +143,7 @@ async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan,
     changes: list[dict[str, Any]] = []
     partial: list[str] = []
     for step in plan.steps:
-        seq = journal.change_pending(run_id, plan.connector, plan.cause, plan.fixer, step)
+        seq = journal.change_pending(run_id, plan.connector, plan.cause, plan.fixer, step, round_no)
         try:
             extra = await fixer.apply_step(ctx, step)
         except DryRunWrite:
@@ -149,15 +152,15 @@ async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan,
             step.undo = {**(step.undo or {}), **exc.undo}
             journal.change_applied(run_id, seq, step.undo)
             partial.append(redact(exc.reason))
-            changes.append(change_dict(step, "applied", partial[-1], seq))
+            changes.append(change_dict(step, "applied", partial[-1], seq, round_no))
             continue
         except Exception as exc:
             raise_if_dry_run_write(exc)
             error = short_reason(exc)
             journal.change_failed(run_id, seq, error)
-            changes.append(change_dict(step, "failed", error, seq))
+            changes.append(change_dict(step, "failed", error, seq, round_no))
             return changes, "; ".join([*partial, error])
         step.undo = {**(step.undo or {}), **(extra or {})}
         journal.change_applied(run_id, seq, step.undo)
-        changes.append(change_dict(step, "applied", seq=seq))
+        changes.append(change_dict(step, "applied", seq=seq, round_no=round_no))
     return changes, "; ".join(partial) or None

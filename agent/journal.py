@@ -20,7 +20,7 @@ from agent.statedir import JOURNAL_NAME
 
 Now = Callable[[], datetime]
 CHANGE_STATES = ("pending", "applied", "failed", "undone")
-SCHEMA_VERSION = 2  # 2: runs.targets
+SCHEMA_VERSION = 3  # 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS results (
     run TEXT NOT NULL REFERENCES runs(id), connector TEXT NOT NULL, cause TEXT NOT NULL,
     status TEXT NOT NULL, evidence TEXT, summary TEXT, reason TEXT, advice TEXT, risk TEXT,
-    changes TEXT, PRIMARY KEY (run, connector, cause)
+    changes TEXT, round INTEGER NOT NULL DEFAULT 1, masked_by TEXT, waits_on TEXT,
+    PRIMARY KEY (run, connector, cause)
 );
 CREATE TABLE IF NOT EXISTS changes (
     run TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, connector TEXT NOT NULL,
@@ -38,7 +39,7 @@ CREATE TABLE IF NOT EXISTS changes (
     call TEXT, before TEXT, after TEXT, params TEXT, undo TEXT,
     state TEXT NOT NULL CHECK (state IN {CHANGE_STATES!r}), error TEXT,
     irreversible INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL,
-    undone_by TEXT, PRIMARY KEY (run, seq)
+    undone_by TEXT, round INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (run, seq)
 );
 """
 
@@ -113,9 +114,14 @@ class Journal:
 
     def _migrate(self) -> None:
         """Bring a journal written by an older agent up to date; its runs keep working."""
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
-        if "targets" not in columns:
-            self._db.execute("ALTER TABLE runs ADD COLUMN targets TEXT")
+        added = {"runs": ("targets TEXT",),
+                 "results": ("round INTEGER NOT NULL DEFAULT 1", "masked_by TEXT", "waits_on TEXT"),
+                 "changes": ("round INTEGER NOT NULL DEFAULT 1",)}
+        for table, wanted in added.items():
+            columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column in wanted:
+                if column.split()[0] not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
     @classmethod
     def in_dir(cls, directory: Path, now: Now | None = None) -> Journal:
@@ -169,31 +175,36 @@ class Journal:
     # results --------------------------------------------------------------------------------
     def add_result(self, run_id: str, outcome: Outcome) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO results (run, connector, cause, status, evidence, summary, reason,"
+            " advice, risk, changes, round, masked_by, waits_on) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (run_id, outcome.connector, outcome.cause, outcome.status.value, dump(outcome.evidence),
              redact_obj(outcome.summary), redact_obj(outcome.reason), redact_obj(outcome.advice),
-             outcome.risk, dump(outcome.changes)))
+             outcome.risk, dump(outcome.changes), int(outcome.round), dump(outcome.masked_by),
+             dump(outcome.waits_on)))
 
     def results(self, run_id: str) -> list[Outcome]:
         rows = self._db.execute("SELECT * FROM results WHERE run=? ORDER BY rowid", (run_id,))
         return [Outcome(connector=r["connector"], cause=r["cause"], status=Status(r["status"]),
                         evidence=_load(r["evidence"]) or {}, summary=r["summary"] or "",
                         reason=r["reason"], changes=_load(r["changes"]) or [],
-                        advice=r["advice"] or "", risk=r["risk"]) for r in rows]
+                        advice=r["advice"] or "", risk=r["risk"], round=r["round"],
+                        masked_by=_load(r["masked_by"]) or [], waits_on=_load(r["waits_on"]) or [])
+                for r in rows]
 
     # changes --------------------------------------------------------------------------------
-    def change_pending(self, run_id: str, connector: str, cause: str, fixer: str, step: Step) -> int:
-        """Record a change about to be made (before the write); returns its sequence number."""
+    def change_pending(self, run_id: str, connector: str, cause: str, fixer: str, step: Step,
+                       round_no: int = 1) -> int:
+        """Record a change about to be made (before the write) in a round; returns its sequence number."""
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM changes WHERE run=?", (run_id,))
         seq = int(row.fetchone()[0])
         stamp = self._stamp()
         self._db.execute(
             "INSERT INTO changes (run, seq, connector, cause, fixer, action, description, call, before,"
-            " after, params, undo, state, irreversible, created, updated)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'pending',?,?,?)",
+            " after, params, undo, state, irreversible, created, updated, round)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'pending',?,?,?,?)",
             (run_id, seq, connector, cause, fixer, step.action, redact_obj(step.description),
              dump(step.call), dump(step.before), dump(step.after), dump(step.params), dump(step.undo),
-             int(step.irreversible), stamp, stamp))
+             int(step.irreversible), stamp, stamp, int(round_no)))
         return seq
 
     def change_applied(self, run_id: str, seq: int, undo: dict[str, Any] | None) -> None:
@@ -238,4 +249,4 @@ def _change(row: sqlite3.Row) -> Change:
                   before=_load(row["before"]), after=_load(row["after"]), undo=_load(row["undo"]),
                   state=row["state"], error=row["error"], irreversible=bool(row["irreversible"]),
                   params=_load(row["params"]) or {}, description=row["description"] or "",
-                  undone_by=row["undone_by"])
+                  undone_by=row["undone_by"], round=row["round"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,6 +41,8 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None  # why the answer is unknown (403, throttled, missing permission...)
     summary: str = ""  # one human line: what was seen
+    masked_by: list[str] = field(default_factory=list)  # causes that keep this check from judging
+    depends_on: list[str] = field(default_factory=list)  # causes whose fix must land before this one's
 
     @classmethod
     def ok(cls, summary: str = "", **evidence: Any) -> Finding:
@@ -52,6 +55,16 @@ class Finding:
     @classmethod
     def unknown(cls, reason: str, **evidence: Any) -> Finding:
         return cls(Status.UNKNOWN, dict(evidence), reason=reason, summary=reason)
+
+    @classmethod
+    def masked(cls, reason: str, masked_by: Sequence[str], **evidence: Any) -> Finding:
+        """`unknown` because another cause keeps the check from running or from judging."""
+        return cls(Status.UNKNOWN, dict(evidence), reason=reason, summary=reason, masked_by=list(masked_by))
+
+    @classmethod
+    def implied(cls, summary: str, depends_on: Sequence[str], **evidence: Any) -> Finding:
+        """`found` because another cause implies this one; its fix waits for that cause's fix."""
+        return cls(Status.FOUND, dict(evidence), summary=summary, depends_on=list(depends_on))
 
 
 @dataclass
@@ -90,6 +103,7 @@ class Plan:
     risk: Risk
     steps: list[Step] = field(default_factory=list)
     note: str = ""  # e.g. "nothing to change"
+    waits_on: list[str] = field(default_factory=list)  # causes whose fix must land before these steps
 
     @property
     def empty(self) -> bool:
@@ -116,6 +130,7 @@ class Change:
     params: dict[str, Any] = field(default_factory=dict)  # the step's params, so undo can rebuild it
     description: str = ""
     undone_by: str | None = None  # the undo run that reversed this change
+    round: int = 1  # the round of the run that made it
 
 
 @dataclass
@@ -131,6 +146,9 @@ class Outcome:
     changes: list[dict[str, Any]] = field(default_factory=list)
     advice: str = ""
     risk: str | None = None
+    round: int = 1  # the round of a converging fix run in which this status was reached
+    masked_by: list[str] = field(default_factory=list)  # causes that kept the check from judging
+    waits_on: list[str] = field(default_factory=list)  # causes whose fix this one's plan waits for
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

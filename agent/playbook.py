@@ -18,6 +18,7 @@ from agent.errors import PlaybookError, Problem
 from agent.model import Risk
 from agent.playbook_schema import AREAS, PlaybookSpec, Symptom
 from agent.registry import Detector, Fixer
+from agent.relations import KINDS, Relation, Relations, find_cycle
 from agent.yamlsrc import YamlDoc, YamlSyntaxError, format_loc, read_yaml, validation_problems
 
 ENV_VAR = "AGENT_PLAYBOOKS"
@@ -40,6 +41,7 @@ class Playbook:
     advice: str
     references: tuple[str, ...]
     source: Path
+    relations: Relations = field(default_factory=Relations)
 
     @property
     def detector_name(self) -> str:
@@ -98,6 +100,11 @@ def default_paths() -> list[Path]:
     env = os.environ.get(ENV_VAR, "")
     if env.strip():
         return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
+    return shipped_paths()
+
+
+def shipped_paths() -> list[Path]:
+    """The playbooks that come with the agent: the repository's folder, or a wheel's own copy."""
     package = Path(__file__).resolve().parent
     repo = package.parent / "playbooks"
     builtin = package / "builtin_playbooks"  # an installed wheel carries its own copy
@@ -110,6 +117,7 @@ def load_playbooks(paths: Iterable[str | Path] | None = None) -> list[Playbook]:
     files, problems = _expand([Path(p) for p in paths] if paths is not None else default_paths())
     checked = [_check_file(f) for f in files]
     problems += _duplicate_ids(checked)
+    problems += _relation_problems(checked)
     problems += [p for f in checked for p in f.problems]
     if problems:
         raise PlaybookError(problems)
@@ -224,6 +232,47 @@ def _duplicate_ids(files: list[_File]) -> list[Problem]:
     return problems
 
 
+def _relation_problems(files: list[_File]) -> list[Problem]:
+    """Relations name known causes, never their own playbook, and form no cycle (with file:line)."""
+    specs = [f for f in files if f.spec is not None]
+    known = {f.spec.id for f in specs if f.spec is not None} | _builtin_ids()
+    problems: list[Problem] = []
+    edges: dict[str, set[str]] = {}
+    where: dict[tuple[str, str], tuple[_File, tuple[str | int, ...]]] = {}
+    for f in specs:
+        assert f.spec is not None and f.doc is not None
+        for kind in KINDS:
+            for i, rel in enumerate(getattr(f.spec, kind)):
+                loc: tuple[str | int, ...] = (kind, i, "cause")
+                if rel.cause == f.spec.id:
+                    problems.append(_at(f, loc, f"'{rel.cause}' is this playbook's own id"))
+                elif rel.cause not in known:
+                    problems.append(_at(f, loc, f"unknown cause id '{rel.cause}'; valid: "
+                                                f"{', '.join(sorted(known - {f.spec.id}))}"))
+                else:
+                    edges.setdefault(f.spec.id, set()).add(rel.cause)
+                    where.setdefault((f.spec.id, rel.cause), (f, loc))
+    cycle = find_cycle(edges)
+    if cycle is not None:
+        f, loc = where[(cycle[0], cycle[1])]
+        problems.append(_at(f, loc, f"relations form a cycle: {' -> '.join(cycle)}"))
+    return problems
+
+
+def _at(f: _File, loc: tuple[str | int, ...], message: str) -> Problem:
+    line = f.doc.line_of(loc) if f.doc is not None else None
+    return Problem(f.display, line, f"{format_loc(loc)}: {message}")
+
+
+def _builtin_ids() -> set[str]:
+    """The ids of the shipped and configured playbooks: a file checked on its own may relate to them."""
+    ids: set[str] = set()
+    for folder in {*default_paths(), *shipped_paths()}:
+        paths = folder.rglob("*.y*ml") if folder.is_dir() else [folder] if folder.is_file() else []
+        ids.update(path.stem for path in paths)  # stage 4 makes every id equal its file name
+    return ids
+
+
 def _build(f: _File) -> Playbook:
     """The Playbook of a file that passed every stage."""
     spec = f.spec
@@ -247,4 +296,6 @@ def _build(f: _File) -> Playbook:
         advice=spec.advice,
         references=tuple(spec.references),
         source=f.path,
+        relations=Relations(tuple(Relation(kind, r.cause, r.why)
+                                  for kind in KINDS for r in getattr(spec, kind))),
     )

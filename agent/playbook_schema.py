@@ -91,6 +91,13 @@ class FixSpec(UseSpec):
     risk: Literal["low", "medium", "high"] | None = None  # None: the fixer's declared risk
 
 
+class RelationSpec(_Strict):
+    """`masked_by:`, `implied_by:` or `after:` entry: another cause's id and why the relation holds."""
+
+    cause: Annotated[str, AfterValidator(_kebab)]
+    why: Annotated[str, AfterValidator(_not_blank)]
+
+
 class PlaybookSpec(_Strict):
     """The structure of a playbook file (stage 2); names and parameters are checked after it."""
 
@@ -103,3 +110,7 @@ class PlaybookSpec(_Strict):
     fix: FixSpec | None = None  # advice-only causes have no fix
     advice: Annotated[str, AfterValidator(_not_blank)]
     references: list[Annotated[str, AfterValidator(_url)]] = Field(default_factory=list)
+    # relations to other causes (agent.relations): checked across files once every file is read
+    masked_by: list[RelationSpec] = Field(default_factory=list)
+    implied_by: list[RelationSpec] = Field(default_factory=list)
+    after: list[RelationSpec] = Field(default_factory=list)

@@ -129,8 +129,8 @@ BAD_FILES = [
             (1, "advice: required field is missing"),
             (
                 8,
-                "advise: unknown field 'advise'; valid: advice, applies_to, area, detect, fix, id, "
-                "references, symptoms, title",
+                "advise: unknown field 'advise'; valid: advice, after, applies_to, area, detect, fix, "
+                "id, implied_by, masked_by, references, symptoms, title",
             ),
         ],
     ),

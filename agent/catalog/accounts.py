@@ -30,6 +30,8 @@ MFA_CODES = frozenset({50076, 50079, 50072, 50074, 50158, 53003, 530035, 50131})
 ACCOUNT_FIELDS = ["id", "userPrincipalName", "accountEnabled", "passwordPolicies",
                   "lastPasswordChangeDateTime", "onPremisesSyncEnabled", "userType"]
 NO_EXPIRY = "DisablePasswordExpiration"
+# EWS codes of a failing server: they come before, or instead of, any verdict on the password
+SERVER_FAULTS = ("ErrorInternalServer", "ErrorServerBusy", "ErrorTimeoutExpired")
 
 
 class AccountParams(BaseModel):
@@ -127,9 +129,10 @@ class CredentialsRejected(Detector):
         if variant is None:
             return self._not_credentials(probe, evidence)
         if variant == "wrong-password" and await is_federated(ctx, upn):
-            return Finding.ok("AADSTS50126 is what any password gets on a federated domain (see "
-                              "sso-federated-account); the password itself cannot be judged there",
-                              federated=True, **evidence)
+            masks = ["sso-federated-account", *self._legacy_mask(evidence)]
+            return Finding.masked("AADSTS50126 is what any password gets on a federated domain (see "
+                                  "sso-federated-account): the password itself cannot be judged there",
+                                  masks, federated=True, **evidence)
         return await self._found(ctx, upn, variant, evidence)
 
     async def _ews_basic(self, ctx: Context, evidence: dict[str, Any]) -> Finding | None:
@@ -142,12 +145,22 @@ class CredentialsRejected(Detector):
         evidence["ews"] = {"ok": ews.ok, "status": ews.status, "offered": ews.www_authenticate}
         if ews.ok:
             return Finding.ok(f"EWS accepted the account's {scheme} sign-in", **evidence)
-        if ews.status != 401:
-            answer = ews.code or ews.status
-            return Finding.ok(f"EWS accepted the credentials (it answered {answer})", **evidence)
+        if ews.status != 401 and ews.code and not ews.code.startswith(SERVER_FAULTS):
+            # EWS itself answered (a mailbox-level error): the account was authenticated first
+            return Finding.ok(f"EWS accepted the credentials (it answered {ews.code})", **evidence)
+        if ews.status != 401:  # a bare server error or an odd answer says nothing about the password
+            return Finding.unknown(f"EWS answered HTTP {ews.status} to the account's {scheme} sign-in, "
+                                   "which neither accepts nor refuses the password", **evidence)
         if scheme.lower() in (s.lower() for s in ews.www_authenticate):
             evidence["ews_rejected"] = True  # the server offers the scheme and still refused the password
+        else:
+            evidence["ews_scheme_refused"] = True  # 401 before the password: see legacy-auth-disabled
         return None  # a verdict on the account comes from the password grant next
+
+    @staticmethod
+    def _legacy_mask(evidence: dict[str, Any]) -> list[str]:
+        """legacy-auth-disabled too, when on-premises EWS refused the scheme before the password."""
+        return ["legacy-auth-disabled"] if evidence.get("ews_scheme_refused") else []
 
     @staticmethod
     def _variant(probe: TokenProbe, evidence: dict[str, Any]) -> str | None:

@@ -15,10 +15,12 @@ from agent.registry import Detector, Fixer, register_detector, register_fixer
 if TYPE_CHECKING:
     from agent.context import Context
 
+APP_NOT_INSTALLED = "app-not-installed"
 EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 FULL_ACCESS_AS_APP_ID = "dc890d15-9560-4a4c-9b7f-a736ec74ec40"
 EXCHANGE_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com")
 SCHEME_OF = {"basic": "Basic", "ntlm": "NTLM"}
+PENDING_SP = "<service principal that app-not-installed's fix creates>"
 
 
 class RoleParams(BaseModel):
@@ -94,9 +96,10 @@ class ExchangeRoleMissing(Detector):
 
     async def _verdict(self, ctx: Context, token_ok: bool, role: str, grant: GrantState,
                        evidence: dict[str, Any]) -> Finding:
-        if grant.client_sp_id is None:
-            return Finding.unknown("the connector app has no service principal in the tenant (see "
-                                   "app-not-installed): its Exchange grant cannot be checked", **evidence)
+        if grant.client_sp_id is None:  # no service principal, so no app role assignment on it
+            return Finding.implied(f"the connector app has no service principal in the tenant (see "
+                                   f"{APP_NOT_INSTALLED}), so it holds no {role} grant: EWS refuses its "
+                                   "tokens", [APP_NOT_INSTALLED], **evidence)
         if grant.assignment_id is not None:
             if token_ok:  # granted, but tokens do not carry it yet: replication, nothing to change
                 return Finding.found(f"{role} is granted but the connector's EWS token does not carry it yet "
@@ -136,8 +139,10 @@ class GrantExchangeRole(Fixer):
             plan.note = "the connector has no app"
             return plan
         grant = await read_grant(ctx, app.client_id, self.params.role)
-        if grant.client_sp_id is None:
-            plan.note = "the connector app has no service principal: install it first (app-not-installed)"
+        if grant.client_sp_id is None:  # planned in full once app-not-installed's fix created it
+            plan.steps.append(self._grant_step(ctx, grant.exchange_sp_id, PENDING_SP, grant.role_id))
+            plan.waits_on = [APP_NOT_INSTALLED]
+            plan.note = f"waits on {APP_NOT_INSTALLED}: the grant names the service principal its fix creates"
         elif grant.assignment_id is not None:
             plan.note = f"{self.params.role} is already granted; tokens pick it up within an hour"
         else:

@@ -51,7 +51,8 @@ class ExchangePlanMissing(Detector):
         except ReadFailed as exc:
             return cannot_read(f"the licences of {upn}", exc, account=upn)
         if user is None:
-            return Finding.unknown(f"{upn} does not exist in the tenant (see bad-credentials)", account=upn)
+            return Finding.masked(f"{upn} does not exist in the tenant (see bad-credentials)",
+                                  ["bad-credentials"], account=upn)
         plans = mailbox_plans(user)
         skus = [str(s.get("skuId")) for s in user.get("assignedLicenses") or []]
         evidence: dict[str, Any] = {"account": upn, "account_id": user.get("id"), "skus": skus,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from agent.config import Connector
     from agent.context import Context
 
+TARGET_SITE_MISSING = "target-site-missing"
 MAX_LISTED = 20  # sites named in a summary line; the evidence keeps them all
 T = TypeVar("T")
 
@@ -74,8 +75,20 @@ class SiteReads:
             return Finding.found(f"{found.replace('{n}', str(len(self.missing)))}: {listed}", **evidence)
         if self.failed:
             why = "; ".join(f"{f['site']}: {f['reason']}" for f in self.failed[:3])
-            return Finding.unknown(f"{len(self.failed)} site(s) could not be read: {why}", **evidence)
+            reason = f"{len(self.failed)} site(s) could not be read: {why}"
+            if self._only_target_missing():
+                return Finding.masked(f"{reason} (the target site does not exist yet: see "
+                                      f"{TARGET_SITE_MISSING})", [TARGET_SITE_MISSING], **evidence)
+            return Finding.unknown(reason, **evidence)
         return Finding.ok(ok, **evidence)
+
+    def _only_target_missing(self) -> bool:
+        """Every unreadable site is the connector's own target site, and it answered 404 (not there)."""
+        target = self.ctx.connector.target_site
+        if target is None:
+            return False
+        url = str(target.url).rstrip("/").lower()
+        return all(f["status"] == 404 and str(f["site"]).rstrip("/").lower() == url for f in self.failed)
 
 
 async def connector_view(ctx: Context, site: str) -> dict[str, Any]:
