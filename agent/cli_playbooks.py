@@ -66,6 +66,7 @@ def details(pb: Playbook) -> dict[str, Any]:
     if pb.fixer_cls is not None and pb.fixer_params is not None:
         data["fix"] = _use(pb.fixer_cls, pb.fixer_params) | {"risk": data["risk"]}
     data |= {"advice": pb.advice, "references": list(pb.references), "source": str(pb.source)}
+    data["relations"] = [{"kind": r.kind, "cause": r.cause, "why": r.why} for r in pb.relations.items]
     return data
 
 
@@ -133,6 +134,9 @@ def _render(data: dict[str, Any]) -> list[str]:
         out.append(f"    permissions: {', '.join(use['permissions']) or '-'}")
         if use["roles"]:
             out.append(f"    roles:       {', '.join(use['roles'])}")
+    if data["relations"]:
+        out.append("  relations:")
+        out += [f"    - {r['kind']} {r['cause']}: {r['why']}" for r in data["relations"]]
     out.append("  advice:")
     out += [f"    {line}" for line in data["advice"].rstrip().splitlines()]
     if data["references"]:

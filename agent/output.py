@@ -93,6 +93,8 @@ def _details(outcome: Outcome, out: Console) -> None:
     if outcome.changes:
         out.print(f"\n[bold]{escape(outcome.connector)} / {escape(outcome.cause)}[/]"
                   + (f" (risk {outcome.risk})" if outcome.risk else ""))
+        if outcome.waits_on:
+            out.print(f"  waits on {escape(', '.join(outcome.waits_on))}: applied once that fix has landed")
         for change in outcome.changes:
             out.print("  " + escape(describe_change(change)))
     if outcome.advice and outcome.status in (Status.FOUND, Status.SKIPPED, Status.UNVERIFIED):

@@ -14,6 +14,7 @@ from agent import registry
 from agent.context import Context, WriteGuard
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer
+from agent.relations import NONE, Relations
 
 HEALTHY: dict[str, Any] = {
     "licensed": True,
@@ -300,6 +301,7 @@ class ToyPlaybook:
     applies_to: tuple[str, ...] = ("exchange-online",)
     advice: str = "do the thing"
     risk: Risk | None = None
+    relations: Relations = NONE
 
     def make_detector(self) -> Detector:
         return self.detector_cls()

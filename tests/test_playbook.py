@@ -289,3 +289,43 @@ def test_ensure_catalog_loaded_imports_every_public_module(
 def test_ensure_catalog_loaded_without_the_package() -> None:
     ensure_catalog_loaded("no_such_catalog_package_here")  # nothing to import is not an error
     assert "no_such_catalog_package_here" not in sys.modules
+
+
+def _related(pid: str, kind: str, cause: str) -> str:
+    return PLAYBOOK.format(id=pid) + f"{kind}:\n  - cause: {cause}\n    why: because\n"
+
+
+def test_relations_load_with_their_reasons(fakes: ModuleType, tmp_path: Path) -> None:
+    write(tmp_path, "mail/one-a.yaml", _related("one-a", "masked_by", "one-b"))
+    write(tmp_path, "mail/one-b.yaml", PLAYBOOK.format(id="one-b"))
+    playbooks = {pb.id: pb for pb in load_playbooks([tmp_path / "mail"])}
+    rel = playbooks["one-a"].relations
+    assert rel.masked_by == ("one-b",) and rel.first == () and rel.items[0].why == "because"
+    assert playbooks["one-b"].relations.items == ()
+
+
+def test_relation_to_an_unknown_cause_names_file_line_and_choices(fakes: ModuleType, tmp_path: Path) -> None:
+    path = write(tmp_path, "mail/one-a.yaml", _related("one-a", "after", "no-such-cause"))
+    [line] = problems_of(path)
+    assert line.startswith(f"{path}:9: after[0].cause: unknown cause id 'no-such-cause'; valid: ")
+    assert "app-not-installed" in line  # a file checked alone may relate to the shipped causes
+
+
+def test_relation_to_itself_is_refused(fakes: ModuleType, tmp_path: Path) -> None:
+    path = write(tmp_path, "mail/one-a.yaml", _related("one-a", "implied_by", "one-a"))
+    assert problems_of(path) == [f"{path}:9: implied_by[0].cause: 'one-a' is this playbook's own id"]
+
+
+def test_relation_cycle_is_refused_with_its_path(fakes: ModuleType, tmp_path: Path) -> None:
+    write(tmp_path, "mail/one-a.yaml", _related("one-a", "after", "one-b"))
+    write(tmp_path, "mail/one-b.yaml", _related("one-b", "masked_by", "one-c"))
+    write(tmp_path, "mail/one-c.yaml", _related("one-c", "implied_by", "one-a"))
+    [line] = problems_of(tmp_path / "mail")
+    assert line == f"{tmp_path / 'mail' / 'one-a.yaml'}:9: after[0].cause: relations form a cycle: " \
+                   "one-a -> one-b -> one-c -> one-a"
+
+
+def test_relation_needs_a_reason(fakes: ModuleType, tmp_path: Path) -> None:
+    text = PLAYBOOK.format(id="one-a") + "after:\n  - cause: app-not-installed\n"
+    path = write(tmp_path, "mail/one-a.yaml", text)
+    assert problems_of(path) == [f"{path}:9: after[0].why: required field is missing"]

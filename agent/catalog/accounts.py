@@ -148,9 +148,10 @@ class CredentialsRejected(Detector):
         if ews.status != 401 and ews.code and not ews.code.startswith(SERVER_FAULTS):
             # EWS itself answered (a mailbox-level error): the account was authenticated first
             return Finding.ok(f"EWS accepted the credentials (it answered {ews.code})", **evidence)
-        if ews.status != 401:  # a bare server error or an odd answer says nothing about the password
-            return Finding.unknown(f"EWS answered HTTP {ews.status} to the account's {scheme} sign-in, "
-                                   "which neither accepts nor refuses the password", **evidence)
+        if ews.status != 401:  # a server error or an odd answer says nothing about the password
+            answer = ews.code or f"HTTP {ews.status}"
+            return Finding.unknown(f"EWS answered {answer} to the account's {scheme} sign-in, which "
+                                   "neither accepts nor refuses the password", **evidence)
         if scheme.lower() in (s.lower() for s in ews.www_authenticate):
             evidence["ews_rejected"] = True  # the server offers the scheme and still refused the password
         else:

@@ -169,3 +169,24 @@ def test_generated_passwords_are_complex_and_masked() -> None:
         classes = ("[a-z]", "[A-Z]", r"\d", "[^A-Za-z0-9]")
         assert len(value) == 24 and all(re.search(p, value) for p in classes)
         assert redact.redact(f"x {value} y") == "x *** y"
+
+
+async def test_onprem_server_error_is_not_a_verdict_on_the_password(world: World) -> None:
+    # HTTP 500 from on-premises EWS (every attempt): the password was never judged, so unknown, not ok
+    world.reset(["bad-credentials:wrong-password"])
+    world.sim.set_faults({"errors": {"rate": 1.0, "status": 500, "services": ["ews"], "path": "onprem"}})
+    try:
+        async with world.open_context(ONPREM) as ctx:
+            finding = await CredentialsRejected().detect(ctx)
+    finally:
+        world.sim.set_faults({})
+    assert finding.status == Status.UNKNOWN, finding.summary
+    assert "ErrorInternalServerError" in finding.summary
+
+
+async def test_federated_onprem_account_behind_a_refused_scheme_names_both_masks(world: World) -> None:
+    world.reset(["legacy-auth-disabled", "sso-federated-account"])
+    async with world.open_context(ONPREM) as ctx:
+        finding = await CredentialsRejected().detect(ctx)
+    assert finding.status == Status.UNKNOWN
+    assert finding.masked_by == ["sso-federated-account", "legacy-auth-disabled"]
