@@ -286,7 +286,8 @@ def test_ordering_keeps_the_given_order_where_no_relation_says_otherwise() -> No
         def cause(self) -> str:
             return self.playbook.id
 
-    jobs = [Job(SITE, "sp"), Job(CERT, "files"), Job(GRANT, "mail"), Job(INSTALL, "files"), Job(SITE_ADMIN, "sp")]
+    jobs = [Job(SITE, "sp"), Job(CERT, "files"), Job(GRANT, "mail"), Job(INSTALL, "files"),
+            Job(SITE_ADMIN, "sp")]
     assert [(j.connector, j.cause) for j in ordered(jobs)] == [
         ("sp", "toy-site"), ("files", "toy-install"), ("files", "toy-cert"), ("mail", "toy-grant"),
         ("sp", "toy-site-admin")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.playbook import load_playbooks
-from agent.relations import fix_order, find_cycle
+from agent.relations import find_cycle, fix_order
 
 # Every relation the shipped playbooks declare; each one's reason is in the playbook (`why:`).
 SHIPPED = {
@@ -36,6 +36,7 @@ def test_find_cycle_returns_the_path_or_none() -> None:
 
 def test_fix_order_moves_a_cause_after_the_ones_it_follows_and_keeps_the_rest() -> None:
     first = {"grant": {"install"}, "cert": {"install"}}
-    assert fix_order(["grant", "licence", "cert", "install"], first) == ["licence", "install", "grant", "cert"]
+    assert fix_order(["grant", "licence", "cert", "install"], first) == [
+        "licence", "install", "grant", "cert"]
     assert fix_order(["grant", "licence"], first) == ["grant", "licence"]  # install not in this run
     assert fix_order(["a", "b"], {"a": {"b"}, "b": {"a"}}) == ["a", "b"]  # a cycle: given order, no loop
