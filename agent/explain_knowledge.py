@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.errors import PlaybookError, Problem
+from agent.explain_vocab import Clue, load_clues, vocabulary_files
 from agent.playbook_schema import Symptom
 
 UNRELATED = Path(__file__).resolve().parent / "knowledge" / "unrelated.yaml"
@@ -34,8 +35,11 @@ class Entry:
 
 @dataclass(frozen=True)
 class Knowledge:
+    """The causes and unrelated kinds explain can name, and the vocabulary clues that point at them."""
+
     causes: tuple[Entry, ...]
     unrelated: tuple[Entry, ...] = ()
+    clues: tuple[Clue, ...] = ()
 
 
 def load_knowledge(paths: Sequence[str | Path] | None = None) -> Knowledge:
@@ -56,14 +60,20 @@ def _cached(paths: tuple[str, ...]) -> Knowledge:
             problems += exc.problems
     if problems:
         raise PlaybookError(problems)
-    return Knowledge(tuple(sorted(causes, key=lambda e: e.id)), unrelated_entries())
+    return Knowledge(tuple(sorted(causes, key=lambda e: e.id)), unrelated_entries(), vocabulary_clues())
 
 
 def knowledge_from_playbooks(playbooks: Iterable[Any]) -> Knowledge:
-    """Knowledge from already loaded Playbook objects (the engine has them; no file is read again)."""
+    """Knowledge from already loaded Playbook objects (the engine has them) and the shipped vocabularies."""
     causes = tuple(Entry(pb.id, getattr(pb, "title", pb.id), getattr(pb, "advice", ""),
                          tuple(getattr(pb, "symptoms", ()))) for pb in playbooks)
-    return Knowledge(causes)
+    return Knowledge(causes, (), vocabulary_clues())
+
+
+@lru_cache(maxsize=1)
+def vocabulary_clues() -> tuple[Clue, ...]:
+    """The clues of the shipped vocabularies (agent/knowledge/*.yaml but unrelated.yaml)."""
+    return load_clues(vocabulary_files(), _read)
 
 
 @lru_cache(maxsize=1)

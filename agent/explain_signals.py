@@ -38,6 +38,33 @@ _STATUS_PATTERNS = (
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed
 _WORD = re.compile(r"[\w-]+")
 
+# Which service a text talks to, from host names, endpoint paths and vocabulary only that service uses.
+# Hosts: https://learn.microsoft.com/en-us/microsoft-365/enterprise/urls-and-ip-address-ranges
+SERVICE_MARKS: dict[str, tuple[str, ...]] = {
+    "identity": ("login.microsoftonline.com", "login.windows.net", "login.microsoftonline.us",
+                 "login.partner.microsoftonline.cn", "/oauth2/", "aadsts", "msal", "adal", "token endpoint",
+                 "get_token", "acquiretoken", "clientauthenticationerror", "invalid_grant", "invalid_client"),
+    "graph": ("graph.microsoft.com", "graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", "/v1.0/",
+              "/beta/", "msgraph", "odataerror", "graph api"),
+    "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services", "ews ",
+            "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap"),
+    "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint",
+                   "microsoft.sharepoint", "spo", "pnp"),
+    "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
+    "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint"),
+}
+# The authentication scheme a text shows (a WWW-Authenticate challenge, an Authorization header, prose).
+SCHEME_MARKS: dict[str, tuple[str, ...]] = {
+    "basic": ("basic realm", "authorization: basic", "basic auth", "basic authentication",
+              "basicauthentication", "legacy authentication", "legacy auth"),
+    "ntlm": ("ntlm", "httpntlmauth"),
+    "negotiate": ("negotiate", "kerberos"),
+    "bearer": ("bearer", "oauth", "access token", "access_token", "app-only", "app only"),
+}
+_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", ".sharepoint.com", "graph.microsoft.com",
+                 "login.microsoftonline.com", "exchange online", "office 365", "microsoft 365")
+_EWS_HOST = re.compile(r"https?://([\w.-]+)/ews/exchange\.asmx", re.I)
+
 
 @dataclass
 class Signals:
@@ -49,6 +76,9 @@ class Signals:
     words: set[str] = field(default_factory=set)  # every lower-case word of the text (codes stand alone)
     statuses: set[int] = field(default_factory=set)
     exceptions: set[str] = field(default_factory=set)  # lower-case class names, without module
+    services: set[str] = field(default_factory=set)  # identity, graph, ews, sharepoint, onedrive, adfs
+    schemes: set[str] = field(default_factory=set)  # basic, ntlm, negotiate, bearer
+    cloud: str | None = None  # online (Microsoft 365 hosts), onprem (an EWS host of its own), or unknown
 
 
 def normalise(text: str) -> str:
@@ -76,7 +106,30 @@ def read_signals(raw: str) -> Signals:
     signals.words = set(_WORD.findall(signals.flat))
     signals.statuses = {int(m) for p in _STATUS_PATTERNS for m in p.findall(text) if 100 <= int(m) <= 599}
     signals.exceptions = {m.lower() for m in _EXCEPTION.findall(text)}
+    signals.services = _marked(signals.flat, SERVICE_MARKS)
+    if (signals.codes | signals.words) & _EWS_CODES:
+        signals.services.add("ews")
+    signals.schemes = _marked(signals.flat, SCHEME_MARKS)
+    signals.cloud = _cloud(signals.flat)
     return signals
+
+
+# EWS ResponseCode values that name EWS by themselves (the rest of the Error* family is shared with Graph)
+_EWS_CODES = frozenset({"errornonexistentmailbox", "errorimpersonateuserdenied", "errormissingemailaddress",
+                        "errorserverbusy", "errorinvalidexchangeimpersonationheaderdata",
+                        "errormailboxmoveinprogress", "errornameresolutionnoresults"})
+
+
+def _marked(flat: str, marks: dict[str, tuple[str, ...]]) -> set[str]:
+    return {name for name, needles in marks.items() if any(n in flat for n in needles)}
+
+
+def _cloud(flat: str) -> str | None:
+    """online when the text names a Microsoft 365 host; onprem when EWS runs on a host of its own."""
+    if any(host in flat for host in _ONLINE_HOSTS):
+        return "online"
+    hosts = _EWS_HOST.findall(flat)
+    return "onprem" if hosts else None
 
 
 def _codes(text: str) -> set[str]:
