@@ -1,0 +1,50 @@
+"""`agent explain` against the cost of importing the four client libraries, side by side in one run.
+
+Each sample is a fresh interpreter: (a) `agent explain TEXT` (reads every playbook and vocabulary, scores the
+text, prints the answer) and (b) `import msgraph, azure.identity, exchangelib, office365` (what any
+command that talks to a tenant pays before its first request). The medians of N samples each, taken in
+alternation so both see the same machine, and their ratio are printed; the target is a ratio of 0.35 or less.
+
+Run: python benchmarks/explain_speed.py [--repeat N] [--text TEXT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+TEXT = ("The remote server returned an error: (401) Unauthorized. AADSTS7000222: The provided client secret "
+        "keys for app '6f1c7b2e-3d4a-4b8e-9f10-7c2d5e8a9b31' are expired.")
+IMPORTS = "import msgraph, azure.identity, exchangelib, office365.sharepoint.client_context"
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--text", default=TEXT)
+    args = parser.parse_args()
+    explain_argv = [sys.executable, "-m", "agent", "explain", args.text]
+    import_argv = [sys.executable, "-c", IMPORTS]
+    timed(explain_argv), timed(import_argv)  # warm the file cache and the bytecode of both
+    explains, imports = [], []
+    for _ in range(args.repeat):
+        explains.append(timed(explain_argv))
+        imports.append(timed(import_argv))
+    e, i = statistics.median(explains), statistics.median(imports)
+    print(f"{'agent explain':<40} median {e:6.3f} s  ({', '.join(f'{x:.2f}' for x in explains)})")
+    print(f"{'import the four client libraries':<40} median {i:6.3f} s  ({', '.join(f'{x:.2f}' for x in imports)})")
+    print(f"ratio explain / imports: {e / i:.2f} (target <= 0.35)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
