@@ -40,8 +40,9 @@ def main() -> int:
         explains.append(timed(explain_argv))
         imports.append(timed(import_argv))
     e, i = statistics.median(explains), statistics.median(imports)
-    print(f"{'agent explain':<40} median {e:6.3f} s  ({', '.join(f'{x:.2f}' for x in explains)})")
-    print(f"{'import the four client libraries':<40} median {i:6.3f} s  ({', '.join(f'{x:.2f}' for x in imports)})")
+    for name, median, samples in (("agent explain", e, explains),
+                                  ("import the four client libraries", i, imports)):
+        print(f"{name:<40} median {median:6.3f} s  ({', '.join(f'{x:.2f}' for x in samples)})")
     print(f"ratio explain / imports: {e / i:.2f} (target <= 0.35)")
     return 0
 
