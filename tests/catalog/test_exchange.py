@@ -97,6 +97,18 @@ async def test_legacy_auth_turned_off_on_premises(world: World) -> None:
     assert finding.evidence["offered"] == ["Negotiate"] and finding.evidence["exchange_online"] is False
 
 
+@pytest.mark.parametrize("status", [500, 502])
+async def test_a_server_error_is_no_challenge(world: World, status: int) -> None:
+    # a 5xx (or a proxy page) offers no scheme: whether Basic is off cannot be told from it
+    world.sim.set_faults({"errors": {"rate": 1.0, "status": status, "services": ["ews"], "path": "onprem"}})
+    try:
+        async with world.open_context(ONPREM) as ctx:
+            finding = await LegacyAuthRefused().detect(ctx)
+    finally:
+        world.sim.set_faults({})
+    assert finding.status == Status.UNKNOWN and f"HTTP {status}" in (finding.reason or "")
+
+
 async def test_basic_against_exchange_online_is_found(world: World) -> None:
     async with world.open_context(EXO) as ctx:
         assert (await LegacyAuthRefused().detect(ctx)).status == Status.OK  # OAuth: nothing to probe
