@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from agent.errors import PlaybookError, Problem
 from agent.explain_vocab import Clue, load_clues, vocabulary_files
 from agent.playbook_schema import Symptom
+from agent.yamlsrc import YamlSyntaxError, check_expansion
 
 UNRELATED = Path(__file__).resolve().parent / "knowledge" / "unrelated.yaml"
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
@@ -113,7 +114,14 @@ def _playbook_entry(path: Path) -> Entry:
 
 def _read(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = path.read_text(encoding="utf-8")
+        if "&" in text:  # anchors: bound what their aliases expand to before building anything
+            check_expansion(yaml.compose(text, Loader=_Loader), str(path))
+        return yaml.load(text, Loader=_Loader)
+    except YamlSyntaxError as exc:
+        raise PlaybookError([exc.problem]) from None
+    except RecursionError:
+        raise PlaybookError([Problem(str(path), None, "invalid YAML: nested too deeply")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         why = getattr(exc, "strerror", None) or exc
         raise PlaybookError([Problem(str(path), None, f"cannot read: {why}")]) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from agent.errors import Problem
 
 Loc = tuple[str | int, ...]
+MAX_BYTES = 8 * 1024 * 1024  # a config with a long user list is a few MB at most
+MAX_VALUES = 200_000  # values a document may expand to through aliases (a 10,000-user scope is 10,000)
+MAX_DEPTH = 64
+_CHOICE_LIKE = re.compile(r"[a-z][a-z_. -]{0,23}")  # what a mistyped choice looks like; secrets do not
 
 # pydantic's names for input types, in the words of a YAML author.
 _YAML_TYPES = {
@@ -45,6 +50,7 @@ class YamlDoc:
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
     duplicate_keys: list[Problem] = field(default_factory=list)
+    walked: set[int] = field(default_factory=set, repr=False)  # nodes whose lines are recorded
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """The line of `loc`, or of its nearest ancestor that is in the file (a missing key's parent)."""
@@ -58,15 +64,32 @@ class YamlDoc:
 
 def read_yaml(path: Path, display: str | None = None) -> YamlDoc:
     """Parse one YAML file; YamlSyntaxError names file:line; OSError is left to the caller."""
-    return parse_yaml(path.read_text(encoding="utf-8"), display or str(path))
+    with path.open("rb") as handle:  # bounded: a huge file (or a device) is refused, not read whole
+        raw = handle.read(MAX_BYTES + 1)
+    name = display or str(path)
+    if len(raw) > MAX_BYTES:
+        raise YamlSyntaxError(Problem(name, None, f"larger than {MAX_BYTES // (1024 * 1024)} MB: not a "
+                                                   "config, playbook or policy file"))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlSyntaxError(Problem(name, None, f"not UTF-8 text (byte {exc.start})")) from None
+    return parse_yaml(text, name)
 
 
 def parse_yaml(text: str, file: str) -> YamlDoc:
-    """Parse YAML text attributed to `file` (safe loader: no Python objects)."""
+    """Parse YAML text attributed to `file` (safe loader: no Python objects; aliases, nesting and
+    size bounded, so a small file cannot expand into gigabytes)."""
+    if "\x00" in text:
+        raise YamlSyntaxError(Problem(file, None, "YAML syntax error: the file contains NUL bytes"))
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            check_expansion(node, file)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise YamlSyntaxError(Problem(file, None, "YAML syntax error: nested too deeply")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -94,10 +117,44 @@ def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     return f"{problem} ({context})"
 
 
+def check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a document deeper than MAX_DEPTH or whose aliases expand it past MAX_VALUES values."""
+    sizes: dict[int, int] = {}
+    order: list[tuple[yaml.Node, int]] = []
+    todo: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while todo:  # every distinct node once, children before parents afterwards
+        node, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise YamlSyntaxError(Problem(file, node.start_mark.line + 1,
+                                          f"YAML nested more than {MAX_DEPTH} levels deep"))
+        if id(node) in sizes:
+            continue
+        sizes[id(node)] = 0
+        order.append((node, depth))
+        todo += [(child, depth + 1) for child in _children(node)]
+    for node, _ in reversed(order):
+        size = 1 + sum(sizes.get(id(child), 0) for child in _children(node))
+        if size > MAX_VALUES:
+            raise YamlSyntaxError(Problem(file, node.start_mark.line + 1,
+                                          f"YAML expands to more than {MAX_VALUES:,} values (aliases)"))
+        sizes[id(node)] = size
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _walk(node: yaml.Node, loc: Loc, doc: YamlDoc, stack: set[int]) -> None:
     if id(node) in stack:  # a recursive alias; its lines are already recorded
         return
     doc.lines.setdefault(loc, node.start_mark.line + 1)
+    if id(node) in doc.walked:  # an alias of a node walked before: its own lines are recorded once
+        return
+    doc.walked.add(id(node))
     stack.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -162,7 +219,7 @@ def describe_error(err: Any, model: type[BaseModel] | None, loc: Loc) -> str:
         return "required field is missing"
     if kind in ("literal_error", "enum"):
         choices = _choices(err.get("ctx", {}).get("expected", ""))
-        return f"invalid value {_short(err.get('input'))}; valid: {choices}"
+        return f"invalid value{_echo(err.get('input'), choices)}; valid: {choices}"
     for lead in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(lead)
     if kind.endswith(("_type", "_parsing")):
@@ -197,6 +254,19 @@ def _submodel(tp: Any) -> type[BaseModel] | None:
 def _choices(expected: str) -> str:
     # pydantic writes "'a', 'b' or 'c'"; a list reads better next to "valid:".
     return expected.replace("' or '", "', '").replace("'", "")
+
+
+def _echo(value: Any, choices: str) -> str:
+    """The invalid value when it reads like a choice (a lower-case word, or a near miss of one); a
+    secret pasted into the wrong field (mixed case, digits, symbols) is never printed back."""
+    import difflib
+
+    options = [c.strip() for c in choices.split(",")]
+    text = str(value) if isinstance(value, (str, int, float, bool)) else ""
+    wordlike = bool(_CHOICE_LIKE.fullmatch(text)) or isinstance(value, (int, float, bool))
+    if wordlike or (text and difflib.get_close_matches(text, options, n=1, cutoff=0.75)):
+        return f" {_short(value)}"
+    return " (not shown: it is none of the choices)"
 
 
 def _short(value: Any) -> str:

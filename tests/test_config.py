@@ -312,7 +312,7 @@ def test_missing_or_binary_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config: No such file"):
         load_config(tmp_path / "nope.yaml")
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ConfigError, match=r"bin\.yaml: cannot read config: UnicodeDecodeError"):
+    with pytest.raises(ConfigError, match=r"bin\.yaml: not UTF-8 text"):
         load_config(tmp_path / "bin.yaml")
 
 

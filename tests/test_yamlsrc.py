@@ -85,3 +85,45 @@ def test_validation_problems_are_plain_and_placed() -> None:
         "v.yaml:4: inner[0].colour: unknown field 'colour'; valid: count, mode",
         "v.yaml:5: inner[1].mode: required field is missing",
     ]
+
+
+def _bomb(levels: int) -> str:
+    text, previous = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n', "a"
+    for name in "bcdefghijk"[:levels]:
+        text += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+        previous = name
+    return text
+
+
+def test_an_alias_bomb_is_refused_at_once() -> None:
+    with pytest.raises(YamlSyntaxError) as info:
+        parse_yaml(_bomb(8), "bomb.yaml")  # 369 bytes that expand to 9^9 values
+    assert "expands to more than" in str(info.value) and str(info.value).startswith("bomb.yaml:")
+
+
+def test_shared_aliases_within_the_bound_still_load_and_keep_their_lines() -> None:
+    doc = parse_yaml(_bomb(2), "ok.yaml")  # 9 + 81 + 729 values
+    assert len(doc.data["c"]) == 9 and doc.line_of(("c", 0)) == 2  # an alias points at its anchor's line
+
+
+def test_deep_nesting_and_nul_bytes_are_syntax_errors() -> None:
+    with pytest.raises(YamlSyntaxError, match="nested more than 64 levels"):
+        parse_yaml("a: " + "[" * 80 + "]" * 80 + "\n", "deep.yaml")
+    with pytest.raises(YamlSyntaxError, match="nested too deeply"):
+        parse_yaml("a: " + "[" * 5000 + "]" * 5000 + "\n", "deeper.yaml")
+    with pytest.raises(YamlSyntaxError, match="NUL bytes"):
+        parse_yaml("a: 1\x00\n", "nul.yaml")
+
+
+class _Auth(BaseModel):
+    auth: Literal["oauth", "basic", "ntlm"]
+
+
+@pytest.mark.parametrize("value, shown", [("basik", True), ("kerberos", True),
+                                          ("Hunter2-Summer!", False), ("P@ssw0rd2024", False)])
+def test_an_invalid_choice_is_echoed_only_when_it_reads_like_one(value: str, shown: bool) -> None:
+    doc = parse_yaml(f"auth: '{value}'\n", "c.yaml")
+    with pytest.raises(ValidationError) as info:
+        _Auth.model_validate(doc.data)
+    (problem,) = validation_problems(info.value, doc, _Auth)
+    assert (value in str(problem)) is shown and "valid: oauth, basic, ntlm" in str(problem)
