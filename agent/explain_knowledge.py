@@ -116,7 +116,9 @@ def _read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
         if "&" in text:  # anchors: bound what their aliases expand to before building anything
-            check_expansion(yaml.compose(text, Loader=_Loader), str(path))
+            root = yaml.compose(text, Loader=_Loader)
+            if root is not None:
+                check_expansion(root, str(path))
         return yaml.load(text, Loader=_Loader)
     except YamlSyntaxError as exc:
         raise PlaybookError([exc.problem]) from None

@@ -217,7 +217,8 @@ class LegacyAuthRefused(Detector):
                         diagnostics=challenge.x_ms_diagnostics)
         if challenge.status not in (200, 401):  # a server error or proxy page is no challenge at all
             return Finding.unknown(f"EWS at {url} answered HTTP {challenge.status} instead of an "
-                                   "authentication challenge: the schemes it offers cannot be told", **evidence)
+                                   "authentication challenge: the schemes it offers cannot be told",
+                                   **evidence)
         offers = challenge.status == 200 or scheme.lower() in (s.lower() for s in challenge.www_authenticate)
         if offers and not online:  # Exchange Online refuses Basic even where a challenge still names it
             return Finding.ok(f"EWS offers {scheme} authentication", **evidence)
