@@ -137,6 +137,9 @@ class ExcludeFromPolicies(Fixer):
         if not blocking or not user_id:
             plan.note = SECURITY_DEFAULTS_NOTE if ev.get("security_defaults") else NO_POLICY_NOTE
             return plan
+        # excludeUsers is right whether the policy takes the account in as a user, through a group, a role
+        # or "All": an exclusion overrides any inclusion
+        # (https://learn.microsoft.com/en-us/entra/identity/conditional-access/concept-conditional-access-users-groups).
         for item in blocking:
             policy = await self._read(ctx, str(item["id"]))
             excluded = strings((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")

@@ -8,6 +8,7 @@ https://learn.microsoft.com/en-us/entra/identity/conditional-access/concept-cond
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -35,8 +36,8 @@ def admin_token(sim: Simulator) -> str:
 
 def graph(sim: Simulator, method: str, path: str, body: Any = None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {admin_token(sim)}"}
-    return httpx.request(method, sim.base_url + path, json=body, headers=headers, verify=sim.ca_path,
-                         timeout=10)
+    return httpx.request(method, sim.base_url + path, json=body, headers=headers,
+                         verify=ssl.create_default_context(cafile=sim.ca_path), timeout=10)
 
 
 def revoke(t: Tenant, *values: str) -> None:
