@@ -13,6 +13,8 @@ from agent.catalog.accounts import (
     sign_in,
     sign_in_evidence,
 )
+from agent.catalog.conditional_access_eval import Account, assess, strings
+from agent.catalog.conditional_access_eval import policy_controls as policy_controls
 from agent.clients.errors import ReadFailed
 from agent.clients.graph_directory import as_dict
 from agent.model import Finding, Plan, Risk, Step
@@ -21,61 +23,35 @@ from agent.registry import Detector, Fixer, register_detector, register_fixer
 if TYPE_CHECKING:
     from agent.context import Context
 
-EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
-EXCHANGE_APPS = frozenset({"All", "Office365", EXCHANGE_APP_ID})
-# A connector's password sign-in is a desktop/other client; a browser-only policy does not touch it.
-CONNECTOR_CLIENT_TYPES = frozenset({"all", "other", "mobileAppsAndDesktopClients"})
 SECURITY_DEFAULTS_NOTE = (
     "security defaults require MFA for every account and cannot exclude one; the agent never turns them off "
     "(a tenant-wide weakening): move the connector to app-only (certificate) authentication, or replace "
     "security defaults with Conditional Access policies that exclude the migration account")
 NO_POLICY_NOTE = ("no enforced Conditional Access policy the agent can evaluate covers the account (per-user "
-                  "MFA, or policies scoped by role): exclude the account by hand or move the connector to "
-                  "app-only authentication")
+                  "MFA?): exclude the account by hand or move the connector to app-only authentication")
 
 
-def _list(data: dict[str, Any], key: str) -> list[str]:
-    return [str(v) for v in (data.get(key) or [])]
+def _names_members(policies: list[dict[str, Any]]) -> bool:
+    keys = ("includeGroups", "excludeGroups", "includeRoles", "excludeRoles")
+    return any(strings((p.get("conditions") or {}).get("users") or {}, k)
+               for p in policies if p.get("state") == "enabled" for k in keys)
 
 
-def policy_controls(policy: dict[str, Any], user_id: str, groups: set[str]) -> list[str]:
-    """The controls with which an enforced policy stops this account signing in to Exchange ([] if none)."""
-    if policy.get("state") != "enabled":
-        return []  # disabled, or report-only (enabledForReportingButNotEnforced)
-    conditions = policy.get("conditions") or {}
-    users, apps = conditions.get("users") or {}, conditions.get("applications") or {}
-    included = ("All" in _list(users, "includeUsers") or user_id in _list(users, "includeUsers")
-                or bool(groups & set(_list(users, "includeGroups"))))
-    excluded = user_id in _list(users, "excludeUsers") or bool(groups & set(_list(users, "excludeGroups")))
-    in_apps = bool(EXCHANGE_APPS & set(_list(apps, "includeApplications")))
-    out_apps = bool(EXCHANGE_APPS & set(_list(apps, "excludeApplications")))
-    types = set(_list(conditions, "clientAppTypes") or ["all"])
-    if not included or excluded or not in_apps or out_apps or not types & CONNECTOR_CLIENT_TYPES:
-        return []
-    grant = policy.get("grantControls") or {}
-    controls = [c for c in _list(grant, "builtInControls") if c in ("mfa", "block")]
-    if grant.get("authenticationStrength"):
-        controls.append("authenticationStrength")
-    return controls
-
-
-async def member_groups(ctx: Context, policies: list[dict[str, Any]],
-                        user_id: str) -> tuple[set[str], dict[str, str]]:
-    """Which of the groups the policies name hold the account; groups that could not be read, with why."""
-    named = {g for p in policies if p.get("state") == "enabled"
-             for key in ("includeGroups", "excludeGroups")
-             for g in _list((p.get("conditions") or {}).get("users") or {}, key)}
-    member: set[str] = set()
-    unreadable: dict[str, str] = {}
-    for group in sorted(named):
-        try:
-            members = await ctx.clients.graph.group_members(group)
-        except ReadFailed as exc:
-            unreadable[group] = exc.reason
-            continue
-        if any(str(m.id) == user_id for m in members):
-            member.add(group)
-    return member, unreadable
+async def read_account_scope(ctx: Context, policies: list[dict[str, Any]],
+                             user_id: str) -> tuple[Account, str | None]:
+    """The account's transitive groups and roles when a policy names any; why they are unreadable."""
+    if not _names_members(policies):
+        return Account(user_id), None
+    try:
+        objects = [as_dict(o) for o in await ctx.clients.graph.memberships(user_id)]
+    except ReadFailed as exc:
+        return Account(user_id, None, None), exc.reason
+    groups = frozenset(str(o["id"]) for o in objects if o.get("@odata.type") == "#microsoft.graph.group")
+    roles = [o.get("roleTemplateId") for o in objects
+             if o.get("@odata.type") == "#microsoft.graph.directoryRole"]
+    if any(r is None for r in roles):  # limited information: the role's template id is hidden
+        return Account(user_id, groups, None), "reading directory roles needs RoleManagement.Read.Directory"
+    return Account(user_id, groups, frozenset(str(r) for r in roles)), None
 
 
 @register_detector
@@ -85,7 +61,9 @@ class BlockedByMfa(Detector):
     name = "account-blocked-by-mfa"
     params_model = AccountParams
     params: AccountParams
-    permissions = ("Policy.Read.All", "User.Read.All")
+    # User.Read.All also reads the account's transitive groups (their ids); RoleManagement.Read.Directory
+    # shows its directory roles' template ids, which includeRoles names.
+    permissions = ("Policy.Read.All", "User.Read.All", "RoleManagement.Read.Directory")
 
     async def detect(self, ctx: Context) -> Finding:
         upn = account_upn(ctx, self.params.account)
@@ -111,18 +89,26 @@ class BlockedByMfa(Detector):
             return Finding.ok(f"{upn} does not exist (see bad-credentials)", **evidence)
         user_id = str(user["id"])
         policies = [as_dict(p) for p in await ctx.clients.graph.ca_policies()]
-        groups, unreadable = await member_groups(ctx, policies, user_id)
+        account, unreadable = await read_account_scope(ctx, policies, user_id)
+        verdicts = [(p, assess(p, account)) for p in policies]
         blocking: list[dict[str, Any]] = [
-            {"id": p.get("id"), "name": p.get("displayName"), "controls": c,
-             "modified": p.get("modifiedDateTime")}
-            for p in policies if (c := policy_controls(p, user_id, groups))]
-        evidence.update(account_id=user_id, policies=blocking, unreadable_groups=unreadable)
+            {"id": p.get("id"), "name": p.get("displayName"), "controls": v.controls,
+             "modified": p.get("modifiedDateTime")} for p, v in verdicts if v.blocks]
+        uncertain: list[dict[str, Any]] = [
+            {"id": p.get("id"), "name": p.get("displayName"), "controls": v.controls, "conditions": v.unknown}
+            for p, v in verdicts if v.controls and v.unknown]
+        evidence.update(account_id=user_id, policies=blocking, uncertain_policies=uncertain,
+                        memberships_unreadable=unreadable)
         code = evidence["sign_in"].get("aadsts")
         if blocking:
             names = ", ".join(f"'{b['name']}' ({b['id']}: {'+'.join(b['controls'])})" for b in blocking)
             when = f"AADSTS{code}" if mfa_seen else f"after the current AADSTS{code} is solved"
             return Finding.found(f"Conditional Access {names} stops {upn} ({when}); a connector cannot "
                                  "answer an MFA prompt", **evidence)
+        if uncertain:  # never ok: a policy the agent cannot fully evaluate may be what stops the account
+            names = "; ".join(f"'{u['name']}' ({u['id']}): {', '.join(u['conditions'])}" for u in uncertain)
+            return Finding.unknown(f"Conditional Access may stop {upn} (AADSTS{code}), but the agent cannot "
+                                   f"evaluate {names}", **evidence)
         if not mfa_seen:
             return Finding.ok("no enforced Conditional Access policy requires MFA for the account",
                               **evidence)
@@ -151,9 +137,12 @@ class ExcludeFromPolicies(Fixer):
         if not blocking or not user_id:
             plan.note = SECURITY_DEFAULTS_NOTE if ev.get("security_defaults") else NO_POLICY_NOTE
             return plan
+        # excludeUsers is right whether the policy takes the account in as a user, through a group, a role
+        # or "All": an exclusion overrides any inclusion
+        # (https://learn.microsoft.com/en-us/entra/identity/conditional-access/concept-conditional-access-users-groups).
         for item in blocking:
             policy = await self._read(ctx, str(item["id"]))
-            excluded = _list((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+            excluded = strings((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
             if user_id not in excluded:
                 merged = [*excluded, str(user_id)]
                 plan.steps.append(self._step(ctx, policy, excluded, merged, "exclude-account",
@@ -187,7 +176,7 @@ class ExcludeFromPolicies(Fixer):
         """Merge again at write time (someone may have edited the policy since the plan)."""
         pid = str(step.params["policy_id"])
         policy = await self._read(ctx, pid)
-        current = _list((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+        current = strings((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
         if step.action == "exclude-account":
             user_id = str(step.params["user_id"])
             target = current if user_id in current else [*current, user_id]
@@ -205,7 +194,7 @@ class ExcludeFromPolicies(Fixer):
         undo = step.undo or {}
         policy = await self._read(ctx, str(undo["policy_id"]))
         _refuse_if_modified(policy, undo.get("modified"))
-        current = _list((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+        current = strings((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
         saved = [str(u) for u in undo.get("exclude_users") or []]
         return self._step(ctx, policy, current, saved, "restore-exclusions",
                           {"exclude_users": saved, "expect_modified": undo.get("modified")})

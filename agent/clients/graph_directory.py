@@ -140,6 +140,17 @@ class DirectoryOps:
         return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
                                    needs="GroupMember.Read.All")
 
+    async def memberships(self, user: str) -> list[DirectoryObject]:
+        """The user's groups and directory roles, direct and transitive (all pages).
+
+        User.Read.All suffices (user-list-transitivememberof.md); without a group or role read permission
+        Graph returns those objects with their type and id only, so a role's roleTemplateId needs
+        RoleManagement.Read.Directory (https://learn.microsoft.com/en-us/graph/permissions-overview
+        #limited-information-returned-for-inaccessible-member-objects).
+        """
+        builder = self.client.users.by_user_id(user).transitive_member_of
+        return await self.read_all(builder.get, lambda url: builder.with_url(url).get, needs="User.Read.All")
+
     async def license_details(self, user: str) -> list[LicenseDetails]:
         builder = self.client.users.by_user_id(user).license_details
         return await self.read_all(builder.get, lambda url: builder.with_url(url).get, needs="User.Read.All")

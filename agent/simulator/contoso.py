@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from .contoso_policies import add_scoped_policies
 from .state import (
     EXCHANGE_APP_ID,
     FULL_ACCESS_AS_APP,
@@ -58,11 +59,13 @@ GRAPH_ROLES = {
     "Domain.Read.All": "dbb9058a-0e50-45d7-ae91-66909b5d4664",
     "Files.Read.All": "01d4889c-1287-42c6-ac1f-5d1e02578ef6",
     "Files.ReadWrite.All": "75359482-378d-4052-8f01-80520e7db3cd",
+    "GroupMember.Read.All": "98830695-27a2-44f7-8c18-0c3ebc9698f6",
     "LicenseAssignment.ReadWrite.All": "5facf0c1-8979-4e95-abcf-ff3d079771c0",
     "Mail.ReadWrite": "e2a3a72e-5f79-4c64-b1b1-878b674786c9",
     "Organization.Read.All": "498476ce-e0fe-48b0-b801-37ba7e2685c6",
     "Policy.Read.All": "246dd0d5-5bd0-4def-940b-0421030a5b68",
     "Policy.ReadWrite.ConditionalAccess": "01c0a623-fc9b-48e9-b794-0756f8e8f067",
+    "RoleManagement.Read.Directory": "483bed4a-2ad3-4361-a73b-c83ccdbdc53c",
     "Sites.FullControl.All": "a82116e5-55eb-4c41-a434-62fe8a61c773",
     "Sites.Read.All": "332a536c-c7ef-4017-ab91-336970924f0d",
     "Sites.ReadWrite.All": "9492366f-7969-46a4-8d15-ed1a20078fff",
@@ -78,7 +81,8 @@ SHAREPOINT_ROLES = {"Sites.FullControl.All": "678536fe-1083-478a-9c59-b99265e6b0
 ADMIN_GRAPH_ROLES = ("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "User.ReadWrite.All",
                      "User-PasswordProfile.ReadWrite.All", "LicenseAssignment.ReadWrite.All",
                      "Organization.Read.All", "Domain.Read.All", "Policy.Read.All",
-                     "Policy.ReadWrite.ConditionalAccess", "Sites.FullControl.All", "Files.Read.All")
+                     "Policy.ReadWrite.ConditionalAccess", "Sites.FullControl.All", "Files.Read.All",
+                     "RoleManagement.Read.Directory")
 # What the migration connector's app holds when healthy (resource appId -> role values).
 CONNECTOR_ROLES = {EXCHANGE_APP_ID: ("full_access_as_app",),
                    GRAPH_APP_ID: ("User.Read.All", "Files.ReadWrite.All", "Sites.FullControl.All",
@@ -271,6 +275,8 @@ def _add_policies(t: Tenant) -> None:
                                 include_applications=["797f4846-ba00-4fd7-ba43-dac1f8f63013"]),
     ):
         t.ca_policies[policy.id] = policy
+    synced = [u.id for u in t.users.values() if u.on_premises_sync_enabled]
+    add_scoped_policies(t, _uid, admin, synced)
 
 
 def _site(t: Tenant, path: str, title: str, owner: str, full_control: tuple[str, ...] = ()) -> Site:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import graph_apps, graph_directory, graph_policies, graph_sites
+from . import graph_apps, graph_directory, graph_memberships, graph_policies, graph_sites
 from .core import GRAPH_AUDIENCE, Services, TokenRejected
 from .graph_odata import (
     JSON,
@@ -32,7 +32,7 @@ from .state import GRAPH_APP_ID, SimError
 log = logging.getLogger(__name__)
 
 ROUTES: list[GraphRoute] = [*graph_apps.ROUTES, *graph_directory.ROUTES, *graph_policies.ROUTES,
-                            *graph_sites.ROUTES]
+                            *graph_sites.ROUTES, *graph_memberships.ROUTES]
 BATCH_PATH = "$batch"
 MAX_BATCH = 20
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]

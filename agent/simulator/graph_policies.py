@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .graph_odata import (
     EPOCH_CREATED,
     JSON,
@@ -15,16 +13,17 @@ from .graph_odata import (
     iso,
     shape,
 )
-from .state import SECURITY_DEFAULTS_ID, ConditionalAccessPolicy, now
+from .graph_policies_body import conditions_json, grant_json, policy_changes
+from .state import SECURITY_DEFAULTS_ID, ConditionalAccessPolicy
 
 POLICY_READ = ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess")
-CA_WRITE = (("Policy.ReadWrite.ConditionalAccess",), ("Policy.Read.All",))
+# Update needs all three, as the permission table of conditionalaccesspolicy-update lists them
+# (api-reference/v1.0/includes/permissions/conditionalaccesspolicy-update-permissions.md); a ReadWrite
+# permission includes its Read (https://learn.microsoft.com/en-us/graph/permissions-reference).
+CA_WRITE = (("Policy.ReadWrite.ConditionalAccess",), ("Policy.Read.All",),
+            ("Application.Read.All", "Application.ReadWrite.All"))
 DEFAULTS_READ = ("Policy.Read.All",)
 DEFAULTS_WRITE = ("Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess")
-CA_STATES = {"enabled", "disabled", "enabledForReportingButNotEnforced"}
-# conditions.users collections the tenant model keeps, by Graph property name.
-USER_FIELDS = {"includeUsers": "include_users", "excludeUsers": "exclude_users",
-               "includeGroups": "include_groups", "excludeGroups": "exclude_groups"}
 DEFAULTS_DESCRIPTION = (
     "Security defaults is a set of basic identity security mechanisms recommended by Microsoft. When "
     "enabled, these recommendations will be automatically enforced in your organization. Administrators "
@@ -32,16 +31,11 @@ DEFAULTS_DESCRIPTION = (
 
 
 def policy_json(policy: ConditionalAccessPolicy) -> JSON:
-    users = {"includeUsers": list(policy.include_users), "excludeUsers": list(policy.exclude_users),
-             "includeGroups": list(policy.include_groups), "excludeGroups": list(policy.exclude_groups),
-             "includeRoles": [], "excludeRoles": []}
-    apps = {"includeApplications": list(policy.include_applications), "excludeApplications": []}
-    return {"id": policy.id, "displayName": policy.display_name, "state": policy.state,
-            "createdDateTime": EPOCH_CREATED, "modifiedDateTime": iso(policy.modified),
-            "conditions": {"users": users, "applications": apps,
-                           "clientAppTypes": list(policy.client_app_types)},
-            "grantControls": {"operator": "OR", "builtInControls": list(policy.built_in_controls),
-                              "customAuthenticationFactors": [], "termsOfUse": []}}
+    """The full conditionalAccessPolicy (conditionalaccesspolicy-get.md); unset conditions are null/[]."""
+    return {"id": policy.id, "templateId": None, "displayName": policy.display_name,
+            "createdDateTime": EPOCH_CREATED, "modifiedDateTime": iso(policy.modified), "state": policy.state,
+            "conditions": conditions_json(policy), "grantControls": grant_json(policy),
+            "sessionControls": policy.session_controls}
 
 
 def list_policies(req: GraphRequest) -> Reply:
@@ -51,53 +45,16 @@ def list_policies(req: GraphRequest) -> Reply:
 
 
 def get_policy(req: GraphRequest) -> Reply:
-    return Reply(200, shape(req, policy_json(req.tenant.ca_policy(req.params["conditionalAccessPolicy_id"]))))
+    policy = req.tenant.ca_policy(req.params["conditionalAccessPolicy_id"])
+    return Reply(200, shape(req, policy_json(policy)))
 
 
 def patch_policy(req: GraphRequest) -> Reply:
-    """Merge the given fields; each given collection replaces the stored one wholesale, as Graph does."""
-    policy, body = req.tenant.ca_policy(req.params["conditionalAccessPolicy_id"]), req.json_body()
-    updates: dict[str, Any] = {}
-    for prop, value in body.items():
-        if prop in ("displayName", "state"):
-            updates.update(_top_level(prop, value))
-        elif prop == "conditions":
-            updates.update(_user_conditions(value))
-        elif not prop.startswith("@odata."):
-            raise GraphError(400, "BadRequest", f"Invalid property '{prop}'.")
-    for attr, value in updates.items():
-        setattr(policy, attr, value)
-    policy.modified = now()
-    req.tenant.touch("update-ca-policy")
+    """Merge the given properties; each given collection replaces the stored one wholesale, as Graph does
+    (conditionalaccesspolicy-update.md: properties left out keep their values)."""
+    policy = req.tenant.ca_policy(req.params["conditionalAccessPolicy_id"])
+    req.tenant.update_ca_policy(policy.id, policy_changes(req.json_body()))
     return Reply(204)
-
-
-def _top_level(prop: str, value: Any) -> dict[str, Any]:
-    if prop == "state":
-        if value not in CA_STATES:
-            raise GraphError(400, "BadRequest", f"Invalid value '{value}' for property 'state'.")
-        return {"state": value}
-    return {"display_name": str(value)}
-
-
-def _user_conditions(conditions: Any) -> dict[str, Any]:
-    if not isinstance(conditions, dict):
-        raise GraphError(400, "BadRequest", "Invalid value for property 'conditions'.")
-    others = [k for k in conditions if k not in ("users", "@odata.type")]
-    if others:
-        raise GraphError(400, "BadRequest", f"Updating conditions.{others[0]} is not supported.")
-    users = conditions.get("users") or {}
-    updates: dict[str, Any] = {}
-    for prop, value in users.items():
-        if prop in USER_FIELDS:
-            if not isinstance(value, list):
-                raise GraphError(400, "BadRequest", f"Invalid value for property '{prop}'.")
-            updates[USER_FIELDS[prop]] = [str(v) for v in value]
-        elif prop in ("includeRoles", "excludeRoles") and not value:
-            continue  # the tenant model keeps no directory roles; empty lists are a no-op
-        elif not prop.startswith("@odata."):
-            raise GraphError(400, "BadRequest", f"Updating conditions.users.{prop} is not supported.")
-    return updates
 
 
 def defaults_json(enabled: bool) -> JSON:

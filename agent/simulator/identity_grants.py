@@ -24,6 +24,7 @@ from .state import (
     User,
     now,
 )
+from .state_policies import ropc_client_app_type
 from .tokens import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TOKEN_LIFETIME_S
 
 __all__ = ["AadError", "Grants"]
@@ -159,7 +160,7 @@ class Grants:
         cid, acr = self.client(t, form, token_url, public_ok=True)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
         user = _sign_in(t, form.get("username", ""), form.get("password", ""))
-        _conditional_access(t, user, resource_app)
+        _conditional_access(t, user, resource_app, acr)
         return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
 
     def refresh(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
@@ -176,7 +177,7 @@ class Grants:
             raise aad(50173, issued=_when(rt["iat"]), valid_from=_when(user.last_password_change))
         _account_state(user)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
-        _conditional_access(t, user, resource_app)
+        _conditional_access(t, user, resource_app, acr)
         return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
 
     def _user_tokens(self, t: Tenant, user: User, cid: str, acr: str, resource: tuple[str, str],
@@ -229,16 +230,17 @@ def _account_state(user: User) -> None:
         raise aad(50055)
 
 
-def _conditional_access(t: Tenant, user: User, resource_app: str) -> None:
-    """Enforced CA policies covering the user and resource: `block` -> 53003, `mfa` -> 50076."""
-    policies = t.blocking_policies(user, resource_app)
+def _conditional_access(t: Tenant, user: User, resource_app: str, acr: str) -> None:
+    """Enforced CA policies covering the user, resource and client type: `block` -> 53003, MFA -> 50076."""
+    policies = t.blocking_policies(user, resource_app, ropc_client_app_type(acr))
     capolids = {"essential": True, "values": [p.id for p in policies]}
     claims = json.dumps({"access_token": {"capolids": capolids}})
-    if any("block" in p.built_in_controls for p in policies):
+    codes = {p.grant_error() for p in policies}
+    if 53003 in codes:
         raise aad(53003, extra={"suberror": "message_only", "claims": claims})
     # Security defaults block ROPC only when a scenario says so (extras), to keep the demo focused.
     defaults = t.security_defaults_enabled and bool(t.extras.get("security_defaults_enforced"))
-    if defaults or any("mfa" in p.built_in_controls for p in policies):
+    if defaults or 50076 in codes:
         raise aad(50076, extra={"suberror": "basic_action", "claims": claims}, resource=resource_app)
 
 

@@ -31,6 +31,7 @@ from .state import (
     login_name,
     now,
 )
+from .state_policies import EXCHANGE_ADMIN_ROLE
 
 __all__ = ["ACCOUNT_UPN", "ADMIN_APP_ID", "CAUSE_IDS", "CONNECTOR_APP_ID", "PUBLIC_CLIENT_ID", "VARIANTS",
            "AppCertificate", "Scenario", "break_cause", "build_contoso", "build_scenario", "expand_breaks",
@@ -48,6 +49,10 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "account-unlicensed": ("no-licence", "no-usage-location"),
     "app-credentials-invalid": ("expired", "wrong-secret"),
     "app-certificate-missing": ("missing", "expired"),
+    # How Conditional Access comes to target the account: "All users" (its exclusion is lost), a group it
+    # joined (nested), a directory role it was given, an authentication-strength policy switched on, and a
+    # location-conditioned policy switched on (a condition the agent cannot evaluate).
+    "mfa-blocks-service-account": ("all-users", "group", "role", "strength", "location"),
 }
 SCENARIO_KEYS = ("break", "description", "tenant", "users", "wire")
 MAX_USERS = 100_000
@@ -86,9 +91,17 @@ def _break_credentials(t: Tenant, variant: str) -> None:
     t.update_user(user.id, **options[variant])
 
 
-def _break_mfa(t: Tenant, _: str) -> None:
-    user, policy = _account(t), t.ca_policy(str(t.extras["mfa_policy_id"]))
-    t.set_ca_exclusions(policy.id, [uid for uid in policy.exclude_users if uid != user.id])
+def _break_mfa(t: Tenant, variant: str) -> None:
+    user = _account(t)
+    if variant == "group":
+        t.add_group_member(str(t.extras["mfa_group_id"]), user.id)
+    elif variant == "role":
+        t.assign_directory_role(EXCHANGE_ADMIN_ROLE, user.id)
+    elif variant in ("strength", "location"):
+        t.update_ca_policy(str(t.extras[f"{variant}_policy_id"]), {"state": "enabled"})
+    else:
+        policy = t.ca_policy(str(t.extras["mfa_policy_id"]))
+        t.set_ca_exclusions(policy.id, [uid for uid in policy.exclude_users if uid != user.id])
 
 
 def _break_federated(t: Tenant, _: str) -> None:

@@ -8,6 +8,10 @@ from typing import Any
 
 from .state_base import SimError, new_id, now
 
+# The Conditional Access model lives in state_policies; importers keep using this module.
+from .state_policies import ConditionalAccessPolicy as ConditionalAccessPolicy
+from .state_policies import PolicyStore
+
 # The site model lives in state_sites; the simulator's modules and tests keep importing it from here.
 from .state_sites import FULL_CONTROL_ROLE_DEF as FULL_CONTROL_ROLE_DEF
 from .state_sites import RoleAssignment as RoleAssignment
@@ -136,35 +140,6 @@ class AppRoleAssignment:
 
 
 @dataclass
-class ConditionalAccessPolicy:
-    id: str
-    display_name: str
-    state: str  # enabled | disabled | enabledForReportingButNotEnforced
-    include_users: list[str] = field(default_factory=list)  # "All" or user ids
-    exclude_users: list[str] = field(default_factory=list)
-    include_groups: list[str] = field(default_factory=list)
-    exclude_groups: list[str] = field(default_factory=list)
-    include_applications: list[str] = field(default_factory=lambda: ["All"])
-    client_app_types: list[str] = field(default_factory=lambda: ["all"])
-    built_in_controls: list[str] = field(default_factory=lambda: ["mfa"])  # mfa | block
-    modified: float = field(default_factory=now)
-
-    def applies_to(self, user: User, resource_app_id: str, client_app_type: str = "other") -> bool:
-        """Whether an enforced policy covers this user signing in to this resource."""
-        if self.state != "enabled":
-            return False
-        users_in = "All" in self.include_users or user.id in self.include_users
-        if not users_in or user.id in self.exclude_users:
-            return False
-        apps = self.include_applications
-        apps_in = "All" in apps or resource_app_id in apps or (
-            "Office365" in apps and resource_app_id in (EXCHANGE_APP_ID, SHAREPOINT_APP_ID)
-        )
-        types_in = "all" in self.client_app_types or client_app_type in self.client_app_types
-        return apps_in and types_in
-
-
-@dataclass
 class OnPremExchange:
     """The on-premises Exchange server's EWS virtual directory."""
 
@@ -173,7 +148,7 @@ class OnPremExchange:
 
 
 @dataclass
-class Tenant(SiteStore):
+class Tenant(SiteStore, PolicyStore):
     """The whole simulated tenant; every mutation goes through a method that bumps `version`."""
 
     name: str
@@ -189,7 +164,9 @@ class Tenant(SiteStore):
     security_defaults_enabled: bool = False
     onprem: OnPremExchange = field(default_factory=OnPremExchange)
     sites: dict[str, Site] = field(default_factory=dict)  # by lower-case path
-    groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> member user ids
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group id -> member ids (users, groups)
+    group_names: dict[str, str] = field(default_factory=dict)  # group id -> displayName
+    directory_roles: dict[str, list[str]] = field(default_factory=dict)  # role template id -> principal ids
     extras: dict[str, Any] = field(default_factory=dict)  # builder data: known secrets, cert PEMs
     version: int = 0
     ops: list[str] = field(default_factory=list)
@@ -375,23 +352,7 @@ class Tenant(SiteStore):
                if a.principal_id == client.id and a.resource_id == resource.id}
         return sorted(r.value for r in resource.app_roles if r.id in ids)
 
-    # -- conditional access ------------------------------------------------------------
-    def ca_policy(self, policy_id: str) -> ConditionalAccessPolicy:
-        policy = self.ca_policies.get(policy_id)
-        if policy is None:
-            raise SimError(404, "ResourceNotFound", f"Policy '{policy_id}' was not found.")
-        return policy
-
-    def set_ca_exclusions(self, policy_id: str, exclude_users: list[str]) -> ConditionalAccessPolicy:
-        policy = self.ca_policy(policy_id)
-        policy.exclude_users = list(exclude_users)
-        policy.modified = now()
-        self.touch("update-ca-policy")
-        return policy
-
-    def blocking_policies(self, user: User, resource_app_id: str) -> list[ConditionalAccessPolicy]:
-        return [p for p in self.ca_policies.values() if p.applies_to(user, resource_app_id)]
-
+    # -- conditional access: ca_policy, set_ca_exclusions, blocking_policies are PolicyStore's -----------
     def set_security_defaults(self, enabled: bool) -> None:
         self.security_defaults_enabled = enabled
         self.touch("update-security-defaults")

@@ -62,6 +62,22 @@ def test_mfa_blocks_service_account(world: World) -> None:
     assert world.sim.state.ca_policy(policy.id).exclude_users == others  # undo restored the saved list
 
 
+def test_mfa_through_a_nested_group(world: World) -> None:
+    """The account joined Sales, nested in the group a policy targets: found through transitiveMemberOf,
+    fixed by excluding the user (an exclusion overrides the group's inclusion), undone back to broken."""
+    world.reset(["mfa-blocks-service-account:group"])
+    tenant = world.sim.state
+    pid, account_id = str(tenant.extras["group_policy_id"]), tenant.user(ACCOUNT_UPN).id
+    runs = fix_cycle(world, EXO, "mfa-blocks-service-account", EXO_CAUSES, HIGH)
+    row = runs["diagnose"].result(EXO, "mfa-blocks-service-account")
+    assert [p["id"] for p in row["evidence"]["policies"]] == [pid]
+    body = runs["dry_run"].result(EXO, "mfa-blocks-service-account")["changes"][0]["call"]["body"]
+    assert body == {"conditions": {"users": {"excludeUsers": [account_id]}}}
+    assert runs["again"].result(EXO, "mfa-blocks-service-account")["status"] == "found"
+    assert tenant.ca_policy(pid).exclude_users == []  # undo restored the saved (empty) list
+    assert account_id in tenant.groups[str(tenant.extras["mfa_group_id"])]  # the membership was never touched
+
+
 def test_account_unlicensed_without_usage_location(world: World) -> None:
     world.reset(["account-unlicensed:no-usage-location"])
     runs = fix_cycle(world, EXO, "account-unlicensed", EXO_CAUSES)

@@ -206,6 +206,14 @@ def _all_user_props(t: Tenant) -> dict[str, str]:
     return {"$select": ",".join(user_json(t, t.user(ACCOUNT_UPN)))}
 
 
+def _member(t: Tenant) -> str:
+    """The account, in a nested group and holding a directory role."""
+    account = t.user(ACCOUNT_UPN).id
+    t.add_group_member(str(t.extras["mfa_group_id"]), account)
+    t.assign_directory_role("29232cdf-9323-42fd-ade2-1d097af3e4de", account)
+    return account
+
+
 def _group(t: Tenant) -> tuple[str, dict[str, str], Any]:
     t.groups["g1"] = [t.user(ACCOUNT_UPN).id]
     return "groups/g1/members", {}, None
@@ -267,6 +275,9 @@ SAMPLES = [
            lambda t: (f"users/{ACCOUNT_UPN}/assignLicense", {}, {"addLicenses": [], "removeLicenses": []}),
            User),
     Sample("GET", "groups/{group-id}/members", _group, DirectoryObjectCollectionResponse),
+    Sample("GET", "users/{user-id}/transitiveMemberOf",
+           lambda t: (f"users/{_member(t)}/transitiveMemberOf", {}, None),
+           DirectoryObjectCollectionResponse),
     Sample("GET", "subscribedSkus", lambda t: ("subscribedSkus", {}, None), SubscribedSkuCollectionResponse),
     Sample("GET", "domains", lambda t: ("domains", {}, None), DomainCollectionResponse),
     Sample("GET", "domains/{domain-id}", lambda t: ("domains/contoso.com", {}, None), Domain),
