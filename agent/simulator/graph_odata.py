@@ -1,4 +1,4 @@
-"""Graph v1.0 wire plumbing: request/reply types, routing, OData errors, $select, $filter and paging."""
+"""Graph v1.0 wire plumbing: request and reply types, routing, permission checks, shaping and paging."""
 
 from __future__ import annotations
 
