@@ -20,7 +20,6 @@ from msgraph.generated.models.drive import Drive
 from msgraph.generated.models.identity_security_defaults_enforcement_policy import (
     IdentitySecurityDefaultsEnforcementPolicy,
 )
-from msgraph.generated.models.license_details import LicenseDetails
 from msgraph.generated.models.site import Site
 from msgraph.generated.models.subscribed_sku import SubscribedSku
 from msgraph.generated.models.user import User
@@ -149,10 +148,6 @@ class DirectoryOps:
         #limited-information-returned-for-inaccessible-member-objects).
         """
         builder = self.client.users.by_user_id(user).transitive_member_of
-        return await self.read_all(builder.get, lambda url: builder.with_url(url).get, needs="User.Read.All")
-
-    async def license_details(self, user: str) -> list[LicenseDetails]:
-        builder = self.client.users.by_user_id(user).license_details
         return await self.read_all(builder.get, lambda url: builder.with_url(url).get, needs="User.Read.All")
 
     async def assign_license(self, user: str, add: list[str], remove: list[str]) -> None:

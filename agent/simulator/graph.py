@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import graph_apps, graph_directory, graph_memberships, graph_policies, graph_sites
+from . import graph_apps, graph_directory, graph_memberships, graph_policies, graph_sites, graph_sps
 from .core import GRAPH_AUDIENCE, Services, TokenRejected
 from .graph_odata import (
     JSON,
@@ -23,6 +23,7 @@ from .graph_odata import (
     Reply,
     Router,
     check_needs,
+    check_query,
     error_body,
     new_request_id,
     split_path,
@@ -31,10 +32,12 @@ from .state import GRAPH_APP_ID, SimError
 
 log = logging.getLogger(__name__)
 
-ROUTES: list[GraphRoute] = [*graph_apps.ROUTES, *graph_directory.ROUTES, *graph_policies.ROUTES,
-                            *graph_sites.ROUTES, *graph_memberships.ROUTES]
+ROUTES: list[GraphRoute] = [*graph_apps.ROUTES, *graph_sps.ROUTES, *graph_directory.ROUTES,
+                            *graph_policies.ROUTES, *graph_sites.ROUTES, *graph_memberships.ROUTES]
 BATCH_PATH = "$batch"
 MAX_BATCH = 20
+ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+              "charset=utf-8")
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 _ROUTER = Router(ROUTES)
 
@@ -59,7 +62,8 @@ class GraphApi:
             body = _json_payload(await request.body())
             # scope["path"] is already percent-decoded (sites/{host}:/{path} keys arrive with %2F).
             path = str(request.scope["path"]).removeprefix("/v1.0").lstrip("/")
-            reply = self.dispatch(request.method, path, dict(request.query_params), body, claims)
+            headers = {**dict(request.headers), "client-request-id": client_request_id}
+            reply = self.dispatch(request.method, path, dict(request.query_params), body, claims, headers)
         except TokenRejected as exc:
             reply = self.unauthorized(exc)
         except GraphError as exc:
@@ -76,21 +80,29 @@ class GraphApi:
         return Reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": exc.reason}},
                      {"WWW-Authenticate": challenge})
 
-    def dispatch(self, method: str, path: str, query: dict[str, str], body: Any, claims: JSON) -> Reply:
+    def dispatch(self, method: str, path: str, query: dict[str, str], body: Any, claims: JSON,
+                 headers: dict[str, str] | None = None) -> Reply:
         """Run one authenticated call; GraphError escapes for the caller to render."""
+        headers = headers or {}
         if path == BATCH_PATH and method == "POST":
-            return self.batch(body, claims)
+            return self.batch(body, claims, headers.get("client-request-id", ""))
         route, params = _ROUTER.match(method, split_path(path))
-        req = GraphRequest(method, path, query, body, claims, self.svc.state, self.svc.base_url, params)
-        check_needs(req, route.needs)
+        req = GraphRequest(method, path, query, body, claims, self.svc.state, self.svc.base_url, params,
+                           headers, route.entity)
+        check_needs(req, route)
+        check_query(req)
         try:
             return route.handler(req)
         except SimError as exc:
             raise GraphError(exc.status, exc.code, exc.message) from None
 
     # -- $batch ------------------------------------------------------------------------------------
-    def batch(self, body: Any, claims: JSON) -> Reply:
-        """JSON batching: up to 20 requests run in order with the caller's token; dependsOn gives 424."""
+    def batch(self, body: Any, claims: JSON, client_request_id: str) -> Reply:
+        """JSON batching: up to 20 requests run in order with the caller's token; dependsOn gives 424.
+
+        https://learn.microsoft.com/en-us/graph/json-batching. Inner error bodies carry the caller's
+        client-request-id in innerError, as the docs' example response shows.
+        """
         items = _batch_items(body)
         statuses: dict[str, int] = {}
         responses = []
@@ -101,7 +113,7 @@ class GraphApi:
             else:
                 inner = self.run_inner(item, claims)
             statuses[str(item["id"])] = inner.status
-            responses.append(_inner_response(str(item["id"]), inner))
+            responses.append(_inner_response(str(item["id"]), inner, client_request_id))
         return Reply(200, {"responses": responses})
 
     def run_inner(self, item: JSON, claims: JSON) -> Reply:
@@ -112,7 +124,8 @@ class GraphApi:
         if path == BATCH_PATH:
             return error_reply(GraphError(400, "BadRequest", "Nested batch requests are not supported."))
         try:
-            return self.dispatch(str(item["method"]).upper(), path, query, _inner_body(item), claims)
+            return self.dispatch(str(item["method"]).upper(), path, query, _inner_body(item), claims,
+                                 _inner_headers(item))
         except GraphError as exc:
             return error_reply(exc)
 
@@ -138,8 +151,29 @@ def _batch_items(body: Any) -> list[JSON]:
         if any(str(d) not in seen for d in deps):
             raise GraphError(400, "BadRequest", f"Request '{rid}' depends on a request that does not "
                              "precede it in the batch.")
+        _check_write_headers(item, rid)
         seen.add(rid)
     return requests
+
+
+WRITE_METHODS = {"POST", "PATCH", "PUT"}
+
+
+def _check_write_headers(item: JSON, rid: str) -> None:
+    """A body needs a Content-Type header (json-batching.md: "the headers object must contain a value for
+    Content-Type"). Where the refusal lands is not documented: Graph is observed to fail the whole batch
+    with 400 (Softeria/ms-365-mcp-server#683, wording from microsoftgraph/msgraph-sdk-dotnet#2628), and a
+    write with neither header nor body likewise, so the stricter whole-batch 400 is what is answered."""
+    has_type = any(k.lower() == "content-type" for k in _inner_headers(item))
+    if has_type or ("body" not in item and str(item["method"]).upper() not in WRITE_METHODS):
+        return
+    raise GraphError(400, "BadRequest",
+                     f"Write request id : {rid} does not contain Content-Type header or body.")
+
+
+def _inner_headers(item: JSON) -> dict[str, str]:
+    headers = item.get("headers")
+    return {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
 
 
 def _inner_body(item: JSON) -> Any:
@@ -152,11 +186,17 @@ def _inner_body(item: JSON) -> Any:
     return body
 
 
-def _inner_response(rid: str, reply: Reply) -> JSON:
+def _inner_response(rid: str, reply: Reply, client_request_id: str) -> JSON:
     headers = {"Cache-Control": "no-cache", **reply.headers}
     out: JSON = {"id": rid, "status": reply.status, "headers": headers}
-    body = _with_inner_error(reply, new_request_id(), rid)
-    if body is not None:
+    body = _with_inner_error(reply, new_request_id(), client_request_id)
+    if reply.text is not None:
+        out["body"] = reply.text
+    elif body is not None and reply.status < 400:
+        # As the json-batching.md example shows for successful inner responses.
+        headers.update({"OData-Version": "4.0", "Content-Type": ODATA_JSON})
+        out["body"] = body
+    elif body is not None:
         headers["Content-Type"] = "application/json"
         out["body"] = body
     return out
@@ -183,6 +223,8 @@ def _json_payload(raw: bytes) -> Any:
 
 def render(reply: Reply, request_id: str, client_request_id: str) -> Response:
     headers = {**reply.headers, "request-id": request_id, "client-request-id": client_request_id}
+    if reply.text is not None:
+        return Response(reply.text, status_code=reply.status, headers=headers)
     body = _with_inner_error(reply, request_id, client_request_id)
     if body is None:
         return Response(status_code=reply.status, headers=headers)

@@ -11,7 +11,19 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
-from .graph_odata import JSON, GraphError, GraphRequest, GraphRoute, Reply, collection, iso, parse_iso, shape
+from .graph_odata import (
+    JSON,
+    GraphError,
+    GraphRequest,
+    GraphRoute,
+    Reply,
+    collection,
+    count_reply,
+    entity,
+    iso,
+    parse_iso,
+    shape,
+)
 from .state import (
     Application,
     AppRole,
@@ -25,8 +37,16 @@ from .state import (
 )
 
 T = TypeVar("T")
-APP_READ = ("Application.Read.All", "Application.ReadWrite.All")
+# Permission rows from the docs' tables (api-reference/v1.0/includes/permissions/*-permissions.md in
+# microsoftgraph/microsoft-graph-docs-contrib); the name of each table is next to its route below.
+# Application.ReadWrite.OwnedBy is left out everywhere: it only reaches apps the caller owns, and the
+# tenant model keeps no owners (the stricter choice).
+APP_READ = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
+            "Directory.ReadWrite.All")
+APP_GET = ("Application.Read.All", "Application.ReadWrite.All")  # application-get: no Directory.* for apps
+APP_GET_DELEGATED = (*APP_GET, "Directory.Read.All")
 APP_WRITE = ("Application.ReadWrite.All",)
+SP_CREATE = ("Application.ReadWrite.All", "Directory.ReadWrite.All")
 GRANT_WRITE = ("AppRoleAssignment.ReadWrite.All",)
 TWO_YEARS = 2 * 365 * 86400
 SECRET_ALPHABET = string.ascii_letters + string.digits + "~.-_"
@@ -84,7 +104,7 @@ def assignment_json(tenant: Tenant, grant: AppRoleAssignment) -> JSON:
 
 
 # -- lookups --------------------------------------------------------------------------------
-def _lookup(req: GraphRequest, by_id: Mapping[str, T], by_app_id: Callable[[str], T | None], param: str) -> T:
+def lookup(req: GraphRequest, by_id: Mapping[str, T], by_app_id: Callable[[str], T | None], param: str) -> T:
     """An object addressed as `/{id}` or as `(appId='...')`."""
     key = req.params.get("appId") or req.params[param]
     found = by_app_id(key) if "appId" in req.params else by_id.get(key)
@@ -95,12 +115,7 @@ def _lookup(req: GraphRequest, by_id: Mapping[str, T], by_app_id: Callable[[str]
 
 def _application(req: GraphRequest) -> Application:
     tenant = req.tenant
-    return _lookup(req, tenant.applications, tenant.application_by_app_id, "application_id")
-
-
-def _sp(req: GraphRequest) -> ServicePrincipal:
-    tenant = req.tenant
-    return _lookup(req, tenant.service_principals, tenant.sp_by_app_id, "servicePrincipal_id")
+    return lookup(req, tenant.applications, tenant.application_by_app_id, "application_id")
 
 
 # -- applications -------------------------------------------------------------------------
@@ -113,7 +128,7 @@ def list_applications(req: GraphRequest) -> Reply:
 def get_application(req: GraphRequest) -> Reply:
     # `key` is only returned when the single object is asked for with $select=keyCredentials.
     with_keys = any(s.lower() == "keycredentials" for s in req.select or [])
-    return Reply(200, shape(req, application_json(_application(req), with_keys)))
+    return Reply(200, entity(req, "applications", shape(req, application_json(_application(req), with_keys))))
 
 
 def patch_application(req: GraphRequest) -> Reply:
@@ -200,102 +215,33 @@ def remove_password(req: GraphRequest) -> Reply:
     return Reply(204)
 
 
-# -- service principals ---------------------------------------------------------------------
-def list_sps(req: GraphRequest) -> Reply:
-    items = [sp_json(s) for s in req.tenant.service_principals.values()]
-    return collection(req, items, "servicePrincipals", filterable=("appId", "displayName", "id"),
-                      type_name="ServicePrincipal")
+def count_applications(req: GraphRequest) -> Reply:
+    return count_reply(req, [application_json(a) for a in req.tenant.applications.values()], same_item,
+                       ("appId", "displayName", "id"), "Application")
 
 
-def get_sp(req: GraphRequest) -> Reply:
-    return Reply(200, shape(req, sp_json(_sp(req))))
-
-
-def create_sp(req: GraphRequest) -> Reply:
-    app_id = req.json_body().get("appId")
-    if not app_id:
-        raise GraphError(400, "Request_BadRequest", "The appId property is required.")
-    sp = req.tenant.create_service_principal(str(app_id))
-    return Reply(201, sp_json(sp))
-
-
-def delete_sp(req: GraphRequest) -> Reply:
-    req.tenant.delete_service_principal(_sp(req).id)
-    return Reply(204)
-
-
-def list_assignments(req: GraphRequest) -> Reply:
-    sp = _sp(req)
-    items = [assignment_json(req.tenant, a) for a in req.tenant.app_role_assignments.values()
-             if a.principal_id == sp.id]
-    return collection(req, items, f"servicePrincipals('{sp.id}')/appRoleAssignments")
-
-
-def list_assigned_to(req: GraphRequest) -> Reply:
-    sp = _sp(req)
-    items = [assignment_json(req.tenant, a) for a in req.tenant.app_role_assignments.values()
-             if a.resource_id == sp.id]
-    return collection(req, items, f"servicePrincipals('{sp.id}')/appRoleAssignedTo")
-
-
-def post_assigned_to(req: GraphRequest) -> Reply:
-    resource, body = _sp(req), req.json_body()
-    missing = [p for p in ("principalId", "resourceId", "appRoleId") if not body.get(p)]
-    if missing:
-        raise GraphError(400, "Request_BadRequest", f"Invalid value specified for property '{missing[0]}' "
-                         "of resource 'AppRoleAssignment'.")
-    if str(body["resourceId"]).lower() != resource.id.lower():
-        raise GraphError(400, "Request_BadRequest", "Invalid value specified for property 'resourceId' of "
-                         "resource 'AppRoleAssignment'.")
-    principal = req.tenant.service_principals.get(str(body["principalId"]))
-    if principal is None:
-        raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(body["principalId"]))
-    grant = req.tenant.assign_app_role(principal.id, resource.id, str(body["appRoleId"]).lower())
-    return Reply(201, assignment_json(req.tenant, grant))
-
-
-def _delete_assignment(req: GraphRequest, resource_side: bool) -> Reply:
-    sp, assignment_id = _sp(req), req.params["appRoleAssignment_id"]
-    grant = req.tenant.app_role_assignments.get(assignment_id)
-    owner = grant and (grant.resource_id if resource_side else grant.principal_id)
-    if grant is None or owner != sp.id:
-        raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(assignment_id))
-    req.tenant.delete_app_role_assignment(assignment_id)
-    return Reply(204)
-
-
-def delete_assigned_to(req: GraphRequest) -> Reply:
-    return _delete_assignment(req, resource_side=True)
-
-
-def delete_assignment(req: GraphRequest) -> Reply:
-    return _delete_assignment(req, resource_side=False)
+def same_item(item: JSON) -> JSON:
+    return item
 
 
 _APP = "applications/{application-id}"
 _APP_BY_APPID = "applications(appId='{appId}')"
-_SP = "servicePrincipals/{servicePrincipal-id}"
-_SP_BY_APPID = "servicePrincipals(appId='{appId}')"
+_APP_E = "application"
 
+
+# `$count` comes first: `applications/{application-id}` would otherwise take it as an id.
 ROUTES = [
-    GraphRoute("GET", "applications", list_applications, (APP_READ,)),
-    GraphRoute("GET", _APP, get_application, (APP_READ,)),
-    GraphRoute("GET", _APP_BY_APPID, get_application, (APP_READ,)),
+    GraphRoute("GET", "applications/$count", count_applications, (APP_READ,)),
+    # application-list-permissions.md
+    GraphRoute("GET", "applications", list_applications, (APP_READ,), _APP_E),
+    # application-get-permissions.md
+    GraphRoute("GET", _APP, get_application, (APP_GET,), _APP_E, (APP_GET_DELEGATED,)),
+    GraphRoute("GET", _APP_BY_APPID, get_application, (APP_GET,), _APP_E, (APP_GET_DELEGATED,)),
+    # application-update.md
     GraphRoute("PATCH", _APP, patch_application, (APP_WRITE,)),
     GraphRoute("PATCH", _APP_BY_APPID, patch_application, (APP_WRITE,)),
+    # application-addpassword.md (both addressing forms), application-removepassword.md
     GraphRoute("POST", _APP + "/addPassword", add_password, (APP_WRITE,)),
+    GraphRoute("POST", _APP_BY_APPID + "/addPassword", add_password, (APP_WRITE,)),
     GraphRoute("POST", _APP + "/removePassword", remove_password, (APP_WRITE,)),
-    GraphRoute("GET", "servicePrincipals", list_sps, (APP_READ,)),
-    GraphRoute("POST", "servicePrincipals", create_sp, (APP_WRITE,)),
-    GraphRoute("GET", _SP, get_sp, (APP_READ,)),
-    GraphRoute("GET", _SP_BY_APPID, get_sp, (APP_READ,)),
-    GraphRoute("DELETE", _SP, delete_sp, (APP_WRITE,)),
-    GraphRoute("DELETE", _SP_BY_APPID, delete_sp, (APP_WRITE,)),
-    GraphRoute("GET", _SP + "/appRoleAssignments", list_assignments, (APP_READ,)),
-    GraphRoute("DELETE", _SP + "/appRoleAssignments/{appRoleAssignment-id}", delete_assignment,
-               (GRANT_WRITE,)),
-    GraphRoute("GET", _SP + "/appRoleAssignedTo", list_assigned_to, (APP_READ,)),
-    GraphRoute("POST", _SP + "/appRoleAssignedTo", post_assigned_to, (GRANT_WRITE,)),
-    GraphRoute("DELETE", _SP + "/appRoleAssignedTo/{appRoleAssignment-id}", delete_assigned_to,
-               (GRANT_WRITE,)),
 ]

@@ -10,27 +10,37 @@ from typing import Any
 from .graph_odata import (
     EPOCH_CREATED,
     JSON,
+    NOT_SUPPORTED,
     GraphError,
     GraphRequest,
     GraphRoute,
     Reply,
     collection,
+    count_reply,
     denied,
+    entity,
     iso,
     shape,
 )
 from .state import ServicePlan, Sku, Tenant, User
 
-USER_READ = ("User.Read.All", "User.ReadWrite.All")
+# Permission rows from the docs' tables (api-reference/v1.0/includes/permissions/*-permissions.md in
+# microsoftgraph/microsoft-graph-docs-contrib), named next to each route below.
+USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+USER_READ_DELEGATED = ("User.ReadBasic.All", *USER_READ)
 USER_WRITE = ("User.ReadWrite.All",)
 PASSWORD_WRITE = ("User-PasswordProfile.ReadWrite.All",)
-LICENSE_WRITE = ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All")
+LICENSE_WRITE = ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
+# user-list-licensedetails-permissions.md: delegated only ("Application: Not supported.").
+LICENSE_DETAILS_DELEGATED = ("LicenseAssignment.Read.All", "Directory.Read.All", "Directory.ReadWrite.All",
+                             "User.Read", "User.Read.All", "User.ReadWrite.All")
 ORG_READ = ("Organization.Read.All", "Organization.ReadWrite.All")
 DOMAIN_READ = ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 GROUP_MEMBERS_READ = ("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All")
 # What Graph v1.0 returns for a user when no $select is given.
 USER_DEFAULT = ("businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
                 "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
+USER_FILTERABLE = ("userPrincipalName", "displayName", "mail", "id")
 PASSWORD_POLICIES = {"None", "DisablePasswordExpiration", "DisableStrongPassword",
                      "DisablePasswordExpiration, DisableStrongPassword"}
 WEAK_PASSWORD = ("The specified password does not comply with password complexity requirements. "
@@ -95,19 +105,35 @@ def domain_json(tenant: Tenant, name: str) -> JSON:
 def list_users(req: GraphRequest) -> Reply:
     tenant = req.tenant
     return collection(req, list(tenant.users.values()), "users", render=lambda u: user_json(tenant, u),
-                      filterable=("userPrincipalName", "displayName", "mail", "id"),
+                      filterable=USER_FILTERABLE,
                       type_name="User", default=USER_DEFAULT)
 
 
 def get_user(req: GraphRequest) -> Reply:
     user = req.tenant.user(req.params["user_id"])
-    return Reply(200, shape(req, user_json(req.tenant, user), USER_DEFAULT))
+    return Reply(200, entity(req, "users", shape(req, user_json(req.tenant, user), USER_DEFAULT)))
+
+
+def count_users(req: GraphRequest) -> Reply:
+    tenant = req.tenant
+    return count_reply(req, list(tenant.users.values()), lambda u: user_json(tenant, u), USER_FILTERABLE,
+                       "User")
 
 
 def license_details(req: GraphRequest) -> Reply:
     user = req.tenant.user(req.params["user_id"])
+    _only_self_with_user_read(req, user)
     items = [license_detail_json(user, req.tenant.skus[s]) for s in user.licenses if s in req.tenant.skus]
     return collection(req, items, f"users('{user.id}')/licenseDetails")
+
+
+def _only_self_with_user_read(req: GraphRequest, user: User) -> None:
+    """Delegated User.Read covers the signed-in user only (permissions reference: "User.Read")."""
+    if req.granted.intersection(set(LICENSE_DETAILS_DELEGATED) - {"User.Read"}):
+        return
+    caller = str(req.claims.get("oid") or "")
+    if caller.lower() != user.id.lower():
+        raise denied()
 
 
 def assign_license(req: GraphRequest) -> Reply:
@@ -204,19 +230,27 @@ def get_domain(req: GraphRequest) -> Reply:
     if name not in req.tenant.domains:
         raise GraphError(404, "Request_ResourceNotFound", f"Resource '{name}' does not exist or one of its "
                          "queried reference-property objects are not present.")
-    return Reply(200, shape(req, domain_json(req.tenant, name)))
+    return Reply(200, entity(req, "domains", shape(req, domain_json(req.tenant, name))))
 
 
 _USER = "users/{user-id}"
 
+# `users/$count` comes first: `users/{user-id}` would otherwise take `$count` as an id.
 ROUTES = [
-    GraphRoute("GET", "users", list_users, (USER_READ,)),
-    GraphRoute("GET", _USER, get_user, (USER_READ,)),
+    GraphRoute("GET", "users/$count", count_users, (USER_READ,), delegated=(USER_READ_DELEGATED,)),
+    # user-list and user-get permission tables
+    GraphRoute("GET", "users", list_users, (USER_READ,), "user", (USER_READ_DELEGATED,)),
+    GraphRoute("GET", _USER, get_user, (USER_READ,), "user", (USER_READ_DELEGATED,)),
+    # user-update.md
     GraphRoute("PATCH", _USER, patch_user, (USER_WRITE,)),
-    GraphRoute("GET", _USER + "/licenseDetails", license_details, (USER_READ,)),
+    GraphRoute("GET", _USER + "/licenseDetails", license_details, NOT_SUPPORTED, "licenseDetails",
+               (LICENSE_DETAILS_DELEGATED,)),
+    # user-assignlicense-permissions.md
     GraphRoute("POST", _USER + "/assignLicense", assign_license, (LICENSE_WRITE,)),
-    GraphRoute("GET", "groups/{group-id}/members", group_members, (GROUP_MEMBERS_READ,)),
-    GraphRoute("GET", "subscribedSkus", list_skus, (ORG_READ,)),
-    GraphRoute("GET", "domains", list_domains, (DOMAIN_READ,)),
-    GraphRoute("GET", "domains/{domain-id}", get_domain, (DOMAIN_READ,)),
+    # group-list-members-permissions.md
+    GraphRoute("GET", "groups/{group-id}/members", group_members, (GROUP_MEMBERS_READ,), "directoryObject"),
+    # subscribedsku-list-permissions.md, domain-list.md, domain-get.md
+    GraphRoute("GET", "subscribedSkus", list_skus, (ORG_READ,), "subscribedSku"),
+    GraphRoute("GET", "domains", list_domains, (DOMAIN_READ,), "domain"),
+    GraphRoute("GET", "domains/{domain-id}", get_domain, (DOMAIN_READ,), "domain"),
 ]

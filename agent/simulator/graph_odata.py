@@ -1,4 +1,4 @@
-"""Graph v1.0 wire plumbing: request/reply types, routing, OData errors, $select, $filter and paging."""
+"""Graph v1.0 wire plumbing: request and reply types, routing, permission checks, shaping and paging."""
 
 from __future__ import annotations
 
@@ -11,26 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from . import graph_query
+from .graph_errors import GraphError as GraphError  # re-exported: the handlers import it from here
+from .graph_errors import denied as denied
 from .state import Tenant
 
 JSON = dict[str, Any]
 DEFAULT_PAGE, MAX_PAGE = 100, 999
 # A fixed creation date for objects the tenant model keeps no timestamp for.
 EPOCH_CREATED = "2023-01-01T08:00:00Z"
-
-
-class GraphError(Exception):
-    """A failure rendered as a Graph OData error."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
-
-
-def denied() -> GraphError:
-    return GraphError(403, "Authorization_RequestDenied",
-                      "Insufficient privileges to complete the operation.")
 
 
 def iso(ts: float) -> str:
@@ -57,6 +46,7 @@ class Reply:
     status: int
     body: JSON | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # a text/plain body, as `/{collection}/$count` answers
 
 
 @dataclass
@@ -71,6 +61,13 @@ class GraphRequest:
     tenant: Tenant
     base_url: str
     params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    entity: str | None = None  # the route's entity type, for $select, $search and $orderby
+
+    @property
+    def delegated(self) -> bool:
+        """A user (delegated) token carries `scp`; an app-only token carries `roles`."""
+        return "scp" in self.claims
 
     @property
     def granted(self) -> set[str]:
@@ -92,14 +89,20 @@ class GraphRequest:
 
 Handler = Callable[[GraphRequest], Reply]
 Needs = tuple[tuple[str, ...], ...]  # every group must be met by at least one of its roles
+# A permission table row saying "Not supported.": no permission meets an empty group.
+NOT_SUPPORTED: Needs = ((),)
 
 
 @dataclass(frozen=True)
 class GraphRoute:
+    """One Graph operation; `needs` is the docs' Application row, `delegated` the work-account row."""
+
     method: str
     pattern: str  # e.g. "servicePrincipals/{servicePrincipal-id}/appRoleAssignedTo"
     handler: Handler
     needs: Needs
+    entity: str | None = None  # entity type answered (graph_schema); None: no $select check
+    delegated: Needs | None = None  # None: the same as `needs`
 
     def segments(self) -> list[str]:
         return split_path(self.pattern)
@@ -164,10 +167,24 @@ class Router:
         return params, len(regexes)
 
 
-def check_needs(req: GraphRequest, needs: Needs) -> None:
+def check_needs(req: GraphRequest, route: GraphRoute) -> None:
+    """The route's permission table row for the token kind: each group met by one of its permissions."""
+    needs = route.delegated if req.delegated and route.delegated is not None else route.needs
     granted = req.granted
     if not all(granted.intersection(group) for group in needs):
         raise denied()
+
+
+def check_query(req: GraphRequest) -> None:
+    """Query options every GET of a typed route honours: unknown $select names are refused."""
+    if req.entity is not None and req.method == "GET":
+        graph_query.check_select(req, req.entity)
+
+
+def entity(req: GraphRequest, entity_set: str, body: JSON) -> JSON:
+    """A single entity with Graph's `@odata.context` (`$metadata#set/$entity`, the $select list in it)."""
+    selected = f"({','.join(req.select)})" if req.select else ""
+    return {"@odata.context": f"{req.base_url}/v1.0/$metadata#{entity_set}{selected}/$entity", **body}
 
 
 # -- shaping ------------------------------------------------------------------------------
@@ -182,37 +199,6 @@ def shape(req: GraphRequest, full: JSON, default: Iterable[str] | None = None) -
         keep = {w.lower() for w in wanted}
     keep.add("id")
     return {k: v for k, v in full.items() if k.lower() in keep or k.startswith("@odata.")}
-
-
-_EQ = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
-_STARTS = re.compile(r"^\s*startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)\s*$", re.IGNORECASE)
-
-
-def parse_filter(raw: str, filterable: Iterable[str], type_name: str) -> Callable[[JSON], bool]:
-    """The $filter forms the agent uses: `p eq '...'` and `startswith(p,'...')`; the rest is refused."""
-    props = {p.lower(): p for p in filterable}
-    for regex, test in ((_EQ, _eq), (_STARTS, _startswith)):
-        found = regex.match(raw)
-        if found is None:
-            continue
-        prop = props.get(found.group(1).lower())
-        if prop is None:
-            raise GraphError(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause "
-                             f"specified for property '{found.group(1)}' of resource '{type_name}'.")
-        return _predicate(prop, found.group(2).replace("''", "'").lower(), test)
-    raise GraphError(400, "Request_UnsupportedQuery", "Unsupported Query.")
-
-
-def _predicate(prop: str, value: str, test: Callable[[str, str], bool]) -> Callable[[JSON], bool]:
-    return lambda item: test(str(item.get(prop) or "").lower(), value)
-
-
-def _eq(actual: str, wanted: str) -> bool:
-    return actual == wanted
-
-
-def _startswith(actual: str, wanted: str) -> bool:
-    return actual.startswith(wanted)
 
 
 def _page_size(req: GraphRequest) -> int:
@@ -246,18 +232,47 @@ def collection(req: GraphRequest, items: Sequence[Any], context: str, *,
     listing a 10,000-user directory cheap.
     """
     to_json = render or _as_is
-    raw_filter = req.query.get("$filter")
-    if raw_filter:
-        keep = parse_filter(raw_filter, filterable, type_name)
-        items = [j for j in map(to_json, items) if keep(j)]
-        to_json = _as_is
+    items, rendered = matching(req, items, to_json, filterable, type_name)
+    to_json = _as_is if rendered else to_json
     size, start = _page_size(req), _offset(req)
     page = [to_json(i) for i in items[start:start + size]]
-    body: JSON = {"@odata.context": f"{req.base_url}/v1.0/$metadata#{context}",
-                  "value": [shape(req, i, default) for i in page]}
+    body: JSON = {"@odata.context": f"{req.base_url}/v1.0/$metadata#{context}"}
+    if graph_query.wants_count(req):
+        body["@odata.count"] = len(items)
+    body["value"] = [shape(req, i, default) for i in page]
     if start + size < len(items):
         body["@odata.nextLink"] = next_link(req, start + size)
     return Reply(200, body)
+
+
+def matching(req: GraphRequest, items: Sequence[Any], to_json: Callable[[Any], JSON],
+             filterable: Iterable[str], type_name: str) -> tuple[Sequence[Any], bool]:
+    """$filter, $search and $orderby applied; (items, whether they come back rendered as JSON)."""
+    raw_filter = req.query.get("$filter")
+    search = graph_query.search_predicate(req, req.entity) if req.entity else None
+    if req.entity is None and "$search" in req.query:
+        raise GraphError(400, "Request_UnsupportedQuery", "Search is not supported on this resource.")
+    if not raw_filter and search is None and "$orderby" not in req.query:
+        return items, False
+    rendered = [to_json(i) for i in items]
+    if raw_filter:
+        keep = graph_query.parse_filter(raw_filter, filterable, type_name)
+        rendered = [j for j in rendered if keep(j)]
+    if search is not None:
+        rendered = [j for j in rendered if search(j)]
+    return graph_query.sort_items(req, rendered, req.entity), True
+
+
+def count_reply(req: GraphRequest, items: Sequence[Any], render: Callable[[Any], JSON],
+                filterable: Iterable[str], type_name: str) -> Reply:
+    """`GET /{collection}/$count`: a text/plain integer, only with ConsistencyLevel: eventual.
+
+    https://learn.microsoft.com/en-us/graph/api/user-list (example "Get only a count of users") and
+    https://learn.microsoft.com/en-us/graph/aad-advanced-queries (the 400 without the header).
+    """
+    graph_query.require_count_header(req)
+    found, _ = matching(req, items, render, filterable, type_name)
+    return Reply(200, headers={"Content-Type": "text/plain"}, text=str(len(found)))
 
 
 def _as_is(item: Any) -> Any:

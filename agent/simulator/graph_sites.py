@@ -6,13 +6,14 @@ import base64
 import uuid
 from urllib.parse import urlsplit
 
-from .graph_odata import EPOCH_CREATED, JSON, GraphError, GraphRequest, GraphRoute, Reply, shape
+from .graph_odata import EPOCH_CREATED, JSON, GraphError, GraphRequest, GraphRoute, Reply, entity, shape
 from .state import Site, Tenant, User, login_name, personal_path
 
 SITES_READ = ("Sites.Read.All", "Sites.ReadWrite.All", "Sites.FullControl.All")
 FILES_READ = ("Files.Read.All", "Files.ReadWrite.All", "Sites.Read.All", "Sites.ReadWrite.All",
               "Sites.FullControl.All")
 SITE_NOT_FOUND = "Requested site could not be found"
+LIBRARY = "Documents"  # the OneDrive document library's URL segment
 
 
 def site_host(base_url: str) -> str:
@@ -52,15 +53,18 @@ def resolve_site(tenant: Tenant, key: str) -> Site:
 
 
 def get_site(req: GraphRequest) -> Reply:
-    return Reply(200, shape(req, site_json(req, resolve_site(req.tenant, req.params["site_id"]))))
+    site = resolve_site(req.tenant, req.params["site_id"])
+    return Reply(200, entity(req, "sites", shape(req, site_json(req, site))))
 
 
 def drive_json(req: GraphRequest, user: User, site: Site) -> JSON:
     # Graph drive ids start with "b!" followed by an opaque base64 string.
     raw = (uuid.UUID(site.id).bytes + uuid.UUID(site.web_id).bytes) if _guids(site) else site.id.encode()
     owner = {"user": {"id": user.id, "displayName": user.display_name}}
+    # webUrl is the document library, not the site: https://learn.microsoft.com/en-us/graph/api/resources/drive
+    # ("URL that can be used to view the resource in a browser"); observed as `.../personal/{x}/Documents`.
     return {"id": "b!" + base64.urlsafe_b64encode(raw).decode().rstrip("="), "driveType": "business",
-            "name": "OneDrive", "description": "", "webUrl": req.base_url + site.path,
+            "name": "OneDrive", "description": "", "webUrl": f"{req.base_url}{site.path}/{LIBRARY}",
             "createdDateTime": EPOCH_CREATED, "owner": owner}
 
 
@@ -75,10 +79,15 @@ def _guids(site: Site) -> bool:
 def get_drive(req: GraphRequest) -> Reply:
     user = req.tenant.user(req.params["user_id"])
     site = req.tenant.find_site(personal_path(user.upn))
-    if site is None or site.status != 2 or not user.licenses:
-        raise GraphError(404, "itemNotFound", "User's mysite not found.")
+    if not user.licenses:
+        # No licence, so no OneDrive service: observed as 400 (qkqpttgf/OneManager-php#264, #118; the
+        # same text also comes as a 500 UnknownError, microsoftgraph/microsoft-graph-docs#11344).
+        raise GraphError(400, "BadRequest", "Unable to retrieve user's mysite URL.")
+    if site is None or site.status != 2:
+        # Licensed, OneDrive not provisioned yet: microsoftgraph/msgraph-sdk-dotnet#579, alcionai/corso#966.
+        raise GraphError(404, "ResourceNotFound", "User's mysite not found.")
     _check_delegated_access(req, user, site)
-    return Reply(200, shape(req, drive_json(req, user, site)))
+    return Reply(200, entity(req, f"users('{user.id}')/drive", shape(req, drive_json(req, user, site))))
 
 
 def _check_delegated_access(req: GraphRequest, owner: User, site: Site) -> None:
@@ -93,7 +102,9 @@ def _check_delegated_access(req: GraphRequest, owner: User, site: Site) -> None:
         raise GraphError(403, "accessDenied", "Access denied")
 
 
+# site-get.md and drive-get-permissions.md list Sites.Read.All/ReadWrite.All and Files.*;
+# Sites.FullControl.All is kept: it is a superset of both, and the tenant's apps hold it.
 ROUTES = [
-    GraphRoute("GET", "sites/{site-id}", get_site, (SITES_READ,)),
-    GraphRoute("GET", "users/{user-id}/drive", get_drive, (FILES_READ,)),
+    GraphRoute("GET", "sites/{site-id}", get_site, (SITES_READ,), "site"),
+    GraphRoute("GET", "users/{user-id}/drive", get_drive, (FILES_READ,), "drive"),
 ]

@@ -49,7 +49,10 @@ async def test_reads_directory_policies_and_sites(graph: GraphAdapter, config: C
     user = await graph.get_user(ACCOUNT, select=["id", "accountEnabled", "usageLocation"])
     assert user is not None and user.account_enabled is True and user.usage_location == "US"
     assert await graph.get_user("nobody@contoso.onmicrosoft.com") is None
-    assert {d.sku_part_number for d in await graph.license_details(ACCOUNT)} == {"ENTERPRISEPACK"}
+    # licenseDetails takes no app-only token (user-list-licensedetails-permissions.md): licences are read
+    # from the user's assignedLicenses, as the catalog does
+    licensed = await graph.get_user(ACCOUNT, select=["id", "assignedLicenses"])
+    assert licensed is not None and {str(a.sku_id) for a in licensed.assigned_licenses or []} == {E3}
     assert E3 in {str(s.sku_id) for s in await graph.subscribed_skus()}
     domain = await graph.get_domain("contoso.com")
     assert domain is not None and domain.authentication_type == "Federated"
