@@ -86,7 +86,8 @@ class BlockedByMfa(Detector):
     async def _policies(self, ctx: Context, upn: str, mfa_seen: bool, evidence: dict[str, Any]) -> Finding:
         user = await read_account(ctx, upn, ["id"])
         if user is None:
-            return Finding.ok(f"{upn} does not exist (see bad-credentials)", **evidence)
+            return Finding.masked(f"{upn} does not exist (see bad-credentials): no policy can be matched "
+                                  "against it", ["bad-credentials"], **evidence)
         user_id = str(user["id"])
         policies = [as_dict(p) for p in await ctx.clients.graph.ca_policies()]
         account, unreadable = await read_account_scope(ctx, policies, user_id)
