@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.context import Context, DryRunWrite, WriteGuard
-from agent.errors import BadInput
+from agent.errors import BadInput, SecretError
 from agent.journal import Journal, plain
 from agent.model import Finding, Plan, Status, Step
 from agent.redact import redact, redact_obj
@@ -96,8 +96,10 @@ async def detect_safely(detector: Detector, ctx: Context, timeout_s: float | Non
     """Run a detector; an exception or a timeout is `unknown`, never `found`."""
     try:
         finding = await asyncio.wait_for(detector.detect(ctx), timeout_s)
+    except SecretError as exc:  # this connector's secret is missing: its checks cannot run, others can
+        return Finding.unknown(f"{exc} (fix the reference in the config)")
     except (DryRunWrite, BadInput):
-        raise  # a detector that writes is a bug; a bad secret reference is bad input
+        raise  # a detector that writes is a bug; bad input (a playbook's) stops the run
     except TimeoutError:
         return Finding.unknown(f"timed out after {timeout_s:g}s")
     except Exception as exc:
