@@ -96,7 +96,8 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
     approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
-                  lambda engine: engine.fix(connector, only or (), dry_run=dry_run))
+                  lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
+                  lock=None if dry_run else "fix")
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -110,7 +111,8 @@ def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent
          config: ConfigOpt = None, output: ReportOpt = ReportOutput.table, out: OutOpt = None,
          state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
-    report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run))
+    report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run),
+                  lock=None if dry_run else "undo")
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -188,9 +190,12 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
-         approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]]) -> RunReport:
-    """Load config and playbooks, open the journal, build the engine, run `action` on it."""
+         approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
+         lock: str | None = None) -> RunReport:
+    """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
+    build the engine, run `action` on it."""
     from agent.approval import deny_all
+    from agent.cli_lock import locked
     from agent.config import load_config
     from agent.engine import Engine
     from agent.journal import Journal
@@ -201,7 +206,10 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
         cfg = load_config(path)
         books = load_playbooks(playbook_paths or None)
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
-        with Journal.in_dir(folder) as journal:
+        with contextlib.ExitStack() as held:
+            if lock is not None:  # one writer per state directory: fix, undo, heal and approve alike
+                held.enter_context(locked(folder, lock))
+            journal = held.enter_context(Journal.in_dir(folder))
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv)
             import asyncio  # not at module level: it costs ~50 ms of `agent --help`

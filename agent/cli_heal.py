@@ -140,6 +140,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
     """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened."""
     from agent import cli
     from agent.cli_boundary import State
+    from agent.cli_lock import locked
     from agent.config import load_config
     from agent.engine import Engine
     from agent.journal import Journal
@@ -154,26 +155,11 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
             check([pb.id for pb in books])
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
         # the lock first: a refused run opens nothing and records nothing
-        with _locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
+        with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
                 PendingStore(journal.path) as store:
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                             argv=State.argv)
             yield engine, store, lock
-
-
-@contextlib.contextmanager
-def _locked(folder: Path, command: str) -> Iterator[HealLock]:
-    from agent.lock import HealLock, LockBusy
-
-    try:
-        lock = HealLock(folder, command).acquire()
-    except LockBusy as exc:
-        typer.echo(f"error: {exc}; nothing was done", err=True)
-        raise typer.Exit(1) from None  # it did not run: an error, not a finding
-    try:
-        yield lock
-    finally:
-        lock.release()
 
 
 def _note_recovered(lock: HealLock) -> None:

@@ -130,6 +130,21 @@ def test_a_held_lock_refuses_the_run(agent_cli: Invoke, tmp_path: Path, toy_worl
     assert toy_world.applied == [] and not (state / "journal.sqlite3").exists()
 
 
+def test_every_writing_command_takes_the_lock(agent_cli: Invoke, tmp_path: Path, toy_world: ToyWorld) -> None:
+    toy_world.state["licensed"] = False
+    fixed = agent_cli("fix", "--yes", "-o", "json", "--only", "toy-unlicensed")  # a run to undo later
+    assert fixed.exit_code == 0, fixed.stderr
+    run_id = json.loads(fixed.stdout)["run_id"]
+    toy_world.state["licensed"] = False
+    applied = list(toy_world.applied)
+    with HealLock(tmp_path / "state"):  # a heal run is under way
+        refused = [agent_cli("fix", "--yes", "--only", "toy-unlicensed"), agent_cli("undo", run_id)]
+        dry = agent_cli("fix", "--dry-run", "--only", "toy-unlicensed")  # reads only: beside heal too
+    for result in refused:
+        assert result.exit_code == 1 and result.stderr.strip().endswith("holds the lock; nothing was done")
+    assert dry.exit_code == 3 and toy_world.applied == applied  # nothing written while the lock was held
+
+
 def test_a_dead_holder_is_taken_over_with_a_warning(agent_cli: Invoke, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()

@@ -1,0 +1,29 @@
+"""The lock every writing command (fix, undo, heal, approve) holds while it runs; refused: exit 1."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from agent.lock import HealLock
+
+
+@contextlib.contextmanager
+def locked(folder: Path, command: str) -> Iterator[HealLock]:
+    """Hold the state directory's lock for `command`; another holder means this run does nothing."""
+    from agent.lock import HealLock, LockBusy
+
+    try:
+        lock = HealLock(folder, command).acquire()
+    except LockBusy as exc:
+        typer.echo(f"error: {exc}; nothing was done", err=True)
+        raise typer.Exit(1) from None  # it did not run: an error, not a finding
+    try:
+        yield lock
+    finally:
+        lock.release()
