@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import ews_soap as soap
 from .core import EXCHANGE_AUDIENCE, Services, TokenRejected
+from .ews_rules import anchor_error, token_type_error
 from .state import Tenant, User
 
 FULL_ACCESS_AS_APP = "full_access_as_app"
@@ -74,6 +75,10 @@ class _Endpoint:
     def caller_has_mailbox(self, tenant: Tenant, user: User) -> bool:
         raise NotImplementedError
 
+    def request_error(self, caller: Caller, parsed: soap.SoapRequest, request: Request) -> tuple[str, str] | None:
+        """A refusal that depends on the token kind and HTTP headers, before any operation runs."""
+        return None
+
     async def handle(self, request: Request) -> Response:
         tenant = self.svc.state
         try:
@@ -84,6 +89,9 @@ class _Endpoint:
             parsed = soap.parse_request(await request.body())
         except soap.SoapParseError as exc:
             return soap.fault("ErrorSchemaValidation", str(exc), self.version)
+        refused = self.request_error(caller, parsed, request)
+        if refused is not None:
+            return soap.fault(*refused, self.version)
         return _Operation(self, tenant, caller, parsed).run()
 
     def unauthorized(self, diagnostics: str | None = None) -> Response:
@@ -131,6 +139,12 @@ class _ExchangeOnline(_Endpoint):
         if user is None or not tenant.has_mailbox(user):
             raise Unauthorized()
         return Caller(user.upn)
+
+    def request_error(self, caller: Caller, parsed: soap.SoapRequest, request: Request) -> tuple[str, str] | None:
+        refused = token_type_error(caller.upn is None, parsed)
+        if refused is None and caller.upn is None:
+            refused = anchor_error(self.svc.state, parsed, request.headers.get("x-anchormailbox"))
+        return refused
 
     def can_impersonate(self, caller: Caller) -> bool:
         # The ApplicationImpersonation RBAC role is gone from Exchange Online: only full_access_as_app.

@@ -51,6 +51,7 @@ class SoapRequest:
 
     operation: str
     impersonated: str | None = None  # ExchangeImpersonation/ConnectingSID value
+    impersonation_header: bool = False  # an ExchangeImpersonation SOAP header is present (even empty)
     folders: list[FolderRef] = field(default_factory=list)
     unresolved: str | None = None  # ResolveNames/UnresolvedEntry
 
@@ -75,6 +76,8 @@ def parse_request(body: bytes) -> SoapRequest:
     op_el = soap_body[0]
     request = SoapRequest(operation=op_el.tag.rsplit("}", 1)[-1])
     request.impersonated = _impersonated(root)
+    header = root.find(_q(SOAP_NS, "Header"))
+    request.impersonation_header = header is not None and header.find(_q(T_NS, "ExchangeImpersonation")) is not None
     request.folders = _folder_refs(op_el)
     entry = op_el.find(_q(M_NS, "UnresolvedEntry"))
     request.unresolved = (entry.text or "").strip() if entry is not None else None
