@@ -75,7 +75,8 @@ class _Endpoint:
     def caller_has_mailbox(self, tenant: Tenant, user: User) -> bool:
         raise NotImplementedError
 
-    def request_error(self, caller: Caller, parsed: soap.SoapRequest, request: Request) -> tuple[str, str] | None:
+    def request_error(self, caller: Caller, parsed: soap.SoapRequest,
+                      request: Request) -> tuple[str, str] | None:
         """A refusal that depends on the token kind and HTTP headers, before any operation runs."""
         return None
 
@@ -140,7 +141,8 @@ class _ExchangeOnline(_Endpoint):
             raise Unauthorized()
         return Caller(user.upn)
 
-    def request_error(self, caller: Caller, parsed: soap.SoapRequest, request: Request) -> tuple[str, str] | None:
+    def request_error(self, caller: Caller, parsed: soap.SoapRequest,
+                      request: Request) -> tuple[str, str] | None:
         refused = token_type_error(caller.upn is None, parsed)
         if refused is None and caller.upn is None:
             refused = anchor_error(self.svc.state, parsed, request.headers.get("x-anchormailbox"))

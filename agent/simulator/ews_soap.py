@@ -77,7 +77,8 @@ def parse_request(body: bytes) -> SoapRequest:
     request = SoapRequest(operation=op_el.tag.rsplit("}", 1)[-1])
     request.impersonated = _impersonated(root)
     header = root.find(_q(SOAP_NS, "Header"))
-    request.impersonation_header = header is not None and header.find(_q(T_NS, "ExchangeImpersonation")) is not None
+    found = header.find(_q(T_NS, "ExchangeImpersonation")) if header is not None else None
+    request.impersonation_header = found is not None
     request.folders = _folder_refs(op_el)
     entry = op_el.find(_q(M_NS, "UnresolvedEntry"))
     request.unresolved = (entry.text or "").strip() if entry is not None else None

@@ -1,9 +1,9 @@
 """Exchange Online EWS refuses what the real service refuses: impersonation headers, anchoring, throttling.
 
-Pages and threads followed: office-developer-exchange-docs `how-to-authenticate-an-ews-application-by-using-oauth.md`
-(X-AnchorMailbox with impersonation), `ews-throttling-in-exchange.md` (ErrorServerBusy in an HTTP 500 fault) and,
-for the impersonation faults Microsoft does not document, ecederstrand/exchangelib#735/#757 and
-OfficeDev/ews-managed-api#245/#212.
+Pages and threads followed: office-developer-exchange-docs
+`how-to-authenticate-an-ews-application-by-using-oauth.md` (X-AnchorMailbox with impersonation),
+`ews-throttling-in-exchange.md` (ErrorServerBusy in an HTTP 500 fault) and, for the impersonation faults
+Microsoft does not document, ecederstrand/exchangelib#735/#757 and OfficeDev/ews-managed-api#245/#212.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def _envelope(impersonate: str | None = None, mailbox: str | None = None, folder
               f'{impersonate}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>'
               if impersonate else "")
     target = f"<t:Mailbox><t:EmailAddress>{mailbox}</t:EmailAddress></t:Mailbox>" if mailbox else ""
-    folder_xml = (f'<t:DistinguishedFolderId Id="{folder}">{target}</t:DistinguishedFolderId>' if folder.isalpha()
-                  else f'<t:FolderId Id="{folder}"/>')
+    folder_xml = (f'<t:DistinguishedFolderId Id="{folder}">{target}</t:DistinguishedFolderId>'
+                  if folder.isalpha() else f'<t:FolderId Id="{folder}"/>')
     return ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
             'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
             'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
@@ -36,13 +36,14 @@ def _envelope(impersonate: str | None = None, mailbox: str | None = None, folder
 
 
 def _app_token(tenant: Simulator) -> str:
-    return tenant.services.tokens.issue(tenant_id=tenant.state.tenant_id, audience=EXO, app_id=CONNECTOR_APP_ID,
-                                        appidacr="1", roles=["full_access_as_app"])
+    return tenant.services.tokens.issue(tenant_id=tenant.state.tenant_id, audience=EXO,
+                                        app_id=CONNECTOR_APP_ID, appidacr="1", roles=["full_access_as_app"])
 
 
 def _user_token(tenant: Simulator) -> str:
-    return tenant.services.tokens.issue(tenant_id=tenant.state.tenant_id, audience=EXO, app_id=CONNECTOR_APP_ID,
-                                        appidacr="0", scp="EWS.AccessAsUser.All", upn=ACCOUNT_UPN,
+    return tenant.services.tokens.issue(tenant_id=tenant.state.tenant_id, audience=EXO,
+                                        app_id=CONNECTOR_APP_ID, appidacr="0", scp="EWS.AccessAsUser.All",
+                                        upn=ACCOUNT_UPN,
                                         oid=tenant.state.user(ACCOUNT_UPN).id)
 
 
@@ -69,8 +70,7 @@ def test_app_only_without_exchange_impersonation_is_a_header_data_fault(tenant: 
 
 def test_delegated_token_with_exchange_impersonation_is_a_header_data_fault(tenant: Simulator) -> None:
     text = _fault(_post(tenant, _user_token(tenant), _envelope(impersonate=USER1), anchor=USER1))
-    assert f"<e:ResponseCode xmlns:e=\"http://schemas.microsoft.com/exchange/services/2006/errors\">{HEADER_DATA}" \
-        in text
+    assert f'/errors">{HEADER_DATA}</e:ResponseCode>' in text
     assert "ExchangeImpersonation SOAP header must not exist for this type of OAuth token." in text
 
 
