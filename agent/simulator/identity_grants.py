@@ -14,6 +14,7 @@ from cryptography import x509
 
 from .aadsts import AadError, aad
 from .core import Services
+from .identity_consent import OIDC_SCOPES, granted, oidc_requested, response_scope
 from .state import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
@@ -28,13 +29,10 @@ from .tokens import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TOKEN_LIFETIME_S
 
 __all__ = ["AadError", "Grants"]
 
-OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 REFRESH_AUDIENCE = "urn:sim:refresh-token"
-# Delegated permissions a ROPC token carries per resource (a fixed, realistic consented set).
-DELEGATED_SCOPES = {GRAPH_APP_ID: "Files.ReadWrite.All Mail.ReadWrite Sites.FullControl.All User.Read",
-                    EXCHANGE_APP_ID: "EWS.AccessAsUser.All",
-                    SHAREPOINT_APP_ID: "AllSites.FullControl MyFiles.Write"}
+# Tenant-independent authorities; which grants each refuses is in Grants.check_authority.
+GENERIC_TENANTS = ("common", "organizations", "consumers")
 # First-party public clients present in every tenant (scripts often use them for ROPC).
 FIRST_PARTY_CLIENTS = {"04b07795-8ddb-461a-bbee-02f9e1bf7b46": "Microsoft Azure CLI",
                        "1950a258-227b-4e31-a9cf-717495945fc2": "Microsoft Azure PowerShell"}
@@ -54,7 +52,7 @@ class Grants:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
-    def token(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+    def token(self, t: Tenant, form: dict[str, str], token_url: str, authority: str = "") -> dict[str, Any]:
         grant = form.get("grant_type")
         if not grant:
             raise aad(900144, param="grant_type")
@@ -62,6 +60,7 @@ class Grants:
                    "refresh_token": self.refresh}.get(grant)
         if handler is None:
             raise aad(70003, grant=grant)
+        check_authority(authority, grant)
         return handler(t, form, token_url)
 
     # -- resources -----------------------------------------------------------------------------
@@ -99,9 +98,13 @@ class Grants:
     def client(self, t: Tenant, form: dict[str, str], token_url: str, public_ok: bool) -> tuple[str, str]:
         """(client appId, appidacr): '1' secret, '2' certificate, '0' public client."""
         cid = form.get("client_id", "").split("@")[0]
+        app, sp = t.application_by_app_id(cid), t.sp_by_app_id(cid)
+        public = public_ok and (cid in FIRST_PARTY_CLIENTS or (app is not None and app.public_client))
+        if public and ("client_secret" in form or "client_assertion" in form):
+            # entra-docs identity-platform/reference-error-codes.md: InvalidClientPublicClientWithCredential
+            raise aad(700025)
         if public_ok and cid in FIRST_PARTY_CLIENTS:
             return cid, "0"
-        app, sp = t.application_by_app_id(cid), t.sp_by_app_id(cid)
         if app is None or sp is None:
             raise aad(700016, app=cid, tenant=t.initial_domain)
         if not sp.account_enabled:
@@ -160,7 +163,7 @@ class Grants:
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
         user = _sign_in(t, form.get("username", ""), form.get("password", ""))
         _conditional_access(t, user, resource_app)
-        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def refresh(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
         cid, acr = self.client(t, form, token_url, public_ok=True)
@@ -177,24 +180,63 @@ class Grants:
         _account_state(user)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
         _conditional_access(t, user, resource_app)
-        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def _user_tokens(self, t: Tenant, user: User, cid: str, acr: str, resource: tuple[str, str],
-                     scope: str) -> dict[str, Any]:
-        """Access token, unsigned id_token (MSAL needs preferred_username), client_info, refresh token."""
-        issued, tokens = int(time.time()), self.svc.tokens
+                     form: dict[str, str]) -> dict[str, Any]:
+        """The access token with the granted scopes, plus what the request's OIDC scopes ask for.
+
+        identity-platform/v2-oauth-ropc.md: `id_token` only with `openid`, `refresh_token` only with
+        `offline_access`; `client_info` is MSAL's extension, sent when it asks with client_info=1.
+        """
+        scope, issued, tokens = form.get("scope", ""), int(time.time()), self.svc.tokens
+        scopes = granted(t, cid, _client_name(t, cid), resource[1], scope)
         access = tokens.issue(tenant_id=t.tenant_id, audience=resource[0], app_id=cid, appidacr=acr,
-                              scp=DELEGATED_SCOPES[resource[1]], upn=user.upn, oid=user.id,
-                              name=user.display_name, now=issued)
-        id_claims = {"aud": cid, "iss": tokens.issuer(t.tenant_id), "iat": issued, "nbf": issued,
-                     "exp": issued + 3600, "name": user.display_name, "oid": user.id,
-                     "preferred_username": user.upn, "sub": user.id, "tid": t.tenant_id, "ver": "2.0"}
-        refresh = jwt.encode({"aud": REFRESH_AUDIENCE, "sub": user.id, "cid": cid, "iat": issued,
-                              "exp": issued + 90 * 86400}, tokens.key.private_key, algorithm="RS256")
-        return {"token_type": "Bearer", "scope": scope, "expires_in": TOKEN_LIFETIME_S,
-                "ext_expires_in": TOKEN_LIFETIME_S, "access_token": access, "refresh_token": refresh,
-                "id_token": f"{_b64u({'typ': 'JWT', 'alg': 'none'})}.{_b64u(id_claims)}.",
-                "client_info": _b64u({"uid": user.id, "utid": t.tenant_id})}
+                              scp=" ".join(scopes), upn=user.upn, oid=user.id, name=user.display_name,
+                              now=issued)
+        oidc = oidc_requested(scope)
+        body: dict[str, Any] = {"token_type": "Bearer", "scope": response_scope(scopes, resource[0], oidc),
+                                "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
+                                "access_token": access}
+        if "offline_access" in oidc:
+            body["refresh_token"] = jwt.encode({"aud": REFRESH_AUDIENCE, "sub": user.id, "cid": cid,
+                                                "iat": issued, "exp": issued + 90 * 86400},
+                                               tokens.key.private_key, algorithm="RS256")
+        if "openid" in oidc:
+            body["id_token"] = self._id_token(t, user, cid, issued)
+            if form.get("client_info") == "1":
+                body["client_info"] = _b64u({"uid": user.id, "utid": t.tenant_id})
+        return body
+
+    def _id_token(self, t: Tenant, user: User, cid: str, issued: int) -> str:
+        """An unsigned id_token: MSAL reads preferred_username and oid from it."""
+        claims = {"aud": cid, "iss": self.svc.tokens.issuer(t.tenant_id), "iat": issued, "nbf": issued,
+                  "exp": issued + 3600, "name": user.display_name, "oid": user.id,
+                  "preferred_username": user.upn, "sub": user.id, "tid": t.tenant_id, "ver": "2.0"}
+        return f"{_b64u({'typ': 'JWT', 'alg': 'none'})}.{_b64u(claims)}."
+
+
+def check_authority(authority: str, grant: str) -> None:
+    """Grants that need a tenant are refused on the tenant-independent authorities.
+
+    Client credentials: identity-platform/v2-oauth2-client-creds-grant-flow.md requires the tenant "in
+    GUID or domain-name format"; with none, Entra has no tenant to issue for: AADSTS50059
+    (reference-error-codes.md, MissingTenantRealmAndNoUserInformationProvided; seen for this case
+    in MicrosoftDocs/azure-docs#24064).
+    ROPC: v2-oauth-ropc.md allows only a tenant or `organizations`: AADSTS9001023 on common/consumers.
+    """
+    low = authority.lower()
+    if low not in GENERIC_TENANTS:
+        return
+    if grant == "client_credentials":
+        raise aad(50059)
+    if grant == "password" and low in ("common", "consumers"):
+        raise aad(9001023)
+
+
+def _client_name(t: Tenant, cid: str) -> str:
+    app = t.application_by_app_id(cid)
+    return app.display_name if app is not None else FIRST_PARTY_CLIENTS.get(cid, cid)
 
 
 def _check_secret(app: Application, secret: str) -> None:
