@@ -155,6 +155,14 @@ def operation(op: str, messages: list[str], version: ServerVersion) -> Response:
     return envelope(body, version)
 
 
+def well_formed_id(value: str) -> bool:
+    """EWS ids are base64 of a binary store id; anything that does not decode to one is malformed."""
+    try:
+        return len(base64.b64decode(value, validate=True)) >= 8
+    except (ValueError, TypeError):
+        return False
+
+
 def folder_id(mailbox: str, name: str) -> str:
     """A stable opaque id per (mailbox, folder), base64 like real EWS ids."""
     digest = hashlib.sha256(f"{mailbox.lower()}/{name.lower()}".encode()).digest()

@@ -25,7 +25,7 @@ def _envelope(impersonate: str | None = None, mailbox: str | None = None, folder
               if impersonate else "")
     target = f"<t:Mailbox><t:EmailAddress>{mailbox}</t:EmailAddress></t:Mailbox>" if mailbox else ""
     folder_xml = (f'<t:DistinguishedFolderId Id="{folder}">{target}</t:DistinguishedFolderId>'
-                  if folder.isalpha() else f'<t:FolderId Id="{folder}"/>')
+                  if folder.isalpha() and folder.islower() else f'<t:FolderId Id="{folder}"/>')
     return ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
             'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
             'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" '
@@ -89,3 +89,25 @@ def test_impersonation_needs_the_anchor_mailbox_of_the_impersonated_user(tenant:
 def test_impersonation_with_its_anchor_mailbox_succeeds(tenant: Simulator) -> None:
     response = _post(tenant, _app_token(tenant), _envelope(impersonate=USER1), anchor=USER1.upper())
     assert response.status_code == 200 and "NoError" in response.text
+
+
+def test_a_malformed_folder_id_is_error_invalid_id_malformed(tenant: Simulator) -> None:
+    """responsecode.md: a malformed Id attribute is ErrorInvalidIdMalformed; a well-formed unknown one
+    is ErrorItemNotFound."""
+    malformed = _post(tenant, _app_token(tenant), _envelope(impersonate=USER1, folder="not-an-id!"), USER1)
+    assert "<m:ResponseCode>ErrorInvalidIdMalformed</m:ResponseCode>" in malformed.text
+    unknown = _post(tenant, _app_token(tenant), _envelope(impersonate=USER1, folder="AAMkAAAAAAAAAAAAAAAA"),
+                    USER1)
+    assert "<m:ResponseCode>ErrorItemNotFound</m:ResponseCode>" in unknown.text
+
+
+def test_server_busy_is_an_http_500_fault_with_back_off(tenant: Simulator) -> None:
+    """ews-throttling-in-exchange.md: ErrorServerBusy in an HTTP 500 fault with BackOffMilliseconds; an
+    HTTP 503 is IIS queueing and carries no EWS fault."""
+    tenant.set_faults({"throttle": {"first": 1, "retry_after_s": 2, "services": ["ews"]}})
+    busy = _post(tenant, _app_token(tenant), _envelope(impersonate=USER1), USER1)
+    assert busy.status_code == 500 and "a:ErrorServerBusy</faultcode>" in busy.text
+    assert '<t:Value Name="BackOffMilliseconds">2000</t:Value>' in busy.text
+    tenant.set_faults({"errors": {"first": 1, "status": 503, "retry_after_s": 2, "services": ["ews"]}})
+    queued = _post(tenant, _app_token(tenant), _envelope(impersonate=USER1), USER1)
+    assert queued.status_code == 503 and "Fault" not in queued.text and queued.headers["Retry-After"] == "2"
