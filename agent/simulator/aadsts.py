@@ -76,6 +76,9 @@ CATALOG: dict[int, tuple[str, str]] = {
         "endpoint and "
         "https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build "
         "a query request URL, such as 'https://graph.microsoft.com/beta/applications/{app}']"),
+    700082: ("invalid_grant",
+        "The refresh token has expired due to inactivity. The token was issued on {issued} and was inactive "
+        "for {time}."),
     700212: ("invalid_client",
         "The audience claim in the client assertion is invalid. It must be the token endpoint {url}."),
     900144: ("invalid_request",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import urllib.parse
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -36,7 +37,9 @@ class Identity:
         raise aad(90002, tenant=name)
 
     def _error(self, err: AadError) -> JSONResponse:
-        return JSONResponse(aad_error_body(err), err.status, headers={"Cache-Control": "no-store, no-cache"})
+        body = aad_error_body(err)  # Entra sends the trace id as x-ms-request-id too
+        return JSONResponse(body, err.status, headers={"Cache-Control": "no-store, no-cache",
+                                                       "x-ms-request-id": body["trace_id"]})
 
     async def openid_configuration(self, request: Request) -> Response:
         name = request.path_params["tenant"]
@@ -132,7 +135,8 @@ class Identity:
             form = client_basic_auth(request.headers.get("authorization"), await read_form(request))
             token_url = f"{self.svc.base_url}{request.url.path}"
             return JSONResponse(self.grants.token(t, form, token_url, authority=name),
-                                headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+                                headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache",
+                                         "x-ms-request-id": str(uuid.uuid4())})
         except AadError as err:
             return self._error(err)
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from .aadsts import AadError, aad
 from .core import Services
 from .identity_consent import OIDC_SCOPES, granted, oidc_requested, response_scope
+from .identity_signin import account_state, conditional_access, sign_in
 from .state import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
@@ -161,15 +162,17 @@ class Grants:
     def password(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
         cid, acr = self.client(t, form, token_url, public_ok=True)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
-        user = _sign_in(t, form.get("username", ""), form.get("password", ""))
-        _conditional_access(t, user, resource_app)
+        user = sign_in(t, form.get("username", ""), form.get("password", ""))
+        conditional_access(t, user, resource_app)
         return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def refresh(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
         cid, acr = self.client(t, form, token_url, public_ok=True)
+        token, key = form.get("refresh_token", ""), self.svc.tokens.public_key()
         try:
-            rt = jwt.decode(form.get("refresh_token", ""), self.svc.tokens.public_key(), algorithms=["RS256"],
-                            audience=REFRESH_AUDIENCE)
+            rt = jwt.decode(token, key, algorithms=["RS256"], audience=REFRESH_AUDIENCE)
+        except jwt.ExpiredSignatureError:
+            raise _expired_refresh_token(token, key) from None
         except jwt.PyJWTError:
             raise aad(9002313) from None
         user = t.find_user(str(rt.get("sub", "")))
@@ -177,9 +180,9 @@ class Grants:
             raise aad(9002313)
         if user.last_password_change > float(rt["iat"]):  # a password change revokes refresh tokens
             raise aad(50173, issued=_when(rt["iat"]), valid_from=_when(user.last_password_change))
-        _account_state(user)
+        account_state(user)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
-        _conditional_access(t, user, resource_app)
+        conditional_access(t, user, resource_app)
         return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def _user_tokens(self, t: Tenant, user: User, cid: str, acr: str, resource: tuple[str, str],
@@ -247,41 +250,16 @@ def _check_secret(app: Application, secret: str) -> None:
         raise aad(7000222, app=app.app_id)
 
 
-def _sign_in(t: Tenant, username: str, password: str) -> User:
-    user = t.find_user(username)
-    if user is None:
-        raise aad(50034, tenant=t.tenant_id)
-    if user.locked_until is not None and user.locked_until > now():
-        raise aad(50053)  # smart lockout answers before the password is even checked
-    domain = t.domain_of(user)
-    federated = domain is not None and domain.authentication_type == "Federated"
-    # Raw ROPC never reaches the federated IdP: Entra answers as for a bad password.
-    if federated or not password or not hmac.compare_digest(user.password.encode(), password.encode()):
-        raise aad(50126)
-    _account_state(user)
-    return user
-
-
-def _account_state(user: User) -> None:
-    if user.locked_until is not None and user.locked_until > now():
-        raise aad(50053)
-    if not user.account_enabled:
-        raise aad(50057)
-    if user.password_expired and "DisablePasswordExpiration" not in (user.password_policies or ""):
-        raise aad(50055)
-
-
-def _conditional_access(t: Tenant, user: User, resource_app: str) -> None:
-    """Enforced CA policies covering the user and resource: `block` -> 53003, `mfa` -> 50076."""
-    policies = t.blocking_policies(user, resource_app)
-    capolids = {"essential": True, "values": [p.id for p in policies]}
-    claims = json.dumps({"access_token": {"capolids": capolids}})
-    if any("block" in p.built_in_controls for p in policies):
-        raise aad(53003, extra={"suberror": "message_only", "claims": claims})
-    # Security defaults block ROPC only when a scenario says so (extras), to keep the demo focused.
-    defaults = t.security_defaults_enabled and bool(t.extras.get("security_defaults_enforced"))
-    if defaults or any("mfa" in p.built_in_controls for p in policies):
-        raise aad(50076, extra={"suberror": "basic_action", "claims": claims}, resource=resource_app)
+def _expired_refresh_token(token: str, key: Any) -> AadError:
+    """A genuine refresh token past its lifetime: AADSTS700082 (reference-error-codes.md,
+    ExpiredOrRevokedGrantInactiveToken) with its dates; a forged one stays 9002313."""
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"], audience=REFRESH_AUDIENCE,
+                            options={"verify_exp": False})
+    except jwt.PyJWTError:
+        return aad(9002313)
+    issued = float(claims.get("iat", 0))
+    return aad(700082, issued=_when(issued), time=f"{int((now() - issued) // 86400)}.00:00:00")
 
 
 def _find_key(app: Application, header: dict[str, Any]) -> tuple[KeyCredential | None, str]:

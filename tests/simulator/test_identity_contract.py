@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.parse
 from typing import Any
 
@@ -20,6 +21,7 @@ import requests
 
 from agent.simulator import Simulator
 from agent.simulator.identity_consent import CONSENT_KEY
+from agent.simulator.identity_grants import REFRESH_AUDIENCE
 from agent.simulator.state import EXCHANGE_APP_ID
 from tests.simulator.conftest import TENANT
 
@@ -144,3 +146,21 @@ def test_msal_ropc_still_gets_its_account_and_refresh_token(tenant: Simulator, t
     assert "access_token" in result and "refresh_token" in result, json.dumps(result.get("error"))
     assert result["id_token_claims"]["preferred_username"] == x["account_upn"]
     assert app.get_accounts()[0]["username"] == x["account_upn"]
+
+
+def test_an_expired_refresh_token_is_700082(tenant: Simulator) -> None:
+    """reference-error-codes.md: ExpiredOrRevokedGrantInactiveToken, not a malformed request."""
+    x = tenant.state.extras
+    issued = int(time.time()) - 100 * 86400
+    expired = jwt.encode({"aud": REFRESH_AUDIENCE, "sub": tenant.state.user(str(x["account_upn"])).id,
+                          "cid": str(x["public_client_id"]), "iat": issued, "exp": issued + 90 * 86400},
+                         tenant.services.tokens.key.private_key, algorithm="RS256")
+    form = {"grant_type": "refresh_token", "client_id": str(x["public_client_id"]), "refresh_token": expired,
+            "scope": EWS}
+    response = _token(tenant, form)
+    body = response.json()
+    assert response.status_code == 400 and body["error"] == "invalid_grant"
+    assert body["error_codes"] == [700082]
+    assert response.headers["x-ms-request-id"] == body["trace_id"]
+    forged = _token(tenant, {**form, "refresh_token": expired[:-4] + "AAAA"}).json()
+    assert forged["error_codes"] == [9002313]
