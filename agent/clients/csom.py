@@ -19,8 +19,10 @@ MAX_ACTIONS = 300  # sites per request: far below CSOM's own limits, small enoug
 _TENANT_PATH_ID = 1
 _STATUS_IN_TEXT = re.compile(r"\((\d{3})\)")
 # ServerErrorTypeName -> the HTTP status the same failure has over REST, so callers can tell
-# "not there" and "throttled" apart from the rest
-_STATUS_OF_TYPE = {"System.IO.FileNotFoundException": 404, "System.UnauthorizedAccessException": 403}
+# "not there" and "throttled" apart from the rest. A missing site collection is SpoNoSiteException from
+# the tenant API (FileNotFoundException from a site's own API): both are "site missing".
+_STATUS_OF_TYPE = {"System.IO.FileNotFoundException": 404, "System.UnauthorizedAccessException": 403,
+                   "Microsoft.Online.SharePoint.Common.SpoNoSiteException": 404}
 
 
 class QueryFailed(WriteFailed):

@@ -15,7 +15,10 @@ _CONNECTION_NAMES = frozenset({
     "RemoteProtocolError", "ServiceRequestError", "ServiceResponseError", "SSLError", "ErrorTimeoutExpired",
     "ProtocolError", "NewConnectionError", "ChunkedEncodingError",
 })
-_THROTTLE_NAMES = frozenset({"ErrorServerBusy", "RateLimitError", "SPQueryThrottledException"})
+# Throttling is a 429/503 status (SharePoint and Graph send Retry-After) or EWS's ErrorServerBusy.
+# SPQueryThrottledException is not here: it is SharePoint's list view threshold error, which a retry
+# does not get past.
+_THROTTLE_NAMES = frozenset({"ErrorServerBusy", "RateLimitError"})
 
 
 class ClientError(Exception):

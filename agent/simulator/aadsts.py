@@ -6,7 +6,8 @@ import datetime
 import uuid
 from typing import Any
 
-# code -> (OAuth `error`, text template); texts as Entra ID words them (api-facts sections 2, 3, 7, 9).
+# code -> (OAuth `error`, text template); texts as Entra ID words them (api-facts sections 2, 3, 7, 9, and
+# entra-docs identity-platform/reference-error-codes.md for 50059, 65001, 700025, 900561 and 9001023).
 CATALOG: dict[int, tuple[str, str]] = {
     28000: ("invalid_scope",
         "Provided value for the input parameter scope '{scope}' is not valid because it contains more than "
@@ -35,9 +36,15 @@ CATALOG: dict[int, tuple[str, str]] = {
         "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user "
         "might have changed or reset their password. The grant was issued on '{issued}' and the "
         "TokensValidFrom date (before which tokens are not valid) for this user is '{valid_from}'."),
+    50059: ("invalid_request",
+        "No tenant-identifying information found in either the request or implied by any provided "
+        "credentials."),
     53003: ("invalid_grant",
         "Access has been blocked by Conditional Access policies. The access policy does not allow token "
         "issuance."),
+    65001: ("invalid_grant",
+        "The user or administrator has not consented to use the application with ID '{app}' named "
+        "'{name}'. Send an interactive authorization request for this user and resource."),
     70003: ("unsupported_grant_type",
         "The app requested an unsupported grant type '{grant}'."),
     90002: ("invalid_request",
@@ -49,6 +56,8 @@ CATALOG: dict[int, tuple[str, str]] = {
         "happen if the application has not been installed by the administrator of the tenant or consented "
         "to by any user in the tenant. You might have sent your authentication request to the wrong "
         "tenant."),
+    700025: ("invalid_client",
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."),
     700016: ("unauthorized_client",
         "Application with identifier '{app}' was not found in the directory '{tenant}'. This can happen if "
         "the application has not been installed by the administrator of the tenant or consented to by any "
@@ -67,10 +76,15 @@ CATALOG: dict[int, tuple[str, str]] = {
         "endpoint and "
         "https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build "
         "a query request URL, such as 'https://graph.microsoft.com/beta/applications/{app}']"),
+    700082: ("invalid_grant",
+        "The refresh token has expired due to inactivity. The token was issued on {issued} and was inactive "
+        "for {time}."),
     700212: ("invalid_client",
         "The audience claim in the client assertion is invalid. It must be the token endpoint {url}."),
     900144: ("invalid_request",
         "The request body must contain the following parameter: '{param}'."),
+    900561: ("invalid_request",
+        "The endpoint only accepts {valid} requests. Received a {verb} request."),
     1002012: ("invalid_scope",
         "The provided value for scope {scope} is not valid. Client credential flows must have a scope "
         "value with /.default suffixed to the resource identifier (application ID URI)."),
@@ -87,6 +101,9 @@ CATALOG: dict[int, tuple[str, str]] = {
         "The provided client secret keys for app '{app}' are expired. Visit the Azure portal to create new "
         "keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for "
         "added security: https://aka.ms/certCreds."),
+    9001023: ("invalid_request",
+        "The grant type isn't supported over the /common or /consumers endpoints. Please use the "
+        "/organizations or tenant-specific endpoint."),
     9002313: ("invalid_grant",
         "Invalid request. Request is malformed or invalid."),
 }

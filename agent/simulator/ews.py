@@ -7,7 +7,6 @@ import binascii
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,21 +14,14 @@ from starlette.routing import BaseRoute, Route
 
 from . import ews_soap as soap
 from .core import EXCHANGE_AUDIENCE, Services, TokenRejected
+from .ews_ops import Caller, Operation
+from .ews_rules import anchor_error, token_type_error
 from .state import Tenant, User
 
 FULL_ACCESS_AS_APP = "full_access_as_app"
 EWS_SCOPE = "EWS.AccessAsUser.All"
-ITEM_NOT_FOUND = ("ErrorItemNotFound", "The specified object was not found in the store.")
 NO_PERMISSIONS = ('2000008;reason="The token contains no permissions, or permissions can not be '
                   'understood.";error_category="invalid_grant"')
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who an accepted request acts as: an app (app-only token) or a user (delegated token / Basic)."""
-
-    upn: str | None  # None for app-only
-    full_access: bool = False  # app-only with full_access_as_app: may impersonate anyone
 
 
 class Unauthorized(Exception):
@@ -74,6 +66,11 @@ class _Endpoint:
     def caller_has_mailbox(self, tenant: Tenant, user: User) -> bool:
         raise NotImplementedError
 
+    def request_error(self, caller: Caller, parsed: soap.SoapRequest,
+                      request: Request) -> tuple[str, str] | None:
+        """A refusal that depends on the token kind and HTTP headers, before any operation runs."""
+        return None
+
     async def handle(self, request: Request) -> Response:
         tenant = self.svc.state
         try:
@@ -84,7 +81,10 @@ class _Endpoint:
             parsed = soap.parse_request(await request.body())
         except soap.SoapParseError as exc:
             return soap.fault("ErrorSchemaValidation", str(exc), self.version)
-        return _Operation(self, tenant, caller, parsed).run()
+        refused = self.request_error(caller, parsed, request)
+        if refused is not None:
+            return soap.fault(*refused, self.version)
+        return Operation(self, tenant, caller, parsed).run()
 
     def unauthorized(self, diagnostics: str | None = None) -> Response:
         response = Response(b"", status_code=401)
@@ -131,6 +131,13 @@ class _ExchangeOnline(_Endpoint):
         if user is None or not tenant.has_mailbox(user):
             raise Unauthorized()
         return Caller(user.upn)
+
+    def request_error(self, caller: Caller, parsed: soap.SoapRequest,
+                      request: Request) -> tuple[str, str] | None:
+        refused = token_type_error(caller.upn is None, parsed)
+        if refused is None and caller.upn is None:
+            refused = anchor_error(self.svc.state, parsed, request.headers.get("x-anchormailbox"))
+        return refused
 
     def can_impersonate(self, caller: Caller) -> bool:
         # The ApplicationImpersonation RBAC role is gone from Exchange Online: only full_access_as_app.
@@ -189,111 +196,3 @@ def _onprem_user(tenant: Tenant, login: str) -> User | None:
 def _may_sign_in(user: User) -> bool:
     locked = user.locked_until is not None and user.locked_until > time.time()
     return user.account_enabled and not user.password_expired and not locked
-
-
-class _Operation:
-    """One SOAP operation against the tenant, with the mailbox rules of Exchange."""
-
-    def __init__(self, endpoint: _Endpoint, tenant: Tenant, caller: Caller,
-                 request: soap.SoapRequest) -> None:
-        self.endpoint, self.tenant, self.caller, self.request = endpoint, tenant, caller, request
-        self.version = endpoint.version
-
-    def run(self) -> Response:
-        denied = self._impersonation_error()
-        if denied is not None:
-            return denied
-        handlers = {"ConvertId": self._convert_id, "GetFolder": self._get_folder,
-                    "FindFolder": self._find_folder, "ResolveNames": self._resolve_names}
-        handler = handlers.get(self.request.operation)
-        if handler is None:
-            return soap.fault("ErrorInvalidRequest", f"The request is invalid: {self.request.operation} "
-                              "is not supported by this server.", self.version)
-        return handler()
-
-    def _impersonation_error(self) -> Response | None:
-        target = self.request.impersonated
-        if target is None:
-            return None
-        if not self.endpoint.can_impersonate(self.caller):
-            return soap.fault("ErrorImpersonateUserDenied", soap.IMPERSONATE_DENIED, self.version)
-        if not self._has_mailbox(target):
-            return soap.fault("ErrorNonExistentMailbox", soap.NON_EXISTENT_MAILBOX, self.version)
-        return None
-
-    def _has_mailbox(self, address: str) -> bool:
-        user = self.tenant.find_user(address) or self._user_by_mail(address)
-        return user is not None and self.endpoint.caller_has_mailbox(self.tenant, user)
-
-    def _user_by_mail(self, address: str) -> User | None:
-        low = address.lower()
-        return next((u for u in self.tenant.users.values() if (u.mail or "").lower() == low), None)
-
-    def _acting_mailbox(self) -> str | None:
-        """The mailbox a request acts on when it names none: the impersonated or signed-in user."""
-        return self.request.impersonated or self.caller.upn
-
-    def _mailbox_error(self, address: str | None) -> tuple[str, str] | None:
-        if address is None:  # app-only without impersonation: Exchange needs to know the mailbox
-            return ("ErrorMissingEmailAddress",
-                    "When making a request as an account that does not have a mailbox, you must specify "
-                    "the mailbox primary SMTP address for any distinguished folder Ids.")
-        if not self._has_mailbox(address):
-            return ("ErrorNonExistentMailbox", soap.NON_EXISTENT_MAILBOX)
-        acting = self._acting_mailbox()
-        if not self.caller.full_access and (acting is None or acting.lower() != address.lower()):
-            # Another user's mailbox without impersonation needs a FullAccess grant the model lacks.
-            return ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
-        return None
-
-    def _convert_id(self) -> Response:
-        inner = ('<m:AlternateId xsi:type="t:AlternateIdType" Format="EntryId" Id="AAAAAA==" '
-                 'Mailbox="DUMMY"/>')
-        return soap.operation("ConvertId", [soap.message("ConvertId", inner)], self.version)
-
-    def _get_folder(self) -> Response:
-        msgs = [self._folder_message("GetFolder", ref) for ref in self.request.folders]
-        return soap.operation("GetFolder", msgs, self.version)
-
-    def _folder_message(self, op: str, ref: soap.FolderRef) -> str:
-        address = ref.mailbox or self._acting_mailbox()
-        error = self._mailbox_error(address)
-        if error is not None or address is None:
-            return soap.message(op, error=error)
-        name = ref.folder_id.lower() if ref.distinguished else self._folder_name(address, ref.folder_id)
-        if name is None:
-            return soap.message(op, error=ITEM_NOT_FOUND)
-        return soap.message(op, f"<m:Folders>{soap.folder_xml(address, name)}</m:Folders>")
-
-    @staticmethod
-    def _folder_name(address: str, folder_id: str) -> str | None:
-        return next((n for n in soap.FOLDER_NAMES if soap.folder_id(address, n) == folder_id), None)
-
-    def _find_folder(self) -> Response:
-        msgs = []
-        for ref in self.request.folders:
-            address = ref.mailbox or self._acting_mailbox()
-            error = self._mailbox_error(address)
-            root = ('<m:RootFolder TotalItemsInView="0" IncludesLastItemInRange="true"><t:Folders/>'
-                    "</m:RootFolder>")
-            msgs.append(soap.message("FindFolder", root, error=error))
-        return soap.operation("FindFolder", msgs, self.version)
-
-    def _resolve_names(self) -> Response:
-        needle = (self.request.unresolved or "").lower().removeprefix("smtp:")
-        exact = self.tenant.find_user(needle) if needle else None
-        hits = [exact] if exact else [u for u in self.tenant.users.values() if needle and _matches(u, needle)]
-        hits = hits[:100]
-        if not hits:
-            error = ("ErrorNameResolutionNoResults", "No results were found.")
-            return soap.operation("ResolveNames", [soap.message("ResolveNames", error=error)], self.version)
-        found = [soap.resolution_xml(u.display_name, u.mail or u.upn) for u in hits]
-        return soap.operation("ResolveNames", [soap.message("ResolveNames", soap.resolution_set(found))],
-                              self.version)
-
-
-def _matches(user: User, needle: str) -> bool:
-    """ResolveNames is an ambiguous-name match: prefix of the address, alias or display name."""
-    address = (user.mail or user.upn).lower()
-    return (address.startswith(needle) or user.upn.lower().startswith(needle)
-            or user.display_name.lower().startswith(needle))

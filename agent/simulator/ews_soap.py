@@ -51,6 +51,7 @@ class SoapRequest:
 
     operation: str
     impersonated: str | None = None  # ExchangeImpersonation/ConnectingSID value
+    impersonation_header: bool = False  # an ExchangeImpersonation SOAP header is present (even empty)
     folders: list[FolderRef] = field(default_factory=list)
     unresolved: str | None = None  # ResolveNames/UnresolvedEntry
 
@@ -75,6 +76,9 @@ def parse_request(body: bytes) -> SoapRequest:
     op_el = soap_body[0]
     request = SoapRequest(operation=op_el.tag.rsplit("}", 1)[-1])
     request.impersonated = _impersonated(root)
+    header = root.find(_q(SOAP_NS, "Header"))
+    found = header.find(_q(T_NS, "ExchangeImpersonation")) if header is not None else None
+    request.impersonation_header = found is not None
     request.folders = _folder_refs(op_el)
     entry = op_el.find(_q(M_NS, "UnresolvedEntry"))
     request.unresolved = (entry.text or "").strip() if entry is not None else None
@@ -149,6 +153,14 @@ def operation(op: str, messages: list[str], version: ServerVersion) -> Response:
     body = (f'<m:{op}Response xmlns:m="{M_NS}" xmlns:t="{T_NS}"><m:ResponseMessages>'
             f'{"".join(messages)}</m:ResponseMessages></m:{op}Response>')
     return envelope(body, version)
+
+
+def well_formed_id(value: str) -> bool:
+    """EWS ids are base64 of a binary store id; anything that does not decode to one is malformed."""
+    try:
+        return len(base64.b64decode(value, validate=True)) >= 8
+    except (ValueError, TypeError):
+        return False
 
 
 def folder_id(mailbox: str, name: str) -> str:

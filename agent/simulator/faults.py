@@ -23,8 +23,8 @@ WIRE_KEYS = ("drop", "errors", "latency_ms", "seed", "throttle")
 FAULT_SCOPE_KEY = "sim.fault"  # the log middleware reads which fault answered
 RAW_SEND_KEY = "sim.raw_send"  # the server's own send callable, needed to drop a connection
 BEFORE_DROP_KEY = "sim.before_drop"  # the log records a dropped request before the client sees the drop
-# EWS answers overload with 503 ErrorServerBusy; the others throttle with 429.
-THROTTLE_STATUS = {"graph": 429, "sharepoint": 429, "identity": 429, "ews": 503}
+# EWS answers overload with an HTTP 500 ErrorServerBusy fault; the others throttle with 429.
+THROTTLE_STATUS = {"graph": 429, "sharepoint": 429, "identity": 429, "ews": 500}
 
 
 @dataclass
@@ -218,15 +218,27 @@ def throttle_response(service: str, rule: FaultRule) -> Response:
         return _json(status, {"error": {"code": "activityLimitReached", "message":
                                         "The request has been throttled", "innerError": inner}}, headers)
     if service == "sharepoint":
-        return _json(status, _sp_body("-2147024860, Microsoft.SharePoint.SPQueryThrottledException",
-                                      "The request has been throttled."), headers)
+        # https://learn.microsoft.com/en-us/sharepoint/dev/general-development/
+        # how-to-avoid-getting-throttled-or-blocked-in-sharepoint-online: 429 or 503 with Retry-After is
+        # all that is documented. No body is sent (the stricter choice):
+        # SPQueryThrottledException is the list view threshold error (HTTP 500), not rate limiting.
+        return Response(b"", status, headers=headers)
     if service == "ews":
-        back_off = None if rule.retry_after_s is None else int(rule.retry_after_s * 1000)
-        text = "The server cannot service this request right now. Try again later."
-        return Response(_soap_fault("ErrorServerBusy", text, back_off), status, headers=headers,
-                        media_type="text/xml; charset=utf-8")
+        return ews_server_busy(status, rule, headers)
     return _json(status, _aad_body(90055, "temporarily_unavailable", "There are too many incoming "
                                    "requests. This exception is thrown for blocked tenants."), headers)
+
+
+def ews_server_busy(status: int, rule: FaultRule, headers: dict[str, str]) -> Response:
+    """EWS throttling: ErrorServerBusy in an HTTP 500 SOAP fault whose BackOffMilliseconds is the wait
+    (office-developer-exchange-docs docs/exchange-web-services/ews-throttling-in-exchange.md). An HTTP 503
+    is IIS or http.sys refusing before EWS runs: a bare status with Retry-After and no SOAP body."""
+    if status == 503:
+        return Response(b"Service Unavailable", 503, headers=headers, media_type="text/html")
+    back_off = int((rule.retry_after_s if rule.retry_after_s is not None else 1.0) * 1000)
+    text = "The server cannot service this request right now. Try again later."
+    return Response(_soap_fault("ErrorServerBusy", text, back_off), status,
+                    media_type="text/xml; charset=utf-8")
 
 
 def error_response(service: str, rule: FaultRule) -> Response:
@@ -241,9 +253,11 @@ def error_response(service: str, rule: FaultRule) -> Response:
         return _json(status, _sp_body("-2146232832, Microsoft.SharePoint.SPException",
                                       "The server is busy. Please try again later."), headers)
     if service == "ews":
-        code = "ErrorServerBusy" if status == 503 else "ErrorInternalServerError"
-        return Response(_soap_fault(code, "An internal server error occurred. The operation failed.", None),
-                        status, headers=headers, media_type="text/xml; charset=utf-8")
+        if status == 503:
+            return ews_server_busy(503, rule, headers)
+        text = "An internal server error occurred. The operation failed."
+        return Response(_soap_fault("ErrorInternalServerError", text, None), status,
+                        media_type="text/xml; charset=utf-8")
     return _json(status, _aad_body(90033, "temporarily_unavailable",
                                    "A transient error has occurred. Please try again."), headers)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import urllib.parse
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -23,16 +27,19 @@ class Identity:
         self.svc = svc
         self.grants = Grants(svc)
 
-    def _tenant(self, name: str, *, generic_ok: bool = False) -> Tenant:
+    def _tenant(self, name: str, *, generic_ok: bool = False, consumers_ok: bool = False) -> Tenant:
         t = self.svc.state
-        if generic_ok and name.lower() in ("common", "organizations"):
+        generic = ("common", "organizations", *(("consumers",) if consumers_ok else ()))
+        if generic_ok and name.lower() in generic:
             return t
         if name.lower() in {t.name.lower(), t.tenant_id.lower(), *(d.lower() for d in t.domains)}:
             return t
         raise aad(90002, tenant=name)
 
     def _error(self, err: AadError) -> JSONResponse:
-        return JSONResponse(aad_error_body(err), err.status, headers={"Cache-Control": "no-store, no-cache"})
+        body = aad_error_body(err)  # Entra sends the trace id as x-ms-request-id too
+        return JSONResponse(body, err.status, headers={"Cache-Control": "no-store, no-cache",
+                                                       "x-ms-request-id": body["trace_id"]})
 
     async def openid_configuration(self, request: Request) -> Response:
         name = request.path_params["tenant"]
@@ -119,14 +126,41 @@ class Identity:
         return JSONResponse(body)
 
     async def token(self, request: Request) -> Response:
+        name = request.path_params["tenant"]
         try:
-            t = self._tenant(request.path_params["tenant"], generic_ok=True)
-            form = await read_form(request)
+            if request.method != "POST":
+                # reference-error-codes.md AADSTS900561 (BadResourceRequestInvalidRequest)
+                raise aad(900561, valid="POST, OPTIONS", verb=request.method)
+            t = self._tenant(name, generic_ok=True, consumers_ok=True)
+            form = client_basic_auth(request.headers.get("authorization"), await read_form(request))
             token_url = f"{self.svc.base_url}{request.url.path}"
-            return JSONResponse(self.grants.token(t, form, token_url),
-                                headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+            return JSONResponse(self.grants.token(t, form, token_url, authority=name),
+                                headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache",
+                                         "x-ms-request-id": str(uuid.uuid4())})
         except AadError as err:
             return self._error(err)
+
+
+def client_basic_auth(header: str | None, form: dict[str, str]) -> dict[str, str]:
+    """client_secret_basic: the client id and secret in an HTTP Basic header, each form-url-encoded.
+
+    identity-platform/v2-oauth2-client-creds-grant-flow.md: the Basic pattern of RFC 6749 section 2.3.1
+    "is also supported". A form that also carries a secret or assertion uses two client authentication
+    methods, which RFC 6749 forbids: answered as a malformed request (the stricter choice; Entra's exact
+    answer is not documented).
+    """
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise aad(9002313) from None
+    client_id, secret = urllib.parse.unquote_plus(user), urllib.parse.unquote_plus(password)
+    two_methods = "client_secret" in form or "client_assertion" in form
+    if not sep or two_methods or form.get("client_id", client_id) != client_id:
+        raise aad(9002313)
+    return {**form, "client_id": client_id, "client_secret": secret}
 
 
 def routes(svc: Services) -> list[BaseRoute]:
@@ -141,5 +175,5 @@ def routes(svc: Services) -> list[BaseRoute]:
         Route("/{tenant}/.well-known/openid-configuration", idp.openid_configuration, methods=["GET"]),
         Route("/{tenant}/discovery/v2.0/keys", idp.keys, methods=["GET"]),
         Route("/{tenant}/discovery/keys", idp.keys, methods=["GET"]),
-        Route("/{tenant}/oauth2/v2.0/token", idp.token, methods=["POST"]),
+        Route("/{tenant}/oauth2/v2.0/token", idp.token, methods=["POST", "GET"]),
     ]

@@ -14,6 +14,8 @@ from cryptography import x509
 
 from .aadsts import AadError, aad
 from .core import Services
+from .identity_consent import OIDC_SCOPES, granted, oidc_requested, response_scope
+from .identity_signin import account_state, conditional_access, sign_in
 from .state import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
@@ -24,18 +26,14 @@ from .state import (
     User,
     now,
 )
-from .state_policies import ropc_client_app_type
 from .tokens import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TOKEN_LIFETIME_S
 
 __all__ = ["AadError", "Grants"]
 
-OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 REFRESH_AUDIENCE = "urn:sim:refresh-token"
-# Delegated permissions a ROPC token carries per resource (a fixed, realistic consented set).
-DELEGATED_SCOPES = {GRAPH_APP_ID: "Files.ReadWrite.All Mail.ReadWrite Sites.FullControl.All User.Read",
-                    EXCHANGE_APP_ID: "EWS.AccessAsUser.All",
-                    SHAREPOINT_APP_ID: "AllSites.FullControl MyFiles.Write"}
+# Tenant-independent authorities; which grants each refuses is in Grants.check_authority.
+GENERIC_TENANTS = ("common", "organizations", "consumers")
 # First-party public clients present in every tenant (scripts often use them for ROPC).
 FIRST_PARTY_CLIENTS = {"04b07795-8ddb-461a-bbee-02f9e1bf7b46": "Microsoft Azure CLI",
                        "1950a258-227b-4e31-a9cf-717495945fc2": "Microsoft Azure PowerShell"}
@@ -55,7 +53,7 @@ class Grants:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
-    def token(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+    def token(self, t: Tenant, form: dict[str, str], token_url: str, authority: str = "") -> dict[str, Any]:
         grant = form.get("grant_type")
         if not grant:
             raise aad(900144, param="grant_type")
@@ -63,6 +61,7 @@ class Grants:
                    "refresh_token": self.refresh}.get(grant)
         if handler is None:
             raise aad(70003, grant=grant)
+        check_authority(authority, grant)
         return handler(t, form, token_url)
 
     # -- resources -----------------------------------------------------------------------------
@@ -100,9 +99,13 @@ class Grants:
     def client(self, t: Tenant, form: dict[str, str], token_url: str, public_ok: bool) -> tuple[str, str]:
         """(client appId, appidacr): '1' secret, '2' certificate, '0' public client."""
         cid = form.get("client_id", "").split("@")[0]
+        app, sp = t.application_by_app_id(cid), t.sp_by_app_id(cid)
+        public = public_ok and (cid in FIRST_PARTY_CLIENTS or (app is not None and app.public_client))
+        if public and ("client_secret" in form or "client_assertion" in form):
+            # entra-docs identity-platform/reference-error-codes.md: InvalidClientPublicClientWithCredential
+            raise aad(700025)
         if public_ok and cid in FIRST_PARTY_CLIENTS:
             return cid, "0"
-        app, sp = t.application_by_app_id(cid), t.sp_by_app_id(cid)
         if app is None or sp is None:
             raise aad(700016, app=cid, tenant=t.initial_domain)
         if not sp.account_enabled:
@@ -159,15 +162,17 @@ class Grants:
     def password(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
         cid, acr = self.client(t, form, token_url, public_ok=True)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
-        user = _sign_in(t, form.get("username", ""), form.get("password", ""))
-        _conditional_access(t, user, resource_app, acr)
-        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
+        user = sign_in(t, form.get("username", ""), form.get("password", ""))
+        conditional_access(t, user, resource_app, acr)
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def refresh(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
         cid, acr = self.client(t, form, token_url, public_ok=True)
+        token, key = form.get("refresh_token", ""), self.svc.tokens.public_key()
         try:
-            rt = jwt.decode(form.get("refresh_token", ""), self.svc.tokens.public_key(), algorithms=["RS256"],
-                            audience=REFRESH_AUDIENCE)
+            rt = jwt.decode(token, key, algorithms=["RS256"], audience=REFRESH_AUDIENCE)
+        except jwt.ExpiredSignatureError:
+            raise _expired_refresh_token(token, key) from None
         except jwt.PyJWTError:
             raise aad(9002313) from None
         user = t.find_user(str(rt.get("sub", "")))
@@ -175,27 +180,66 @@ class Grants:
             raise aad(9002313)
         if user.last_password_change > float(rt["iat"]):  # a password change revokes refresh tokens
             raise aad(50173, issued=_when(rt["iat"]), valid_from=_when(user.last_password_change))
-        _account_state(user)
+        account_state(user)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
-        _conditional_access(t, user, resource_app, acr)
-        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form.get("scope", ""))
+        conditional_access(t, user, resource_app, acr)
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def _user_tokens(self, t: Tenant, user: User, cid: str, acr: str, resource: tuple[str, str],
-                     scope: str) -> dict[str, Any]:
-        """Access token, unsigned id_token (MSAL needs preferred_username), client_info, refresh token."""
-        issued, tokens = int(time.time()), self.svc.tokens
+                     form: dict[str, str]) -> dict[str, Any]:
+        """The access token with the granted scopes, plus what the request's OIDC scopes ask for.
+
+        identity-platform/v2-oauth-ropc.md: `id_token` only with `openid`, `refresh_token` only with
+        `offline_access`; `client_info` is MSAL's extension, sent when it asks with client_info=1.
+        """
+        scope, issued, tokens = form.get("scope", ""), int(time.time()), self.svc.tokens
+        scopes = granted(t, cid, _client_name(t, cid), resource[1], scope)
         access = tokens.issue(tenant_id=t.tenant_id, audience=resource[0], app_id=cid, appidacr=acr,
-                              scp=DELEGATED_SCOPES[resource[1]], upn=user.upn, oid=user.id,
-                              name=user.display_name, now=issued)
-        id_claims = {"aud": cid, "iss": tokens.issuer(t.tenant_id), "iat": issued, "nbf": issued,
-                     "exp": issued + 3600, "name": user.display_name, "oid": user.id,
-                     "preferred_username": user.upn, "sub": user.id, "tid": t.tenant_id, "ver": "2.0"}
-        refresh = jwt.encode({"aud": REFRESH_AUDIENCE, "sub": user.id, "cid": cid, "iat": issued,
-                              "exp": issued + 90 * 86400}, tokens.key.private_key, algorithm="RS256")
-        return {"token_type": "Bearer", "scope": scope, "expires_in": TOKEN_LIFETIME_S,
-                "ext_expires_in": TOKEN_LIFETIME_S, "access_token": access, "refresh_token": refresh,
-                "id_token": f"{_b64u({'typ': 'JWT', 'alg': 'none'})}.{_b64u(id_claims)}.",
-                "client_info": _b64u({"uid": user.id, "utid": t.tenant_id})}
+                              scp=" ".join(scopes), upn=user.upn, oid=user.id, name=user.display_name,
+                              now=issued)
+        oidc = oidc_requested(scope)
+        body: dict[str, Any] = {"token_type": "Bearer", "scope": response_scope(scopes, resource[0], oidc),
+                                "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
+                                "access_token": access}
+        if "offline_access" in oidc:
+            body["refresh_token"] = jwt.encode({"aud": REFRESH_AUDIENCE, "sub": user.id, "cid": cid,
+                                                "iat": issued, "exp": issued + 90 * 86400},
+                                               tokens.key.private_key, algorithm="RS256")
+        if "openid" in oidc:
+            body["id_token"] = self._id_token(t, user, cid, issued)
+            if form.get("client_info") == "1":
+                body["client_info"] = _b64u({"uid": user.id, "utid": t.tenant_id})
+        return body
+
+    def _id_token(self, t: Tenant, user: User, cid: str, issued: int) -> str:
+        """An unsigned id_token: MSAL reads preferred_username and oid from it."""
+        claims = {"aud": cid, "iss": self.svc.tokens.issuer(t.tenant_id), "iat": issued, "nbf": issued,
+                  "exp": issued + 3600, "name": user.display_name, "oid": user.id,
+                  "preferred_username": user.upn, "sub": user.id, "tid": t.tenant_id, "ver": "2.0"}
+        return f"{_b64u({'typ': 'JWT', 'alg': 'none'})}.{_b64u(claims)}."
+
+
+def check_authority(authority: str, grant: str) -> None:
+    """Grants that need a tenant are refused on the tenant-independent authorities.
+
+    Client credentials: identity-platform/v2-oauth2-client-creds-grant-flow.md requires the tenant "in
+    GUID or domain-name format"; with none, Entra has no tenant to issue for: AADSTS50059
+    (reference-error-codes.md, MissingTenantRealmAndNoUserInformationProvided; seen for this case
+    in MicrosoftDocs/azure-docs#24064).
+    ROPC: v2-oauth-ropc.md allows only a tenant or `organizations`: AADSTS9001023 on common/consumers.
+    """
+    low = authority.lower()
+    if low not in GENERIC_TENANTS:
+        return
+    if grant == "client_credentials":
+        raise aad(50059)
+    if grant == "password" and low in ("common", "consumers"):
+        raise aad(9001023)
+
+
+def _client_name(t: Tenant, cid: str) -> str:
+    app = t.application_by_app_id(cid)
+    return app.display_name if app is not None else FIRST_PARTY_CLIENTS.get(cid, cid)
 
 
 def _check_secret(app: Application, secret: str) -> None:
@@ -206,42 +250,16 @@ def _check_secret(app: Application, secret: str) -> None:
         raise aad(7000222, app=app.app_id)
 
 
-def _sign_in(t: Tenant, username: str, password: str) -> User:
-    user = t.find_user(username)
-    if user is None:
-        raise aad(50034, tenant=t.tenant_id)
-    if user.locked_until is not None and user.locked_until > now():
-        raise aad(50053)  # smart lockout answers before the password is even checked
-    domain = t.domain_of(user)
-    federated = domain is not None and domain.authentication_type == "Federated"
-    # Raw ROPC never reaches the federated IdP: Entra answers as for a bad password.
-    if federated or not password or not hmac.compare_digest(user.password.encode(), password.encode()):
-        raise aad(50126)
-    _account_state(user)
-    return user
-
-
-def _account_state(user: User) -> None:
-    if user.locked_until is not None and user.locked_until > now():
-        raise aad(50053)
-    if not user.account_enabled:
-        raise aad(50057)
-    if user.password_expired and "DisablePasswordExpiration" not in (user.password_policies or ""):
-        raise aad(50055)
-
-
-def _conditional_access(t: Tenant, user: User, resource_app: str, acr: str) -> None:
-    """Enforced CA policies covering the user, resource and client type: `block` -> 53003, MFA -> 50076."""
-    policies = t.blocking_policies(user, resource_app, ropc_client_app_type(acr))
-    capolids = {"essential": True, "values": [p.id for p in policies]}
-    claims = json.dumps({"access_token": {"capolids": capolids}})
-    codes = {p.grant_error() for p in policies}
-    if 53003 in codes:
-        raise aad(53003, extra={"suberror": "message_only", "claims": claims})
-    # Security defaults block ROPC only when a scenario says so (extras), to keep the demo focused.
-    defaults = t.security_defaults_enabled and bool(t.extras.get("security_defaults_enforced"))
-    if defaults or 50076 in codes:
-        raise aad(50076, extra={"suberror": "basic_action", "claims": claims}, resource=resource_app)
+def _expired_refresh_token(token: str, key: Any) -> AadError:
+    """A genuine refresh token past its lifetime: AADSTS700082 (reference-error-codes.md,
+    ExpiredOrRevokedGrantInactiveToken) with its dates; a forged one stays 9002313."""
+    try:
+        claims = jwt.decode(token, key, algorithms=["RS256"], audience=REFRESH_AUDIENCE,
+                            options={"verify_exp": False})
+    except jwt.PyJWTError:
+        return aad(9002313)
+    issued = float(claims.get("iat", 0))
+    return aad(700082, issued=_when(issued), time=f"{int((now() - issued) // 86400)}.00:00:00")
 
 
 def _find_key(app: Application, header: dict[str, Any]) -> tuple[KeyCredential | None, str]:

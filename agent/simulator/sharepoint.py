@@ -50,6 +50,7 @@ def _op(methods: str, pattern: str, access: str, handler: Handler) -> Op:
     return Op(frozenset(methods.split()), re.compile(pattern, re.IGNORECASE), access, handler)
 
 
+_PRINCIPAL_KEY = r"web/roleassignments/getbyprincipalid\('?(?P<pid>\d+)'?\)"
 OPS: tuple[Op, ...] = (
     _op("POST", r"contextinfo", "read", web.context_info),
     _op("GET", r"web", "read", web.web),
@@ -63,14 +64,17 @@ OPS: tuple[Op, ...] = (
     _op("MERGE PATCH", _USER_KEY, "manage", web.site_user),
     _op("POST", r"web/ensureuser(?:\((?P<arg>.*)\))?", "manage", web.ensure_user),
     _op("GET", r"web/roleassignments", "read", web.role_assignments),
-    _op("GET", r"web/roleassignments/getbyprincipalid\((?P<pid>\d+)\)", "read", web.role_assignments),
+    # set-custom-permissions-on-a-list-by-using-the-rest-interface.md: the id quoted or not, and the
+    # assignment removed by POST + X-HTTP-Method: DELETE
+    _op("GET", _PRINCIPAL_KEY, "read", web.role_assignments),
+    _op("DELETE", _PRINCIPAL_KEY, "manage", web.delete_role_assignment),
     _op("POST", r"web/roleassignments/addroleassignment\(principalid=(?P<pid>\d+),"
         r"\s*roledefid=(?P<rid>\d+)\)", "manage", web.add_role_assignment),
     _op("POST", r"web/roleassignments/removeroleassignment\(principalid=(?P<pid>\d+)"
         r"(?:,\s*roledefid=(?P<rid>\d+))?\)", "manage", web.remove_role_assignment),
     _op("GET", r"web/roledefinitions", "read", web.role_definitions),
-    _op("GET", r"web/roledefinitions(?:/(?P<by>getbytype|getbyid|getbyname))?\((?P<arg>[^)]*)\)", "read",
-        web.role_definition),
+    _op("GET", r"web/roledefinitions(?:/(?P<by>getbytype|getbyid|getbyname))?\((?P<arg>[^)]*)\)"
+        r"(?:/(?P<prop>\w+))?", "read", web.role_definition),
     _op("POST", r"spsitemanager/create", "tenant", admin.create),
     _op("GET", r"spsitemanager/status", "tenant", admin.status),
     _op("POST", r"spsitemanager/delete", "tenant", admin.delete),

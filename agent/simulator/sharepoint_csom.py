@@ -27,6 +27,7 @@ SECURITY_VALIDATION = (-2130575251, "Microsoft.SharePoint.SPException",
                        "The security validation for this page is invalid and might be corrupted. Please use "
                        "your web browser's Back button to try your operation again.")
 WEB_EXCEPTION = (-2146233079, "System.Net.WebException")
+NO_SITE = "Microsoft.Online.SharePoint.Common.SpoNoSiteException"
 # How .NET's WebException names a status: "The remote server returned an error: (503) Server Unavailable."
 STATUS_TEXT = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Server Unavailable",
                504: "Gateway Timeout"}
@@ -125,8 +126,14 @@ class _Run:
             status = rule.status or 503
             raise ServerError(*WEB_EXCEPTION, f"The remote server returned an error: ({status}) "
                                               f"{STATUS_TEXT.get(status, 'Server Error')}.")
+        site = self.tenant.find_site(path)
+        if site is None:
+            # Tenant APIs name a missing site collection with SpoNoSiteException, ErrorCode -1, "Cannot get
+            # site <url>." No Microsoft page documents it; taken from pnp/cli-microsoft365 (spo siteExists
+            # and its tests) and pnp/powershell's IsCannotGetSiteException, over the file-level error.
+            raise ServerError(-1, NO_SITE, f"Cannot get site {call.site_url}.")
         try:
-            self.tenant.set_site_admin_by_login(self.tenant.site(path), call.login, call.value)
+            self.tenant.set_site_admin_by_login(site, call.login, call.value)
         except SimError as exc:
             raise ServerError.of(exc) from None
 

@@ -159,7 +159,7 @@ def web_json(wire: Wire, site: Site, web_url: str) -> dict[str, Any]:
     template, config = WEB_TEMPLATES.get(site.template.upper(), (site.template.split("#")[0], 0))
     return {**wire.meta("SP.Web", "Web"), "Id": site.web_id, "Title": site.title, "Description": "",
             "Url": web_url, "ServerRelativeUrl": site.path or "/", "WebTemplate": template,
-            "Configuration": config, "Language": site.lcid, "HasUniqueRoleAssignments": True}
+            "Configuration": config, "Language": site.lcid}
 
 
 def site_json(wire: Wire, site: Site, web_url: str) -> dict[str, Any]:

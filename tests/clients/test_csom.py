@@ -102,3 +102,15 @@ def test_a_header_error_fails_the_whole_query() -> None:
 def test_something_that_is_not_a_csom_answer_is_refused(payload: object) -> None:
     with pytest.raises(QueryFailed, match="not a CSOM response"):
         site_outcomes(payload, {2: SITES[0]})
+
+
+def test_a_missing_site_from_the_tenant_api_is_404_too() -> None:
+    """Tenant.SetSiteAdmin names a missing site SpoNoSiteException (code -1), not FileNotFoundException."""
+    query = set_site_admin_query(SITES[:1], LOGIN, True)
+    [scope] = query.scopes
+    payload = [header(), scope + 1, {"IsNull": False}, scope,
+               {"HasException": True, "ErrorMessage": f"Cannot get site {SITES[0]}.", "ServerErrorCode": -1,
+                "ServerErrorValue": None,
+                "ServerErrorTypeName": "Microsoft.Online.SharePoint.Common.SpoNoSiteException"}]
+    error = site_outcomes(payload, query.scopes)[SITES[0]]
+    assert error is not None and error.status == 404 and "Cannot get site" in error.reason

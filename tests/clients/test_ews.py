@@ -93,7 +93,7 @@ def test_ews_throttling_is_retried_with_the_servers_back_off(config: Config, ten
     sleep = RecordingSleep()
     tenant.set_faults({"throttle": {"first": 1, "retry_after_s": 1, "services": ["ews"]}})
     assert probe_ews_basic(url, user, password, ca_bundle=ca, sleep=sleep.sync).ok
-    assert [e["status"] for e in requests_to(tenant, "/onprem/EWS")] == [503, 200]
+    assert [e["status"] for e in requests_to(tenant, "/onprem/EWS")] == [500, 200]  # ErrorServerBusy fault
     assert sleep.waits == [1.0]
     tenant.set_faults({"throttle": {"first": 10, "retry_after_s": 1, "services": ["ews"]}})
     with pytest.raises(Throttled):

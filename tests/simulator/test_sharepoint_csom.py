@@ -138,7 +138,7 @@ def test_a_form_digest_sent_along_must_be_one_contextinfo_issued(tenant: Simulat
     auth = {"Authorization": f"Bearer {app_token(tenant)}", "Accept": "application/json"}
     info = requests.post(f"{tenant.base_url}/_api/contextinfo", verify=tenant.ca_path, timeout=30,
                          headers=auth)
-    digest = info.json()["d"]["GetContextWebInformation"]["FormDigestValue"]
+    digest = info.json()["FormDigestValue"]  # application/json: the flat (nometadata) shape
     assert scope_results(post(tenant, grant, digest=digest)) == {2: OK} and is_admin(tenant, onedrive(1))
 
 
@@ -179,9 +179,11 @@ def test_missing_site_fails_its_scope_only(tenant: Simulator) -> None:
                                    (url(tenant, onedrive(2)), ACCOUNT, True)]))
     scopes = scope_results(response)
     assert scopes[5] == OK and is_admin(tenant, onedrive(2))
-    assert scopes[2] == {"HasException": True, "ErrorMessage": "File Not Found.",
-                         "ServerErrorCode": -2147024894, "ServerErrorValue": None,
-                         "ServerErrorTypeName": "System.IO.FileNotFoundException", "ServerStackTrace": None}
+    missing = url(tenant, "/personal/nobody_contoso_onmicrosoft_com")
+    assert scopes[2] == {"HasException": True, "ErrorMessage": f"Cannot get site {missing}.",
+                         "ServerErrorCode": -1, "ServerErrorValue": None,
+                         "ServerErrorTypeName": "Microsoft.Online.SharePoint.Common.SpoNoSiteException",
+                         "ServerStackTrace": None}
     assert csom_ops(tenant) == [f"tenant-set-site-admin {onedrive(2)}"]
 
 
@@ -211,7 +213,8 @@ def test_exception_outside_a_scope_stops_the_query(tenant: Simulator) -> None:
     assert response.status_code == 200
     info = error_info(response)
     assert (info["ErrorTypeName"], info["ErrorCode"], info["ErrorMessage"], info["ErrorValue"]) == \
-        ("System.IO.FileNotFoundException", -2147024894, "File Not Found.", None)
+        ("Microsoft.Online.SharePoint.Common.SpoNoSiteException", -1,
+         f"Cannot get site {url(tenant, '/personal/nobody')}.", None)
     assert is_admin(tenant, onedrive(1)) and not is_admin(tenant, onedrive(3))  # not transactional
     assert csom_ops(tenant) == [f"tenant-set-site-admin {onedrive(1)}"]
 
