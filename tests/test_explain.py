@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -32,6 +33,7 @@ from agent.explain import (
 from agent.explain_knowledge import Entry, Knowledge, unrelated_entries
 from agent.explain_signals import read_signals
 from agent.playbook_schema import Symptom
+from tests import corpus_measure
 from tests.fakes import ToyPlaybook
 
 CORPUS = Path(__file__).parent / "data" / "errors" / "corpus.yaml"
@@ -184,7 +186,7 @@ def test_knowledge_comes_from_the_playbooks_and_the_shipped_unrelated_list(knowl
     kinds = {e.id for e in unrelated_entries()}
     assert {"wrong-tenant", "invalid-scope", "redirect-uri-mismatch", "clock-skew", "tls-trust", "proxy",
             "throttling", "wrong-endpoint", "dns"} <= kinds
-    assert all(e.symptoms and e.advice for e in unrelated_entries())
+    assert all(e.advice for e in unrelated_entries())  # their matches may live in the vocabularies
 
 
 def test_a_playbook_with_a_bad_symptom_is_bad_input_naming_the_file(tmp_path: Path) -> None:
@@ -207,54 +209,47 @@ def test_custom_playbook_folder_is_used(tmp_path: Path) -> None:
 
 
 # -- the corpus ----------------------------------------------------------------------------------------
+FAMILIES = {"github-issue", "vendor-kb", "qa-page", "library-source", "microsoft-docs", "blog"}
+# Floors on the frozen test part (tests/data/errors/README.md): knowledge is written from vocabularies and
+# checked on the dev part only; these floors catch a regression, they are not the goal (85/95/80).
+TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.55, 0.60, 0.55
+
+
 def _expected(item: dict[str, Any]) -> list[str]:
-    value = item["expected"]
-    return [] if value is None else (value if isinstance(value, list) else [value])
+    return corpus_measure.expected_of(item)
 
 
-def test_corpus_is_labelled_and_sourced(corpus: list[dict[str, Any]]) -> None:
-    assert len(corpus) >= 60
+def test_corpus_is_labelled_sourced_and_split_by_thread(corpus: list[dict[str, Any]]) -> None:
+    assert len(corpus) >= 250
     for item in corpus:
-        assert item["text"].strip() and str(item["source"]).strip(), item
+        assert item["text"].strip() and str(item["source"]).strip() and item["thread"], item
         assert set(_expected(item)) <= set(CAUSES), item
+        assert item["family"] in FAMILIES and item["split"] in ("dev", "test"), item
     per_cause = Counter(cause for item in corpus for cause in _expected(item))
-    assert all(per_cause[cause] >= 4 for cause in CAUSES), per_cause
-    assert sum(1 for item in corpus if item["expected"] is None) >= 10
-
-
-def test_corpus_top1_accuracy(corpus: list[dict[str, Any]], knowledge: Knowledge) -> None:
-    """At least 90% of cause items ranked first, and at least 90% of unrelated items given no cause."""
-    known = {e.id for e in knowledge.causes}
-    hits = total = none_hits = none_total = other_hits = 0
-    misses: list[tuple[Any, ...]] = []
-    skipped: Counter[str] = Counter()
+    assert all(per_cause[cause] >= 10 for cause in CAUSES), per_cause
+    assert sum(1 for item in corpus if item["expected"] is None) >= 30
+    assert len({item["family"] for item in corpus}) >= 5
+    splits: dict[str, set[str]] = {}
     for item in corpus:
-        expected = _expected(item)
-        result = explain(item["text"], knowledge)
-        top = result.causes[0].id if result.causes else None
-        if not expected:
-            none_total += 1
-            none_hits += top is None
-            other_hits += result.other is not None and result.other.id == item.get("other")
-            if top is not None:
-                misses.append((None, top, item["source"]))
-        elif expected[0] not in known:
-            skipped[expected[0]] += 1  # its playbook is not in this checkout yet
-        else:
-            total += 1
-            hits += top in expected
-            if top not in expected:
-                misses.append((expected, top, item["source"]))
-    print(f"\ncorpus: {hits}/{total} cause items ranked first ({hits / max(total, 1):.0%}); "
-          f"{none_hits}/{none_total} unrelated items given no cause ({none_hits / max(none_total, 1):.0%}); "
-          f"{other_hits}/{none_total} named the right unrelated kind; "
-          f"not evaluated (no playbook yet): {dict(skipped) or 'none'}")
-    for miss in misses:
-        print("  miss:", miss)
-    assert total >= 20  # the mail playbooks at least are present
-    assert hits / total >= 0.9, misses
-    assert none_hits / none_total >= 0.9, misses
-    assert other_hits / none_total >= 0.8
+        splits.setdefault(item["thread"], set()).add(item["split"])
+    assert all(len(s) == 1 for s in splits.values()), "a thread on both sides of the split"
+    test = [item for item in corpus if item["split"] == "test"]
+    assert len(test) >= 0.3 * len(corpus)
+    for item in corpus[94:]:  # the rule decided the split, not a person (the first 94 are dev)
+        digest = int(hashlib.sha1(item["thread"].encode("utf-8")).hexdigest()[:8], 16)
+        assert item["split"] == ("test" if digest % 10 < 5 else "dev"), item["thread"]
+    assert all(item["split"] == "dev" for item in corpus[:94])
+
+
+def test_corpus_floors_on_the_frozen_test_part(corpus: list[dict[str, Any]], knowledge: Knowledge) -> None:
+    tallies = corpus_measure.measure(corpus, knowledge)
+    for key in ("split:dev", "split:test"):
+        print(f"\n{tallies[key].line(key)}", end="")
+    test = tallies["split:test"]
+    assert test.causes >= 39 and test.unrelated >= 10
+    assert test.top1_rate >= TEST_TOP1, test.misses
+    assert test.top3_rate >= TEST_TOP3
+    assert test.unrelated_rate >= TEST_UNRELATED
 
 
 # -- the command ---------------------------------------------------------------------------------------
