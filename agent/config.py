@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -19,11 +19,10 @@ from pydantic import (
 from pydantic import ValidationInfo as Info
 
 from agent.errors import ConfigError
+from agent.kinds import ConnectorKind
 from agent.secrets import SecretRef, SecretStore
 from agent.yamlsrc import Loc, YamlSyntaxError, field_errors, read_yaml, validation_problems
 
-ConnectorKind = Literal["exchange-online", "exchange-onprem", "onedrive", "sharepoint"]
-CONNECTOR_KINDS: tuple[str, ...] = get_args(ConnectorKind)
 AuthMethod = Literal["oauth", "basic", "ntlm"]
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")

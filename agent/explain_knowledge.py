@@ -45,7 +45,7 @@ class Knowledge:
 
 def load_knowledge(paths: Sequence[str | Path] | None = None) -> Knowledge:
     """The playbooks under `paths` (default: agent.playbook.default_paths()) plus the unrelated list."""
-    from agent.playbook import default_paths
+    from agent.playbook_paths import default_paths
 
     chosen = tuple(str(p) for p in (paths if paths else default_paths()))
     return _cached(chosen)

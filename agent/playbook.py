@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import pkgutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,12 +15,11 @@ from pydantic import BaseModel, ValidationError
 from agent import registry
 from agent.errors import PlaybookError, Problem
 from agent.model import Risk
+from agent.playbook_paths import default_paths, shipped_paths
 from agent.playbook_schema import AREAS, PlaybookSpec, Symptom
 from agent.registry import Detector, Fixer
 from agent.relations import KINDS, Relation, Relations, find_cycle
 from agent.yamlsrc import YamlDoc, YamlSyntaxError, format_loc, read_yaml, validation_problems
-
-ENV_VAR = "AGENT_PLAYBOOKS"
 
 
 @dataclass(frozen=True)
@@ -93,22 +91,6 @@ def ensure_catalog_loaded(package: str = "agent.catalog") -> None:
             if not info.name.rpartition(".")[2].startswith("_"):
                 importlib.import_module(info.name)
     _loaded_packages.add(package)
-
-
-def default_paths() -> list[Path]:
-    """$AGENT_PLAYBOOKS (os.pathsep-separated), else the repository's playbooks/ folder."""
-    env = os.environ.get(ENV_VAR, "")
-    if env.strip():
-        return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
-    return shipped_paths()
-
-
-def shipped_paths() -> list[Path]:
-    """The playbooks that come with the agent: the repository's folder, or a wheel's own copy."""
-    package = Path(__file__).resolve().parent
-    repo = package.parent / "playbooks"
-    builtin = package / "builtin_playbooks"  # an installed wheel carries its own copy
-    return [builtin] if not repo.is_dir() and builtin.is_dir() else [repo]
 
 
 def load_playbooks(paths: Iterable[str | Path] | None = None) -> list[Playbook]:

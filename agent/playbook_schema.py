@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.config import ConnectorKind
+from agent.kinds import ConnectorKind
 
 Area = Literal["mail", "files", "sharepoint"]
 AREAS: tuple[str, ...] = get_args(Area)

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from agent import redact
-from agent.config import CONNECTOR_KINDS, Config, GroupScope, load_config
+from agent.config import Config, GroupScope, load_config
 from agent.errors import BadInput, ConfigError, SecretError
+from agent.kinds import CONNECTOR_KINDS
 from agent.secrets import SecretRef, SecretStore
 
 DATA = Path(__file__).parent / "data" / "configs"

@@ -1,0 +1,8 @@
+"""The connector kinds, shared by the config and the playbooks (a leaf module: explain loads it cheaply)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+ConnectorKind = Literal["exchange-online", "exchange-onprem", "onedrive", "sharepoint"]
+CONNECTOR_KINDS: tuple[str, ...] = get_args(ConnectorKind)
