@@ -119,12 +119,15 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
                  unrelated: dict[str, Match]) -> None:
-    """Each vocabulary clue that holds adds to what it points at and counts against what it excludes."""
-    for clue in clues:
+    """Each vocabulary clue that holds adds to what it points at and counts against what it excludes;
+    priors come last and only to candidates something else already points at."""
+    for clue in sorted(clues, key=lambda c: c.prior):
         evidence = _clue_evidence(clue, signals)
         if evidence is None:
             continue
         target = (unrelated if clue.unrelated else causes).get(clue.target)
+        if clue.prior and (target is None or target.score <= 0):
+            continue
         points = clue.weight * KIND_FACTOR[clue.kind]
         if target is not None:
             target.add(points, evidence, clue.source)

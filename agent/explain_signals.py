@@ -47,7 +47,8 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "graph": ("graph.microsoft.com", "graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", "/v1.0/",
               "/beta/", "msgraph", "odataerror", "graph api"),
     "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services", "ews ",
-            "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap"),
+            "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",
+            "x-feserver", "x-beserver"),  # the front-end and back-end server headers of Exchange
     "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint",
                    "microsoft.sharepoint", "spo", "pnp"),
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
@@ -63,6 +64,9 @@ SCHEME_MARKS: dict[str, tuple[str, ...]] = {
 }
 _ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", ".sharepoint.com", "graph.microsoft.com",
                  "login.microsoftonline.com", "exchange online", "office 365", "microsoft 365")
+# A WWW-Authenticate header's value (to the end of its line or field) and the scheme names in it.
+_CHALLENGE = re.compile(r"www-authenticate[\"']?\s*[:=]\s*([^\n]{0,300})", re.I)
+_SCHEME_NAME = re.compile(r"\b(basic|ntlm|negotiate|bearer|kerberos)\b", re.I)
 _EWS_HOST = re.compile(r"https?://([\w.-]+)/ews/exchange\.asmx", re.I)
 
 
@@ -79,6 +83,7 @@ class Signals:
     services: set[str] = field(default_factory=set)  # identity, graph, ews, sharepoint, onedrive, adfs
     schemes: set[str] = field(default_factory=set)  # basic, ntlm, negotiate, bearer
     cloud: str | None = None  # online (Microsoft 365 hosts), onprem (an EWS host of its own), or unknown
+    offered: set[str] = field(default_factory=set)  # schemes a WWW-Authenticate challenge in the text names
 
 
 def normalise(text: str) -> str:
@@ -111,6 +116,7 @@ def read_signals(raw: str) -> Signals:
         signals.services.add("ews")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
     signals.cloud = _cloud(signals.flat)
+    signals.offered = {m.lower() for line in _CHALLENGE.findall(text) for m in _SCHEME_NAME.findall(line)}
     return signals
 
 

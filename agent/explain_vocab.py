@@ -39,6 +39,8 @@ class ContextSpec(_Strict):
     schemes: list[Scheme] = Field(default_factory=list)
     statuses: list[int] = Field(default_factory=list)
     cloud: Literal["online", "onprem"] | None = None
+    offers: list[Scheme] = Field(default_factory=list)  # a challenge in the text names one of these
+    lacks: list[Scheme] = Field(default_factory=list)  # a challenge in the text names none of these
 
 
 class ClueSpec(_Strict):
@@ -59,6 +61,7 @@ class ClueSpec(_Strict):
     services: list[Service] = Field(default_factory=list)
     schemes: list[Scheme] = Field(default_factory=list)
     against: list[str] = Field(default_factory=list)
+    prior: bool = False  # orders candidates other signals found; never makes one
 
     @field_validator("pattern")
     @classmethod
@@ -108,6 +111,7 @@ class Clue:
     services: frozenset[str] = frozenset()
     schemes: frozenset[str] = frozenset()
     against: tuple[str, ...] = ()
+    prior: bool = False
 
 
 def in_context(context: ContextSpec, signals: Signals) -> str | None:
@@ -120,10 +124,16 @@ def in_context(context: ContextSpec, signals: Signals) -> str | None:
         return None
     if context.cloud is not None and signals.cloud != context.cloud:
         return None
+    if context.offers and not set(context.offers) & signals.offered:
+        return None
+    if context.lacks and (not signals.offered or set(context.lacks) & signals.offered):
+        return None
     parts = [*context.services, *(s for s in context.schemes if s in signals.schemes),
              *(f"status {s}" for s in context.statuses if s in signals.statuses)]
     if context.cloud:
         parts.append("Exchange Online" if context.cloud == "online" else "on-premises")
+    if context.offers or context.lacks:
+        parts.append(f"challenge offers {', '.join(sorted(signals.offered))}")
     return "context " + " + ".join(parts)
 
 
@@ -155,7 +165,7 @@ def _clue(spec: VocabularySpec, entry: ClueSpec) -> Clue:
     assert target is not None
     return Clue(kind, getattr(entry, kind), target, entry.unrelated is not None, entry.weight,
                 entry.source or spec.source or "", spec.vocabulary, frozenset(entry.services),
-                frozenset(entry.schemes), tuple(entry.against))
+                frozenset(entry.schemes), tuple(entry.against), entry.prior)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
