@@ -161,3 +161,26 @@ def test_a_windows_code_page_log_gets_an_answer(runner: CliRunner, tmp_path: Pat
     log.write_bytes(text.encode("cp1252"))
     result = runner.invoke(app, ["explain", "--file", str(log)])
     assert result.exit_code == 0 and result.stdout.startswith("1. app-credentials-invalid")
+
+
+def test_a_challenge_without_basic_is_read_from_the_text() -> None:
+    signals = read_signals("HTTP/1.1 401 Unauthorized\nWWW-Authenticate: Negotiate\nWWW-Authenticate: NTLM")
+    assert signals.offered == {"negotiate", "ntlm"}
+    causes = (_entry("legacy"),)
+    clue = _clue("context", ContextSpec(statuses=[401], offers=["ntlm"], lacks=["basic"]), "legacy", 2.0)
+    knowledge = Knowledge(causes, (), (clue,))
+    assert [m.id for m in explain("HTTP/1.1 401 Unauthorized\nWWW-Authenticate: NTLM", knowledge).causes] == \
+        ["legacy"]
+    with_basic = "HTTP/1.1 401 Unauthorized\nWWW-Authenticate: NTLM\nWWW-Authenticate: Basic realm=\"x\""
+    assert explain(with_basic, knowledge).causes == []
+
+
+def test_a_prior_orders_candidates_but_never_makes_one() -> None:
+    causes = (_entry("site"), _entry("mail"))
+    prior = Clue("context", ContextSpec(services=["sharepoint"]), "site", False, 0.3, "https://x.test/", "t",
+                 prior=True)
+    weak = (_clue("status", 401, "mail", 0.4), _clue("status", 401, "site", 0.4))
+    knowledge = Knowledge(causes, (), (prior, *weak))
+    assert explain("https://contoso.sharepoint.com/_api/web", knowledge).causes == []  # the prior alone
+    ranked = explain("(401) Unauthorized from https://contoso.sharepoint.com/_api/web", knowledge).causes
+    assert [m.id for m in ranked] == ["site", "mail"]
