@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.errors import PlaybookError, Problem
 from agent.explain_signals import Signals
-from agent.playbook_schema import MATCH_KINDS
+from agent.playbook_schema import MATCH_KINDS, check_pattern
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 NOT_VOCABULARIES = ("unrelated.yaml",)  # the unrelated kinds themselves (agent.explain_knowledge)
@@ -66,12 +66,7 @@ class ClueSpec(_Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+        return check_pattern(value)
 
     @field_validator("source")
     @classmethod

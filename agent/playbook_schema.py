@@ -33,6 +33,16 @@ def _url(value: str) -> str:
     return value
 
 
+def check_pattern(value: str | None) -> str | None:
+    """A symptom's or clue's regular expression: it must compile."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -51,12 +61,7 @@ class Symptom(_Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
+        return check_pattern(value)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Symptom:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agent.config import load_config
+from agent.engine import Engine
 from agent.journal import Journal
-from tests.fakes import FakeClock, ToyWorld, register_toys, unregister_toys
+from tests.fakes import APPROVE_ALL, FakeClock, MakeEngine, ToyWorld, register_toys, unregister_toys
 
 pytest_plugins = ["tests.simulator.fixtures"]
 
@@ -98,3 +101,13 @@ def toy_playbooks_dir(tmp_path: Path, toy_catalog: None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{pid}.yaml").write_text(playbook_yaml(pid, area, detector, fixer, risk))
     return root
+
+
+@pytest.fixture
+def make_engine(toy_world: ToyWorld, journal: Journal, fake_clock: FakeClock,
+                toy_config_path: Path) -> MakeEngine:
+    """An engine over the toy tenant, its journal and a fake clock; `make(playbooks, approver, **kw)`."""
+    def make(playbooks: list[Any], approver: Any = APPROVE_ALL, **kw: Any) -> Engine:
+        return Engine(load_config(toy_config_path), playbooks, journal, toy_world.factory, approver,
+                      sleep=fake_clock.sleep, clock=fake_clock, **kw)
+    return make

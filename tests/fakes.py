@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from agent import registry
+from agent.approval import AutoApprover
 from agent.context import Context, WriteGuard
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer
 from agent.relations import NONE, Relations
 
+MakeEngine = Callable[..., Any]  # the make_engine fixture: (playbooks, approver=..., **settings) -> Engine
+APPROVE_ALL = AutoApprover(Risk.HIGH)
 HEALTHY: dict[str, Any] = {
     "licensed": True,
     "admins": ["svc"],

@@ -3,24 +3,18 @@ that stop when nothing changes (or at their bound), and undo of a multi-round ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
-
 from agent.approval import AutoApprover
-from agent.config import load_config
 from agent.context import Context
 from agent.convergence import ordered
-from agent.engine import Engine, EngineSettings, ExitCode
+from agent.engine import EngineSettings, ExitCode
 from agent.journal import Journal
 from agent.model import Call, Finding, Outcome, Plan, Risk, Status, Step
 from agent.registry import Detector, Fixer
 from agent.relations import Relation, Relations
-from tests.fakes import FakeClock, ToyPlaybook, ToyWorld, _world
+from tests.fakes import MakeEngine, ToyPlaybook, ToyWorld, _world
 
-MakeEngine = Callable[..., Engine]
 PENDING = "<the service principal toy-install creates>"
 
 
@@ -42,28 +36,48 @@ def _step(action: str, method: str = "POST", **params: Any) -> Step:
                 undo=dict(params))
 
 
-class InstallMissing(Detector):
-    name: ClassVar[str] = "toy-install-missing"
+class FlagMissing(Detector):
+    """Found while the world's `flag` is false (true when unset)."""
+
+    flag: ClassVar[str]
 
     async def detect(self, ctx: Context) -> Finding:
-        ok = _state(ctx).get("installed", True)
-        return Finding.ok("installed") if ok else Finding.found("the app has no service principal")
+        ok = _state(ctx).get(self.flag, True)
+        return Finding.ok(f"{self.flag} holds") if ok else Finding.found(f"{self.flag} is missing")
 
 
-class Install(Fixer):
-    name: ClassVar[str] = "toy-install"
-    risk: ClassVar[Risk] = Risk.HIGH
+class SetFlag(Fixer):
+    """One step that sets `flag` (and `sets`), undone by a step that clears it (and `clears`)."""
+
+    flag: ClassVar[str]
+    action: ClassVar[str]
+    undo_action: ClassVar[str]
+    sets: ClassVar[dict[str, Any]] = {}
+    clears: ClassVar[dict[str, Any]] = {}
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        return Plan("toy-install", ctx.connector.name, self.name, self.risk, [_step("install")])
+        cause = str(ctx.settings["cause"])
+        return Plan(cause, ctx.connector.name, self.name, self.risk, [_step(self.action)])
 
     async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
-        if step.action == "uninstall":
-            return _write(ctx, step, installed=False, sp_id=None)
-        return _write(ctx, step, installed=True, sp_id="sp-42")
+        if step.action == self.undo_action:
+            return _write(ctx, step, **{self.flag: False, **self.clears})
+        return _write(ctx, step, **{self.flag: True, **self.sets})
 
     async def undo_step(self, ctx: Context, step: Step) -> Step:
-        return _step("uninstall", "DELETE")
+        return _step(self.undo_action, "DELETE")
+
+
+class InstallMissing(FlagMissing):
+    name: ClassVar[str] = "toy-install-missing"
+    flag = "installed"
+
+
+class Install(SetFlag):
+    name: ClassVar[str] = "toy-install"
+    risk: ClassVar[Risk] = Risk.HIGH
+    flag, action, undo_action = "installed", "install", "uninstall"
+    sets, clears = {"sp_id": "sp-42"}, {"sp_id": None}
 
 
 class GrantMissing(Detector):
@@ -99,27 +113,15 @@ class Grant(Fixer):
         return _step("revoke", "DELETE")
 
 
-class SiteMissing(Detector):
+class SiteMissing(FlagMissing):
     name: ClassVar[str] = "toy-site-missing"
-
-    async def detect(self, ctx: Context) -> Finding:
-        return Finding.ok("exists") if _state(ctx).get("site", True) else Finding.found("no site")
+    flag = "site"
 
 
-class CreateSite(Fixer):
+class CreateSite(SetFlag):
     name: ClassVar[str] = "toy-create-site"
-    risk: ClassVar[Risk] = Risk.MEDIUM
-
-    async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        return Plan("toy-site", ctx.connector.name, self.name, self.risk, [_step("create-site")])
-
-    async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
-        if step.action == "delete-site":
-            return _write(ctx, step, site=False, site_admin=False)
-        return _write(ctx, step, site=True)
-
-    async def undo_step(self, ctx: Context, step: Step) -> Step:
-        return _step("delete-site", "DELETE")
+    flag, action, undo_action = "site", "create-site", "delete-site"
+    clears = {"site_admin": False}
 
 
 class SiteAdminMissing(Detector):
@@ -151,25 +153,14 @@ class MakeSiteAdmin(Fixer):
         return _step("unset-admin")
 
 
-class CertMissing(Detector):
+class CertMissing(FlagMissing):
     name: ClassVar[str] = "toy-cert-missing"
-
-    async def detect(self, ctx: Context) -> Finding:
-        return Finding.ok("registered") if _state(ctx).get("cert", True) else Finding.found("no cert")
+    flag = "cert"
 
 
-class AddCert(Fixer):
+class AddCert(SetFlag):
     name: ClassVar[str] = "toy-add-cert"
-    risk: ClassVar[Risk] = Risk.MEDIUM
-
-    async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        return Plan("toy-cert", ctx.connector.name, self.name, self.risk, [_step("add-cert")])
-
-    async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
-        return _write(ctx, step, cert=True)
-
-    async def undo_step(self, ctx: Context, step: Step) -> Step:
-        return _step("remove-cert")
+    flag, action, undo_action = "cert", "add-cert", "remove-cert"
 
 
 def _rel(kind: str, cause: str) -> Relations:
@@ -183,16 +174,8 @@ SITE_ADMIN = ToyPlaybook("toy-site-admin", SiteAdminMissing, MakeSiteAdmin,
                          relations=Relations((Relation("masked_by", "toy-site", "404"),
                                               Relation("after", "toy-site", "exists first"))))
 CERT = ToyPlaybook("toy-cert", CertMissing, AddCert, relations=_rel("after", "toy-install"))
-APPROVE_ALL = AutoApprover(Risk.HIGH)
 
 
-@pytest.fixture
-def make_engine(toy_world: ToyWorld, journal: Journal, fake_clock: FakeClock,
-                toy_config_path: Path) -> MakeEngine:
-    def make(playbooks: list[Any], approver: Any = APPROVE_ALL, **kw: Any) -> Engine:
-        return Engine(load_config(toy_config_path), playbooks, journal, toy_world.factory, approver,
-                      sleep=fake_clock.sleep, clock=fake_clock, **kw)
-    return make
 
 
 def by_cause(results: list[Outcome]) -> dict[str, Outcome]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,7 +18,9 @@ from agent.journal import Journal
 from agent.model import Call, Finding, Outcome, Plan, Risk, Status, Step
 from agent.registry import Detector
 from tests.fakes import (
+    APPROVE_ALL,
     FakeClock,
+    MakeEngine,
     ToyAdminMissing,
     ToyAlwaysFound,
     ToyAssignLicence,
@@ -40,17 +41,8 @@ EXPLODING = ToyPlaybook("toy-exploding", ToyExploding, ToyMustNotRun)
 FEDERATED = ToyPlaybook("toy-federated", ToyAlwaysFound, None, advice="use a cloud-only account")
 PASSWORD = ToyPlaybook("toy-password", ToyPasswordExpired, ToyResetPassword)
 
-MakeEngine = Callable[..., Engine]
-APPROVE_ALL = AutoApprover(Risk.HIGH)
 
 
-@pytest.fixture
-def make_engine(toy_world: ToyWorld, journal: Journal, fake_clock: FakeClock,
-                toy_config_path: Path) -> MakeEngine:
-    def make(playbooks: list[Any], approver: Any = APPROVE_ALL, **kw: Any) -> Engine:
-        return Engine(load_config(toy_config_path), playbooks, journal, toy_world.factory, approver,
-                      sleep=fake_clock.sleep, clock=fake_clock, **kw)
-    return make
 
 
 def by_cause(report: Any) -> dict[str, Outcome]:
