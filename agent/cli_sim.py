@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import signal
 import tempfile
 import threading
@@ -19,6 +20,16 @@ if TYPE_CHECKING:  # the simulator (uvicorn, starlette) loads inside the command
     from agent.simulator.server import Simulator
 
 ALL: tuple[str, ...] = ("all",)  # every cause of DESIGN section 2
+
+
+class SimCloud(enum.StrEnum):
+    """The clouds a simulated tenant can live in (agent.clouds names them alike)."""
+
+    public = "public"
+    gcc = "gcc"
+    gcchigh = "gcchigh"
+    dod = "dod"
+    china = "china"
 EMBEDDED_USERS = 50
 
 sim_app = typer.Typer(help="The built-in simulated Microsoft 365 tenant (local HTTPS).", no_args_is_help=True,
@@ -35,8 +46,9 @@ def _bad(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _scenario(scenario: Path | None, breaks: Sequence[str], users: int | None) -> Scenario:
-    """The scenario file (if any) plus the --break and --users options; bad input exits 2."""
+def _scenario(scenario: Path | None, breaks: Sequence[str], users: int | None,
+              cloud: str | None = None) -> Scenario:
+    """The scenario file (if any) plus the --break, --users and --cloud options; bad input exits 2."""
     from agent.simulator.scenarios import Scenario, expand_breaks, load_scenario
 
     try:
@@ -45,7 +57,8 @@ def _scenario(scenario: Path | None, breaks: Sequence[str], users: int | None) -
     except ValueError as exc:
         _bad(str(exc))
     merged = tuple(dict.fromkeys((*chosen.breaks, *extra)))
-    return dataclasses.replace(chosen, breaks=merged, users=chosen.users if users is None else users)
+    return dataclasses.replace(chosen, breaks=merged, users=chosen.users if users is None else users,
+                               cloud=chosen.cloud if cloud is None else cloud)
 
 
 @sim_app.command("serve")
@@ -58,11 +71,14 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")] = 0,
     write_config: Annotated[Path | None, typer.Option("--write-config", help="Write a connector config "
                                                       "pointing at the tenant once it listens.")] = None,
+    cloud: Annotated[SimCloud | None, typer.Option("--cloud", help="The cloud whose token audiences the "
+                                                   "tenant issues and checks (default: public).")] = None,
 ) -> None:
     """Run the simulated tenant in the foreground until Ctrl-C."""
     from agent.simulator.server import Simulator
 
-    sim = Simulator(scenario=_scenario(scenario, breaks or [], users), port=port)
+    chosen = _scenario(scenario, breaks or [], users, cloud.value if cloud is not None else None)
+    sim = Simulator(scenario=chosen, port=port)
     try:
         sim.start()
     except OSError as exc:

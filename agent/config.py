@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic import ValidationInfo as Info
 
+from agent.clouds import CLOUDS, EXCHANGE_HOSTS, GRAPH_HOSTS, CloudName, resource_of
 from agent.errors import ConfigError
 from agent.kinds import ConnectorKind
 from agent.secrets import SecretRef, SecretStore
@@ -95,15 +96,39 @@ class _Strict(BaseModel):
 
 
 class Endpoints(_Strict):
-    """Where the tenant's services live; defaults are Microsoft 365's public cloud."""
+    """Where the tenant's services live: filled from its cloud (agent.clouds) unless given one by one."""
 
-    authority_host: HttpsUrl = "https://login.microsoftonline.com"
-    graph_url: HttpsUrl = "https://graph.microsoft.com/v1.0"
+    cloud: CloudName = "public"
+    authority_host: HttpsUrl = CLOUDS["public"].authority_host
+    graph_url: HttpsUrl = CLOUDS["public"].graph_url
     sharepoint_root: HttpsUrl | None = None
     sharepoint_admin: HttpsUrl | None = None
     onedrive_host: HttpsUrl | None = None
-    ews_url: HttpsUrl = "https://outlook.office365.com/EWS/Exchange.asmx"
+    ews_url: HttpsUrl = CLOUDS["public"].ews_url
     ca_bundle: ExistingFile | None = None  # PEM file of extra CAs to trust (the simulated tenant's)
+    # The token audiences (scope = audience + /.default): the service's own Microsoft host, else the cloud's
+    graph_resource: HttpsUrl | None = None
+    ews_resource: HttpsUrl | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_cloud(cls, data: Any) -> Any:
+        """Endpoints the config leaves out come from its cloud, not from the public cloud."""
+        if not isinstance(data, dict) or data.get("cloud") not in CLOUDS:
+            return data
+        cloud = CLOUDS[data["cloud"]]
+        defaults = {"authority_host": cloud.authority_host, "graph_url": cloud.graph_url,
+                    "ews_url": cloud.ews_url}
+        return {**defaults, **data}
+
+    @model_validator(mode="after")
+    def _resources(self) -> Endpoints:
+        cloud = CLOUDS[self.cloud]
+        if self.graph_resource is None:
+            self.graph_resource = resource_of(self.graph_url, GRAPH_HOSTS, cloud.graph)
+        if self.ews_resource is None:
+            self.ews_resource = resource_of(self.ews_url, EXCHANGE_HOSTS, cloud.exchange)
+        return self
 
 
 class AdminApp(_Strict):
@@ -134,7 +159,8 @@ class Tenant(_Strict):
         """Which tenant, at which service endpoints: a journal keeps it so that undo can refuse to
         reverse a run's changes in some other tenant that a connector of the same name now points at."""
         found = {"tenant_id": self.tenant_id.lower()}
-        for key, url in self.endpoints.model_dump(mode="json", exclude={"ca_bundle"}).items():
+        derived = {"ca_bundle", "cloud", "graph_resource", "ews_resource"}  # the endpoints say it already
+        for key, url in self.endpoints.model_dump(mode="json", exclude=derived).items():
             if url:
                 found[key] = str(url).rstrip("/").lower()
         return found

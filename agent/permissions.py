@@ -103,11 +103,11 @@ class Grants:
 
 def read_grants(clients: Any) -> Grants:
     """Ask for the admin app's Graph and SharePoint tokens through `clients` and read their roles."""
-    from agent.clients.tokens import GRAPH_SCOPE, decode_claims, sharepoint_scope
+    from agent.clients.tokens import decode_claims, graph_scope, sharepoint_scope
     from agent.engine_steps import short_reason
 
     grants = Grants(clients.tenant.name)
-    sources = ((GRAPH, False, lambda: GRAPH_SCOPE),
+    sources = ((GRAPH, False, lambda: graph_scope(clients.tenant)),
                (SHAREPOINT, True, lambda: sharepoint_scope(clients.tenant)))
     for resource, certificate, scope in sources:
         try:

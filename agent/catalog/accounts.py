@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from agent import redact
 from agent.clients.errors import ReadFailed, WriteFailed
 from agent.clients.graph_directory import as_dict
-from agent.clients.tokens import EWS_SCOPE
+from agent.clients.tokens import ews_scope
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 from agent.secrets import SecretStore
@@ -71,7 +71,7 @@ def sign_in_evidence(probe: TokenProbe) -> dict[str, Any]:
 
 async def sign_in(ctx: Context) -> TokenProbe:
     """Sign in as the connector's account does (password grant to Exchange Online); ReadFailed: no verdict."""
-    probe: TokenProbe = await ctx.clients.probe_password(EWS_SCOPE)
+    probe: TokenProbe = await ctx.clients.probe_password(ews_scope(ctx.tenant))
     return probe
 
 

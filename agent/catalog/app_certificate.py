@@ -26,7 +26,7 @@ from agent.catalog.cert_rotation import (
     write_public_certificate,
 )
 from agent.clients.errors import ReadFailed
-from agent.clients.tokens import GRAPH_SCOPE, TokenProbe, probe_app_certificate
+from agent.clients.tokens import TokenProbe, graph_scope, probe_app_certificate
 from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 
@@ -84,7 +84,7 @@ class CertificateNotRegistered(Detector):
             return None
         try:
             probe = await asyncio.to_thread(probe_app_certificate, ctx.tenant, cert.client_id, cert.pem,
-                                            GRAPH_SCOPE)
+                                            graph_scope(ctx.tenant))
         except ReadFailed as exc:
             evidence["token"] = f"no answer: {exc.reason}"
             return None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.catalog.app_keys import token_evidence
 from agent.clients.errors import ReadFailed, WriteFailed
-from agent.clients.tokens import GRAPH_SCOPE
+from agent.clients.tokens import graph_scope
 from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 
@@ -99,7 +99,7 @@ class ServicePrincipalMissing(Detector):
             return Finding.ok("the connector signs in with an account, not an app")
         evidence: dict[str, Any] = {"client_id": app.client_id}
         try:
-            evidence["token"] = token_evidence(await ctx.clients.probe_app(GRAPH_SCOPE))
+            evidence["token"] = token_evidence(await ctx.clients.probe_app(graph_scope(ctx.tenant)))
         except ReadFailed as exc:
             evidence["token"] = f"no answer: {exc.reason}"
         try:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.catalog.app_keys import token_evidence
 from agent.clients.errors import ReadFailed, WriteFailed
-from agent.clients.tokens import GRAPH_SCOPE, TokenProbe, probe_app_secret
+from agent.clients.tokens import TokenProbe, graph_scope, probe_app_secret
 from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 from agent.secrets import write_secret
@@ -76,7 +76,8 @@ class ClientSecretInvalid(Detector):
             return Finding.ok("the connector has no client secret configured")
         secret = app.client_secret.resolve()
         try:
-            probe = await asyncio.to_thread(probe_app_secret, ctx.tenant, app.client_id, secret, GRAPH_SCOPE)
+            probe = await asyncio.to_thread(probe_app_secret, ctx.tenant, app.client_id, secret,
+                                          graph_scope(ctx.tenant))
         except ReadFailed as exc:
             return Finding.unknown(f"could not request a token with the connector's secret: {exc.reason}")
         evidence: dict[str, Any] = {"client_id": app.client_id, "token": token_evidence(probe)}

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from agent.clients.errors import ReadFailed, WriteFailed
-from agent.clients.tokens import EWS_SCOPE
+from agent.clients.tokens import ews_scope
 from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 
@@ -76,7 +76,7 @@ class ExchangeRoleMissing(Detector):
             return Finding.ok("the connector signs in with an account, not an app: no app permission "
                               "to check")
         try:
-            probe = await ctx.clients.probe_app(EWS_SCOPE)
+            probe = await ctx.clients.probe_app(ews_scope(ctx.tenant))
         except ReadFailed as exc:
             return Finding.unknown(f"could not request an EWS token as the connector: {exc.reason}")
         token = {"ok": True, "roles": probe.roles} if probe.ok else \

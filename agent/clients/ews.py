@@ -38,9 +38,9 @@ from exchangelib.transport import NOAUTH
 
 from agent.clients.errors import one_line, translate
 from agent.clients.tokens import (
-    EWS_SCOPE,
     acquire,
     certificate_credential,
+    ews_scope,
     password_credential,
     secret_credential,
 )
@@ -226,9 +226,11 @@ def probe_ews_app(tenant: Tenant, ews_url: str, client_id: str, mailbox: str, *,
     """App-only EWS as the connector does it: an outlook.office365.com token, then impersonate `mailbox`."""
     pem, key = cert_pem, secret
     if pem is not None:
-        probe, token = acquire(lambda **kw: certificate_credential(tenant, client_id, pem, **kw), EWS_SCOPE)
+        probe, token = acquire(lambda **kw: certificate_credential(tenant, client_id, pem, **kw),
+                               ews_scope(tenant))
     elif key is not None:
-        probe, token = acquire(lambda **kw: secret_credential(tenant, client_id, key, **kw), EWS_SCOPE)
+        probe, token = acquire(lambda **kw: secret_credential(tenant, client_id, key, **kw),
+                               ews_scope(tenant))
     else:
         raise ValueError("probe_ews_app needs a secret or a certificate")
     if token is None:
@@ -249,7 +251,7 @@ def probe_ews_user(tenant: Tenant, ews_url: str, client_id: str, username: str, 
                    policy: RetryPolicy = DEFAULT_POLICY, sleep: SyncSleep = time.sleep) -> EwsProbe:
     """Delegated OAuth EWS as a connector with only an account does it: password grant, own mailbox."""
     probe, token = acquire(lambda **kw: password_credential(tenant, client_id, username, password, **kw),
-                           EWS_SCOPE)
+                           ews_scope(tenant))
     if token is None:
         code = f"AADSTS{probe.aadsts}" if probe.aadsts else probe.error
         return EwsProbe(False, probe.status, code, message=probe.message)

@@ -24,7 +24,7 @@ from msgraph_core import GraphClientFactory
 from agent import redact
 from agent.clients.errors import ReadFailed, translate
 from agent.clients.graph_directory import DirectoryOps, Query, as_dict, config, from_dict, guid
-from agent.clients.tokens import GRAPH_SCOPE, AsyncTokenSource
+from agent.clients.tokens import AsyncTokenSource, graph_scope
 from agent.model import Call
 from agent.redact import redact_obj
 from agent.retry import (
@@ -52,12 +52,6 @@ def graph_base_url(graph_url: str) -> str:
     """The versioned Graph root: a bare host (as the simulator's config gives) gets /v1.0."""
     url = graph_url.rstrip("/")
     return url if urlsplit(url).path not in ("", "/") else f"{url}/v1.0"
-
-
-def graph_scope(base_url: str) -> str:
-    """graph.microsoft.com (or a national cloud's graph host) + /.default; a local host keeps Graph's."""
-    host = urlsplit(base_url).hostname or ""
-    return f"https://{host}/.default" if host.startswith("graph.") else GRAPH_SCOPE
 
 
 def http_client(ca_bundle: Path | str | None, max_connections: int = 64) -> httpx.AsyncClient:
@@ -92,7 +86,7 @@ class GraphAdapter(DirectoryOps):
             client=self._http, options=graph_middleware_options())
         host = urlsplit(self.base_url).hostname or ""
         tokens = credential if isinstance(credential, AsyncTokenSource) else AsyncTokenSource(credential)
-        auth = AzureIdentityAuthenticationProvider(cast(Any, tokens), scopes=[graph_scope(self.base_url)],
+        auth = AzureIdentityAuthenticationProvider(cast(Any, tokens), scopes=[graph_scope(tenant)],
                                                    allowed_hosts=[host])  # the token goes to Graph only
         adapter = GraphRequestAdapter(auth, client=middleware_client)
         adapter.base_url = self.base_url  # never httpx's base_url: it doubles the slash

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from agent.config import Tenant
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-EWS_SCOPE = "https://outlook.office365.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the public cloud's; a tenant's: graph_scope(tenant)
+EWS_SCOPE = "https://outlook.office365.com/.default"  # the public cloud's; a tenant's: ews_scope(tenant)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _realm_lock = threading.Lock()
 
@@ -63,6 +63,17 @@ class UserRealm:
     domain_name: str | None = None
     federation_protocol: str | None = None
     federation_url: str | None = None  # the IdP's active sign-in URL when federated
+
+
+def graph_scope(tenant: Tenant) -> str:
+    """Microsoft Graph of the tenant's cloud + /.default (graph/sdks/national-clouds: the scope names the
+    cloud's own Graph host)."""
+    return f"{str(tenant.endpoints.graph_resource).rstrip('/')}/.default"
+
+
+def ews_scope(tenant: Tenant) -> str:
+    """Exchange Online of the tenant's cloud + /.default (outlook.office365.us in GCC High ...)."""
+    return f"{str(tenant.endpoints.ews_resource).rstrip('/')}/.default"
 
 
 def sharepoint_scope(tenant: Tenant) -> str:

@@ -30,11 +30,13 @@ def _role_ids(resource_roles: dict[str, tuple[str, ...]]) -> list[str]:
     return [ROLE_TABLES[res][value] for res, values in resource_roles.items() for value in values]
 
 
-def _tenant_entry(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str]) -> dict[str, object]:
+def _tenant_entry(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str],
+                  cloud: str) -> dict[str, object]:
     return {
         "name": "contoso", "tenant_id": t.initial_domain,
-        # one origin serves every host: sharepoint_root == sharepoint_admin == onedrive_host
-        "endpoints": {"authority_host": base_url, "graph_url": f"{base_url}/v1.0",
+        # one origin serves every host: sharepoint_root == sharepoint_admin == onedrive_host; the cloud
+        # names the token audiences (the agent derives them from it, as for a real tenant behind a proxy)
+        "endpoints": {"cloud": cloud, "authority_host": base_url, "graph_url": f"{base_url}/v1.0",
                       "sharepoint_root": base_url, "sharepoint_admin": base_url, "onedrive_host": base_url,
                       "ews_url": f"{base_url}/EWS/Exchange.asmx", "ca_bundle": ca_path},
         "admin": {"client_id": str(t.extras["admin_app_id"]), "client_secret": secrets["admin"],
@@ -42,7 +44,8 @@ def _tenant_entry(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str
     }
 
 
-def build_config(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str]) -> dict[str, object]:
+def build_config(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str],
+                 cloud: str = "public") -> dict[str, object]:
     """The config as data; `secrets` maps each secret to its `file:` reference."""
     account = {"username": str(t.extras["account_upn"]), "password": secrets["account"], "auth": "oauth",
                "public_client_id": str(t.extras["public_client_id"])}
@@ -52,7 +55,7 @@ def build_config(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str]
     # OneDrive needs Graph and SharePoint roles; full_access_as_app is the mail connector's need
     files_roles = {res: CONNECTOR_ROLES[res] for res in (GRAPH_APP_ID, SHAREPOINT_APP_ID)}
     return {
-        "tenants": [_tenant_entry(t, base_url, ca_path, secrets)],
+        "tenants": [_tenant_entry(t, base_url, ca_path, secrets, cloud)],
         "connectors": [
             {"name": "mail-exo", "tenant": "contoso", "kind": "exchange-online",
              "app": {**app, "required_roles": _role_ids({EXCHANGE_APP_ID: ("full_access_as_app",)})},
@@ -70,7 +73,7 @@ def build_config(t: Tenant, base_url: str, ca_path: str, secrets: dict[str, str]
     }
 
 
-def write_connector_config(path: Path, t: Tenant, base_url: str, ca_path: str) -> Path:
+def write_connector_config(path: Path, t: Tenant, base_url: str, ca_path: str, cloud: str = "public") -> Path:
     """Write the config and its secret files (admin + connector secrets and certificates, password)."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,6 +86,6 @@ def write_connector_config(path: Path, t: Tenant, base_url: str, ca_path: str) -
         "account": _write_secret(folder, "migsvc.password", str(t.extras["account_password"])),
     }
     (folder / "connector-public.pem").write_text(connector_cert.public_pem, encoding="utf-8")
-    data = build_config(t, base_url, ca_path, secrets)
+    data = build_config(t, base_url, ca_path, secrets, cloud)
     path.write_text(HEADER + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

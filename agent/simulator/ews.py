@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import ews_soap as soap
-from .core import EXCHANGE_AUDIENCE, Services, TokenRejected
+from .core import Services, TokenRejected
 from .ews_ops import Caller, Operation
 from .ews_rules import anchor_error, token_type_error
 from .state import Tenant, User
@@ -114,7 +114,7 @@ class _ExchangeOnline(_Endpoint):
         if not header or not header.lower().startswith("bearer "):
             raise Unauthorized()  # no credentials, Basic (retired) or any other scheme
         try:
-            claims = self.svc.tokens.validate(header, EXCHANGE_AUDIENCE)
+            claims = self.svc.tokens.validate(header, self.svc.tokens.exchange_audience)
         except TokenRejected as exc:
             raise Unauthorized(exc.diagnostics) from None
         if "upn" not in claims:

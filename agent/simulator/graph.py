@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from . import graph_apps, graph_directory, graph_memberships, graph_policies, graph_sites, graph_sps
-from .core import GRAPH_AUDIENCE, Services, TokenRejected
+from .core import Services, TokenRejected
 from .graph_odata import (
     JSON,
     GraphError,
@@ -58,7 +58,8 @@ class GraphApi:
         request_id = new_request_id()
         client_request_id = request.headers.get("client-request-id") or request_id
         try:
-            claims = self.svc.tokens.validate(request.headers.get("authorization"), GRAPH_AUDIENCE)
+            claims = self.svc.tokens.validate(request.headers.get("authorization"),
+                                              self.svc.tokens.graph_audience)
             body = _json_payload(await request.body())
             # scope["path"] is already percent-decoded (sites/{host}:/{path} keys arrive with %2F).
             path = str(request.scope["path"]).removeprefix("/v1.0").lstrip("/")

@@ -56,7 +56,7 @@ def _no_consent(client_id: str, client_name: str) -> Exception:
     return aad(65001, app=client_id, name=client_name, extra={"suberror": "consent_required"})
 
 
-def response_scope(scopes: list[str], audience: str, oidc: set[str]) -> str:
+def response_scope(scopes: list[str], audience: str, oidc: set[str], graph: str = GRAPH_AUDIENCE) -> str:
     """The `scope` of the token response: the granted scopes (Graph's short, others with the resource URI)."""
-    resource = [s if audience == GRAPH_AUDIENCE else f"{audience.rstrip('/')}/{s}" for s in scopes]
+    resource = [s if audience == graph else f"{audience.rstrip('/')}/{s}" for s in scopes]
     return " ".join([*resource, *sorted(oidc)])

@@ -26,7 +26,7 @@ from .state import (
     User,
     now,
 )
-from .tokens import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TOKEN_LIFETIME_S
+from .tokens import TOKEN_LIFETIME_S
 
 __all__ = ["AadError", "Grants"]
 
@@ -71,8 +71,9 @@ class Grants:
         if not items:
             if app_only:
                 raise aad(900144, param="scope")
-            return GRAPH_AUDIENCE, GRAPH_APP_ID
-        resources = {item.rsplit("/", 1)[0] if "/" in item else GRAPH_AUDIENCE for item in items}
+            return self.svc.tokens.graph_audience, GRAPH_APP_ID
+        graph = self.svc.tokens.graph_audience  # short scopes (User.Read) are Graph's, in every cloud
+        resources = {item.rsplit("/", 1)[0] if "/" in item else graph for item in items}
         if len(resources) > 1:
             raise aad(28000, scope=scope)
         resource = resources.pop()
@@ -84,11 +85,12 @@ class Grants:
         return found
 
     def _resource_app(self, resource: str) -> tuple[str, str] | None:
-        low, base = resource.rstrip("/").lower(), self.svc.base_url.lower()
-        if low in (GRAPH_AUDIENCE, GRAPH_APP_ID, "https://graph.microsoft.com/v1.0"):
-            return GRAPH_AUDIENCE, GRAPH_APP_ID
-        if low in (EXCHANGE_AUDIENCE, "https://outlook.office.com", EXCHANGE_APP_ID):
-            return EXCHANGE_AUDIENCE, EXCHANGE_APP_ID
+        low, base, tokens = resource.rstrip("/").lower(), self.svc.base_url.lower(), self.svc.tokens
+        graph, exchange = tokens.graph_audience, tokens.exchange_audience
+        if low in (graph, GRAPH_APP_ID, f"{graph}/v1.0"):
+            return graph, GRAPH_APP_ID
+        if low in (exchange, *tokens.cloud.aliases, EXCHANGE_APP_ID):
+            return exchange, EXCHANGE_APP_ID
         if low in (base, SHAREPOINT_APP_ID):
             return self.svc.base_url, SHAREPOINT_APP_ID
         if low.startswith("https://") and low.split("/")[2].endswith(".sharepoint.com"):
@@ -198,7 +200,8 @@ class Grants:
                               scp=" ".join(scopes), upn=user.upn, oid=user.id, name=user.display_name,
                               now=issued)
         oidc = oidc_requested(scope)
-        body: dict[str, Any] = {"token_type": "Bearer", "scope": response_scope(scopes, resource[0], oidc),
+        body: dict[str, Any] = {"token_type": "Bearer", "scope": response_scope(scopes, resource[0], oidc,
+                                                                 self.svc.tokens.graph_audience),
                                 "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
                                 "access_token": access}
         if "offline_access" in oidc:

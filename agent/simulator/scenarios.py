@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .clouds import CLOUDS
 from .contoso import (
     ACCOUNT_UPN,
     ADMIN_APP_ID,
@@ -54,7 +55,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     # location-conditioned policy switched on (a condition the agent cannot evaluate).
     "mfa-blocks-service-account": ("all-users", "group", "role", "strength", "location"),
 }
-SCENARIO_KEYS = ("break", "description", "tenant", "users", "wire")
+SCENARIO_KEYS = ("break", "cloud", "description", "tenant", "users", "wire")
 MAX_USERS = 100_000
 DAY = 86400.0
 
@@ -253,6 +254,7 @@ class Scenario:
     wire: dict[str, Any] | None = None  # validated; parsed afresh on apply so fault counters restart
     description: str = ""
     source: str = "<scenario>"
+    cloud: str = "public"  # the token audiences the tenant issues and checks (simulator/clouds.py)
 
 
 def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
@@ -297,7 +299,10 @@ def parse_scenario(data: Any, where: str = "<scenario>") -> Scenario:
     wire = data.get("wire")
     parse_wire(wire, f"{where}: wire")  # validate now, parse again on apply
     description = str(data.get("description") or "")
-    return Scenario(tenant, users, breaks, dict(wire) if wire else None, description, where)
+    cloud = data.get("cloud", "public")
+    if cloud not in CLOUDS:
+        raise ValueError(f"{where}: cloud: unknown cloud {cloud!r} (valid: {', '.join(CLOUDS)})")
+    return Scenario(tenant, users, breaks, dict(wire) if wire else None, description, where, cloud)
 
 
 def build_scenario(users: int = 50, breaks: Iterable[str] = ()) -> Tenant:

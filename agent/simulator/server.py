@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import shutil
@@ -19,6 +20,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from .clouds import audiences_of
 from .config_writer import write_connector_config
 from .control import control_routes, fallback_routes
 from .core import Services
@@ -65,13 +67,14 @@ class Simulator:
     """
 
     def __init__(self, users: int = 50, breaks: Iterable[str] = (), scenario: Any = None, port: int = 0,
-                 wire: Mapping[str, Any] | None = None) -> None:
+                 wire: Mapping[str, Any] | None = None, cloud: str = "public") -> None:
         if scenario is not None:
             self._scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         else:
             parse_wire(wire)
+            audiences_of(cloud)  # an unknown cloud is refused here, not when the server starts
             self._scenario = Scenario(users=users, breaks=expand_breaks(breaks),
-                                      wire=dict(wire) if wire else None)
+                                      wire=dict(wire) if wire else None, cloud=cloud)
         self._port = port
         self._wire: WireFaults | None = None
         self._services: Services | None = None
@@ -95,7 +98,8 @@ class Simulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         self.base_url = f"https://127.0.0.1:{sock.getsockname()[1]}"
-        self._services = Services(self._build(self._scenario), TokenService(self.base_url), self.base_url,
+        tokens = TokenService(self.base_url, cloud=self._scenario.cloud)
+        self._services = Services(self._build(self._scenario), tokens, self.base_url,
                                   faults=lambda: self._wire)
         self._wire = parse_wire(self._scenario.wire)
         config = uvicorn.Config(self._asgi(self._services), host="127.0.0.1", ssl_keyfile=str(key_path),
@@ -188,6 +192,13 @@ class Simulator:
     def apply_scenario(self, scenario: Any) -> Tenant:
         """Replace the tenant and the wire faults; clears the request log."""
         chosen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        running = self._scenario.cloud
+        if self._services is not None and chosen.cloud != running:
+            if isinstance(scenario, Mapping) and "cloud" not in scenario:
+                chosen = dataclasses.replace(chosen, cloud=running)  # a scenario without one keeps it
+            else:
+                raise ValueError(f"the simulator runs in the {running} cloud; its cloud is chosen when it "
+                                 "starts")
         tenant = self._build(chosen)
         wire = parse_wire(chosen.wire)
         self._scenario = chosen
@@ -211,4 +222,5 @@ class Simulator:
 
     def write_config(self, path: str | Path) -> Path:
         """The agent's connector config pointing at this tenant, secrets in files next to it."""
-        return write_connector_config(Path(path), self.state, self.base_url, self.ca_path)
+        return write_connector_config(Path(path), self.state, self.base_url, self.ca_path,
+                                      cloud=self._scenario.cloud)

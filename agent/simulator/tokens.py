@@ -13,13 +13,12 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from .clouds import audiences_of
 from .state import EXCHANGE_APP_ID, GRAPH_APP_ID, SHAREPOINT_APP_ID
 
-GRAPH_AUDIENCE = "https://graph.microsoft.com"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"  # the public cloud's; a TokenService knows its cloud's
 EXCHANGE_AUDIENCE = "https://outlook.office365.com"
 TOKEN_LIFETIME_S = 3599
-# Audiences each service accepts besides its canonical URI (Microsoft issues either form).
-AUDIENCE_ALIASES = {GRAPH_AUDIENCE: GRAPH_APP_ID, EXCHANGE_AUDIENCE: EXCHANGE_APP_ID}
 
 
 class TokenRejected(Exception):
@@ -68,10 +67,15 @@ def sharepoint_aliases(base_url: str) -> set[str]:
 class TokenService:
     """Issues RS256 access tokens and validates bearer headers against audience, issuer and lifetime."""
 
-    def __init__(self, base_url: str, key: SigningKey | None = None, leeway_s: int = 0) -> None:
+    def __init__(self, base_url: str, key: SigningKey | None = None, leeway_s: int = 0,
+                 cloud: str = "public") -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key or process_signing_key()
         self.leeway_s = leeway_s
+        self.cloud = audiences_of(cloud)
+        self.graph_audience, self.exchange_audience = self.cloud.graph, self.cloud.exchange
+        # Audiences each service accepts besides its canonical URI (Microsoft issues either form).
+        self.aliases = {self.graph_audience: GRAPH_APP_ID, self.exchange_audience: EXCHANGE_APP_ID}
 
     def issuer(self, tenant_id: str) -> str:
         return f"{self.base_url}/{tenant_id}/v2.0"
@@ -108,13 +112,13 @@ class TokenService:
         if canonical == self.base_url:
             return sharepoint_aliases(self.base_url)
         accepted = {canonical, canonical + "/"}
-        if canonical in AUDIENCE_ALIASES:
-            accepted.add(AUDIENCE_ALIASES[canonical])
+        if canonical in self.aliases:
+            accepted.add(self.aliases[canonical])
         return accepted
 
     def validate(self, authorization_header: str | None, audience: str) -> dict[str, Any]:
         """The verified claims of a `Bearer` header, or TokenRejected saying why not."""
-        diag = _Diagnostics(audience.rstrip("/"), self.base_url)
+        diag = _Diagnostics(audience.rstrip("/"), self.base_url, self.exchange_audience)
         scheme, _, token = (authorization_header or "").strip().partition(" ")
         if not authorization_header or scheme.lower() != "bearer" or not token.strip():
             raise diag.reject("missing", "Access token is empty.")
@@ -145,6 +149,7 @@ class _Diagnostics:
 
     audience: str
     base_url: str
+    exchange_audience: str = EXCHANGE_AUDIENCE
 
     def reject(self, kind: str, reason: str, claimed_aud: str = "") -> TokenRejected:
         return TokenRejected(reason, self.header(kind, reason, claimed_aud), kind)
@@ -155,7 +160,7 @@ class _Diagnostics:
                 return f"3000003;reason=\"Invalid audience Uri '{claimed_aud}'.\";category=\"invalid_client\""
             code = "3000006" if kind == "signature" else "3000001"
             return f'{code};reason="{reason}";category="invalid_client"'
-        if self.audience == EXCHANGE_AUDIENCE:
+        if self.audience == self.exchange_audience:
             if kind == "audience":
                 return (f"2000003;reason=\"The audience claim value is invalid '{claimed_aud}'.\";"
                         'error_category="invalid_resource"')
