@@ -51,7 +51,7 @@ def test_a_cloud_fills_the_endpoints_and_scopes(tmp_path: Path, cloud: str) -> N
 
 def test_given_endpoints_win_over_the_cloud_and_name_their_own_audience(tmp_path: Path) -> None:
     tenant = _tenant(tmp_path, {"cloud": "public", "graph_url": "https://graph.microsoft.us/v1.0"})
-    assert graph_scope(tenant) == "https://graph.microsoft.us/.default"  # a Microsoft host is its own audience
+    assert graph_scope(tenant) == "https://graph.microsoft.us/.default"  # a Microsoft host: its own audience
 
 
 def test_a_proxy_or_private_endpoint_keeps_the_clouds_audience(tmp_path: Path) -> None:
