@@ -241,6 +241,10 @@ def config_path(config: Path | None) -> Path:
     path = config or Path(os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
     if not path.is_file():
         where = "--config" if config else (f"${ENV_CONFIG}" if os.environ.get(ENV_CONFIG) else "default")
+        if where == "default":  # a first run: say how to begin, not only what is missing
+            raise BadInput(f"config file not found: {path}; write one from configs/example.yaml and pass it "
+                           f"with --config FILE or ${ENV_CONFIG}, or try the built-in simulated tenant "
+                           "with --sim")
         raise BadInput(f"config file not found: {path} ({where}; use --config FILE or ${ENV_CONFIG})")
     return path
 

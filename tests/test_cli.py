@@ -298,3 +298,16 @@ def test_diagnose_renders_md_html_junit_with_the_same_exit_code(agent_cli: Invok
     result = agent_cli("diagnose", "--only", "toy-unlicensed", "-o", fmt)
     assert result.exit_code == 3, result.output
     assert marker.lower() in result.stdout.lower() and "toy-unlicensed" in result.stdout
+
+
+def test_a_first_run_without_any_config_says_how_to_begin(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("AGENT_CONFIG", raising=False)
+    result = CliRunner().invoke(cli.app, ["diagnose"])
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "config file not found: agent.yaml" in line
+    assert "--sim" in line and "configs/example.yaml" in line and "AGENT_CONFIG" in line
