@@ -70,6 +70,14 @@ PlaybooksOpt = Annotated[list[Path] | None, typer.Option(
     "--playbooks", help="Playbook file or folder (repeatable; default: $AGENT_PLAYBOOKS, else built-in).")]
 
 
+class Tier(enum.StrEnum):
+    """The permission tiers of the agent's own app (agent.permission_manifest.TIERS)."""
+
+    read = "read"
+    fix = "fix"
+    fix_high = "fix-high"
+
+
 @app.command()
 def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
              output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
@@ -173,13 +181,31 @@ def explain(text: Annotated[str | None, typer.Argument(help="The error text; `-`
 
 @app.command()
 def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt = Output.table,
-                out: OutOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
-    """What each detector and fixer needs, and whether the agent's own tokens have it."""
+                out: OutOpt = None, playbooks: PlaybooksOpt = None,
+                manifest: Annotated[bool, typer.Option("--manifest", help="Print the requiredResourceAccess "
+                                                       "of the agent's app and the Azure CLI commands that "
+                                                       "grant it, for --tier.")] = False,
+                tier: Annotated[Tier, typer.Option("--tier", help="With --manifest: read (detect only), fix "
+                                                   "(and fixes up to medium risk), fix-high (every fix).")]
+                = Tier.fix_high,
+                app_id: Annotated[str, typer.Option("--app-id", help="With --manifest: the agent's app id in "
+                                                    "the Azure CLI commands.")] = "<APP_ID>",
+                readme_table: Annotated[bool, typer.Option("--readme-table", help="Print the README's "
+                                                           "permission table (Markdown).")] = False,
+                ) -> NoReturn:
+    """What each detector and fixer needs, and whether the agent's own tokens have it (or have more)."""
     from agent import permissions as perms
     from agent.output import emit, to_json
     from agent.playbook import load_playbooks
 
     books = load_playbooks(playbooks or None)
+    if manifest or readme_table:
+        from agent import permission_manifest
+
+        text = permission_manifest.readme_table(books) if readme_table else \
+            to_json(permission_manifest.manifest(books, tier.value, app_id))
+        emit(False, out, lambda: text, lambda con: typer.echo(text))
+        raise typer.Exit(0)
     with contextlib.ExitStack() as stack:
         configured = sim or config or os.environ.get(ENV_CONFIG) or Path(DEFAULT_CONFIG).is_file()
         path = stack.enter_context(_config_source(config, sim)) if configured else None

@@ -191,10 +191,32 @@ async def tenant_grants(tenant: Any) -> Grants:
 
 
 def tenant_report(grants: Grants, playbooks: Sequence[Any]) -> dict[str, Any]:
-    """One tenant: its tokens' roles (or why they could not be read), each cause's needs, what is missing."""
+    """One tenant: its tokens' roles (or why they could not be read), each cause's needs, what is missing,
+    and what the app holds beyond them (least privilege: every grant is a standing risk)."""
     causes = cause_needs(playbooks, grants.flat())
     tokens = {r: {"roles": grants.roles.get(r), "error": grants.errors.get(r)} for r in CHECKED}
-    return {"tenant": grants.tenant, "tokens": tokens, "causes": causes, "missing": missing_summary(causes)}
+    return {"tenant": grants.tenant, "tokens": tokens, "causes": causes, "missing": missing_summary(causes),
+            "extra": extra_grants(grants, playbooks)}
+
+
+def extra_grants(grants: Grants, playbooks: Sequence[Any]) -> dict[str, list[str]]:
+    """`Resource:Role` granted but declared by no detector or fixer -> the declared needs it covers
+    (empty: unused; else broader than needed)."""
+    declared: set[str] = set()
+    for pb in playbooks:
+        for cls in (pb.detector_cls, pb.fixer_cls):
+            if cls is not None:
+                declared |= {"{}:{}".format(*split(p)) for p in getattr(cls, "permissions", ())}
+                declared |= {"{}:{}".format(*split(p)) for p in getattr(cls, "conditional_permissions", {})}
+    extra: dict[str, list[str]] = {}
+    for resource in CHECKED:
+        for role in grants.roles.get(resource) or []:
+            key = f"{resource}:{role}"
+            if key not in declared:
+                covers = sorted(d for d in declared if d.startswith(f"{resource}:")
+                                and d.split(":", 1)[1] in satisfied_by_grant(role))
+                extra[key] = covers
+    return extra
 
 
 def report_exit_code(report: dict[str, Any]) -> int:
@@ -223,6 +245,9 @@ def render_report(report: dict[str, Any], out: Any) -> None:
             out.print(f"[bold red]missing[/] {perm}: needed by {', '.join(users)}")
         if not tenant["missing"]:
             out.print("every permission the detectors and fixers declare is present")
+        for perm, covers in tenant.get("extra", {}).items():
+            why = f"broader than needed (covers {', '.join(covers)})" if covers else "needed by nothing"
+            out.print(f"[yellow]extra[/] {perm}: {why}")
 
 
 _STYLE = {"present": "green", "missing": "bold red", "unknown": "magenta", "unchecked": "dim"}

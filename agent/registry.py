@@ -44,6 +44,7 @@ class Detector(ABC):
     params_model: ClassVar[type[BaseModel]] = NoParams
     permissions: ClassVar[tuple[str, ...]] = ()  # Graph application permissions it reads with
     roles: ClassVar[tuple[str, ...]] = ()  # directory roles it needs, if any
+    conditional_permissions: ClassVar[dict[str, str]] = {}  # permission -> when it is needed
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.params_model()
@@ -60,6 +61,7 @@ class Fixer(ABC):
     params_model: ClassVar[type[BaseModel]] = NoParams
     permissions: ClassVar[tuple[str, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = ()
+    conditional_permissions: ClassVar[dict[str, str]] = {}  # permission -> when it is needed
     risk: ClassVar[Risk] = Risk.MEDIUM
     propagation_s: ClassVar[float] = 30.0  # how long verify may poll before `unverified`
 

@@ -25,3 +25,14 @@ def test_ci_installs_exactly_as_the_readme_says_and_runs_its_test_command() -> N
 def test_the_install_command_brings_the_test_extra_the_test_command_needs() -> None:
     install = _sh_blocks((ROOT / "README.md").read_text())[0]
     assert '".[test]"' in install
+
+
+def test_the_readme_permission_table_is_what_the_detectors_and_fixers_declare() -> None:
+    from agent.permission_manifest import readme_table
+    from agent.playbook import load_playbooks
+
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"<!-- permissions:start -->\n(.*?)\n<!-- permissions:end -->", readme, flags=re.S)
+    assert found, "the README's permission table lost its markers"
+    assert found.group(1).strip() == readme_table(load_playbooks()), \
+        "regenerate it with `agent permissions --readme-table`"

@@ -81,7 +81,8 @@ class OneDriveAdminMissing(Detector):
     name = "onedrive-admin-missing"
     params_model = FleetParams
     params: FleetParams
-    permissions = ("User.Read.All", "SharePoint:Sites.FullControl.All")  # + GroupMember.Read.All for groups
+    permissions = ("User.Read.All", "SharePoint:Sites.FullControl.All")
+    conditional_permissions = {"GroupMember.Read.All": "the connector's scope.users is a group"}
 
     async def detect(self, ctx: Context) -> Finding:
         account = ctx.connector.account
