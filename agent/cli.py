@@ -14,6 +14,21 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from agent.cli_boundary import AgentGroup, State
+from agent.cli_options import (  # re-exported: other modules and tests name them here
+    DEFAULT_CONFIG,
+    ENV_CONFIG,
+    ConfigOpt,
+    ConnectorOpt,
+    OnlyOpt,
+    OutOpt,
+    Output,
+    OutputOpt,
+    PlaybooksOpt,
+    ReportOpt,
+    ReportOutput,
+    SimOpt,
+    StateDirOpt,
+)
 from agent.errors import BadInput
 from agent.model import Risk
 
@@ -22,8 +37,6 @@ if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the
     from agent.engine_steps import ClientsFactory
     from agent.model import Plan, RunReport
 
-ENV_CONFIG = "AGENT_CONFIG"
-DEFAULT_CONFIG = "agent.yaml"
 # sub-apps other modules provide, mounted when present: (module, attribute, command name)
 SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"))
 
@@ -41,33 +54,6 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show a (redacted)
     State.debug = State.debug or debug
 
 
-class Output(enum.StrEnum):
-    table = "table"
-    json = "json"
-
-
-class ReportOutput(enum.StrEnum):
-    """A run's report: for people (table), machines (json), wikis (md), mail (html), CI (junit)."""
-
-    table = "table"
-    json = "json"
-    md = "md"
-    html = "html"
-    junit = "junit"
-
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help=f"Connector config (default: "
-                                                f"${ENV_CONFIG}, else ./{DEFAULT_CONFIG}).")]
-ConnectorOpt = Annotated[str | None, typer.Option("--connector", help="Only this connector.")]
-OnlyOpt = Annotated[list[str] | None, typer.Option("--only", help="Only this cause id (repeatable).")]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
-ReportOpt = Annotated[ReportOutput, typer.Option("--output", "-o", help="table, json, md, html or junit.")]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the output to this file.")]
-StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Journal folder (default: "
-                                                  "$AGENT_STATE_DIR, else $XDG_STATE_HOME/agent).")]
-SimOpt = Annotated[bool, typer.Option("--sim", help="Run against the built-in simulated tenant.")]
-PlaybooksOpt = Annotated[list[Path] | None, typer.Option(
-    "--playbooks", help="Playbook file or folder (repeatable; default: $AGENT_PLAYBOOKS, else built-in).")]
 
 
 class Tier(enum.StrEnum):
@@ -358,9 +344,10 @@ _mount()
 
 def _mount_commands() -> None:
     """Top-level commands kept in their own module: heal, approvals, approve, report (agent.cli_heal)."""
+    from agent.cli_doctor import doctor
     from agent.cli_heal import COMMANDS
 
-    for command in COMMANDS:
+    for command in (*COMMANDS, doctor):
         app.command()(command)
 
 
