@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from exchangelib import Account
 from exchangelib.protocol import CachingProtocol
 
 from agent.simulator import Simulator
@@ -80,6 +81,13 @@ def _error(message: ET.Element, code: str, text: str) -> None:
     assert message.findtext("m:DescriptiveLinkKey", namespaces=NS) == "0"
 
 
+def _account(tenant: Simulator, where: str) -> Account:
+    """exchangelib as the agent runs it: app-only impersonation online, Basic on-premises."""
+    if where == "online":
+        return exo_account(tenant, USER2)
+    return onprem_account(tenant, tenant.state.extras["account_password"])
+
+
 def _get_folder(folder_id: str) -> str:
     return (f'<GetFolder xmlns="{NS["m"]}" xmlns:t="{NS["t"]}"><FolderShape><t:BaseShape>Default'
             f"</t:BaseShape></FolderShape><FolderIds>{folder_id}</FolderIds></GetFolder>")
@@ -99,8 +107,7 @@ def test_get_folder_as_the_page_requests_it(tenant: Simulator, where: str, auth:
     assert folder_id is not None and folder_id.get("Id") and folder_id.get("ChangeKey")
     for count in ("TotalCount", "ChildFolderCount", "UnreadCount"):
         assert (folder.findtext(f"t:{count}", namespaces=NS) or "").isdigit()
-    account = (exo_account(tenant, USER2) if where == "online"
-               else onprem_account(tenant, tenant.state.extras["account_password"]))
+    account = _account(tenant, where)
     assert account.inbox.name == "Inbox" and isinstance(account.inbox.total_count, int)
 
 
@@ -128,7 +135,7 @@ def test_find_folder_as_the_page_requests_it(tenant: Simulator, where: str, auth
     root = message.find("m:RootFolder", NS)
     assert root is not None and root.get("IncludesLastItemInRange") in ("true", "false")
     assert (root.get("TotalItemsInView") or "").isdigit() and root.find("t:Folders", NS) is not None
-    assert list(exo_account(tenant, USER2).inbox.children) == []
+    assert list(_account(tenant, where).inbox.children) == []
 
 
 def test_find_folder_with_a_malformed_parent_is_error_invalid_id_malformed(tenant: Simulator) -> None:
