@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+from xml.sax.saxutils import quoteattr
 
 from starlette.responses import Response
 
@@ -90,41 +91,63 @@ class Operation:
         return None
 
     def _convert_id(self) -> Response:
-        inner = ('<m:AlternateId xsi:type="t:AlternateIdType" Format="EntryId" Id="AAAAAA==" '
-                 'Mailbox="DUMMY"/>')
-        return soap.operation("ConvertId", [soap.message("ConvertId", inner)], self.version)
+        """convertid-operation.md: one message per source id, the id in `DestinationFormat` for its
+        mailbox; a malformed id is ErrorInvalidIdMalformed. The simulator has one id encoding, so the
+        id itself comes back unchanged."""
+        msgs = []
+        for source in self.request.source_ids:
+            if not soap.well_formed_id(source.id):
+                msgs.append(soap.message("ConvertId", error=ID_MALFORMED))
+                continue
+            inner = (f'<m:AlternateId xsi:type="t:AlternateIdType" '
+                     f"Format={quoteattr(self.request.destination_format)} Id={quoteattr(source.id)} "
+                     f"Mailbox={quoteattr(source.mailbox)}/>")
+            msgs.append(soap.message("ConvertId", inner))
+        return soap.operation("ConvertId", msgs, self.version)
 
     def _get_folder(self) -> Response:
-        msgs = [self._folder_message("GetFolder", ref) for ref in self.request.folders]
+        msgs = []
+        for ref in self.request.folders:
+            error, address, name = self._folder_target(ref)
+            if error is not None:
+                # getfolder-operation.md, error response example: the message keeps an empty Folders
+                msgs.append(soap.message("GetFolder", error=error, error_tail="<m:Folders/>"))
+                continue
+            msgs.append(soap.message("GetFolder", f"<m:Folders>{soap.folder_xml(address, name)}</m:Folders>"))
         return soap.operation("GetFolder", msgs, self.version)
 
-    def _folder_message(self, op: str, ref: soap.FolderRef) -> str:
+    def _folder_target(self, ref: soap.FolderRef) -> tuple[tuple[str, str] | None, str, str]:
+        """(None, mailbox, folder name) of a requested folder, or ((ErrorCode, text), "", "")."""
         address = ref.mailbox or self._acting_mailbox()
         error = self._mailbox_error(address)
         if error is not None or address is None:
-            return soap.message(op, error=error)
+            return error or ITEM_NOT_FOUND, "", ""
         if not ref.distinguished and not soap.well_formed_id(ref.folder_id):
-            return soap.message(op, error=ID_MALFORMED)
+            return ID_MALFORMED, "", ""
         name = ref.folder_id.lower() if ref.distinguished else self._folder_name(address, ref.folder_id)
-        if name is None:
-            return soap.message(op, error=ITEM_NOT_FOUND)
-        return soap.message(op, f"<m:Folders>{soap.folder_xml(address, name)}</m:Folders>")
+        return (None, address, name) if name is not None else (ITEM_NOT_FOUND, "", "")
 
     @staticmethod
     def _folder_name(address: str, folder_id: str) -> str | None:
         return next((n for n in soap.FOLDER_NAMES if soap.folder_id(address, n) == folder_id), None)
 
     def _find_folder(self) -> Response:
+        """findfolder-operation.md: the parent's subfolders (the model has none) in a RootFolder; a
+        malformed parent id is ErrorInvalidIdMalformed, with no RootFolder."""
         msgs = []
         for ref in self.request.folders:
-            address = ref.mailbox or self._acting_mailbox()
-            error = self._mailbox_error(address)
+            error = self._folder_target(ref)[0]
+            if error is not None:
+                msgs.append(soap.message("FindFolder", error=error))
+                continue
             root = ('<m:RootFolder TotalItemsInView="0" IncludesLastItemInRange="true"><t:Folders/>'
                     "</m:RootFolder>")
-            msgs.append(soap.message("FindFolder", root, error=error))
+            msgs.append(soap.message("FindFolder", root))
         return soap.operation("FindFolder", msgs, self.version)
 
     def _resolve_names(self) -> Response:
+        """resolvenames-operation.md: one hit is Success, several a Warning that still carries them
+        (ErrorNameResolutionMultipleResults, responsecode.md), none an Error; at most 100 candidates."""
         needle = (self.request.unresolved or "").lower().removeprefix("smtp:")
         exact = self.tenant.find_user(needle) if needle else None
         hits = [exact] if exact else [u for u in self.tenant.users.values() if needle and _matches(u, needle)]
@@ -132,9 +155,12 @@ class Operation:
         if not hits:
             error = ("ErrorNameResolutionNoResults", "No results were found.")
             return soap.operation("ResolveNames", [soap.message("ResolveNames", error=error)], self.version)
-        found = [soap.resolution_xml(u.display_name, u.mail or u.upn) for u in hits]
-        return soap.operation("ResolveNames", [soap.message("ResolveNames", soap.resolution_set(found))],
-                              self.version)
+        contact = self.request.full_contact_data
+        found = soap.resolution_set([soap.resolution_xml(u.display_name, u.mail or u.upn, contact)
+                                     for u in hits])
+        several = ("ErrorNameResolutionMultipleResults", "Multiple results were found.")
+        msg = soap.message("ResolveNames", found, several if len(hits) > 1 else None, warning=True)
+        return soap.operation("ResolveNames", [msg], self.version)
 
 
 def _matches(user: User, needle: str) -> bool:

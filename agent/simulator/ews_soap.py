@@ -45,6 +45,15 @@ class FolderRef:
     mailbox: str | None = None
 
 
+@dataclass(frozen=True)
+class AlternateId:
+    """One ConvertId source id: its format, the id itself and the mailbox it belongs to."""
+
+    format: str
+    id: str
+    mailbox: str
+
+
 @dataclass
 class SoapRequest:
     """The parts of an EWS request the simulator acts on."""
@@ -54,6 +63,9 @@ class SoapRequest:
     impersonation_header: bool = False  # an ExchangeImpersonation SOAP header is present (even empty)
     folders: list[FolderRef] = field(default_factory=list)
     unresolved: str | None = None  # ResolveNames/UnresolvedEntry
+    full_contact_data: bool = False  # ResolveNames ReturnFullContactData="true"
+    destination_format: str = ""  # ConvertId DestinationFormat
+    source_ids: list[AlternateId] = field(default_factory=list)  # ConvertId SourceIds
 
 
 class SoapParseError(ValueError):
@@ -82,6 +94,10 @@ def parse_request(body: bytes) -> SoapRequest:
     request.folders = _folder_refs(op_el)
     entry = op_el.find(_q(M_NS, "UnresolvedEntry"))
     request.unresolved = (entry.text or "").strip() if entry is not None else None
+    request.full_contact_data = op_el.get("ReturnFullContactData", "").lower() == "true"
+    request.destination_format = op_el.get("DestinationFormat", "")
+    request.source_ids = [AlternateId(el.get("Format", ""), el.get("Id", ""), el.get("Mailbox", ""))
+                          for el in op_el.iter(_q(T_NS, "AlternateId"))]
     return request
 
 
@@ -137,15 +153,21 @@ def fault(code: str, text: str, version: ServerVersion, status: int = 500) -> Re
     return envelope(body, version, status)
 
 
-def message(op: str, inner: str = "", error: tuple[str, str] | None = None) -> str:
-    """One `<op>ResponseMessage`: Success with `inner`, or Error with (code, text)."""
+def message(op: str, inner: str = "", error: tuple[str, str] | None = None, *, warning: bool = False,
+            error_tail: str = "") -> str:
+    """One `<op>ResponseMessage`: Success with `inner`, or Error (Warning) with (code, text).
+
+    `error_tail` is what an error message still carries (getfolder-operation.md: an empty
+    `<m:Folders />`); a Warning keeps `inner` (resolvenames-operation.md: several matches).
+    """
     if error is None:
         return (f'<m:{op}ResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>'
                 f"{inner}</m:{op}ResponseMessage>")
     code, text = error
-    return (f'<m:{op}ResponseMessage ResponseClass="Error"><m:MessageText>{escape(text)}</m:MessageText>'
+    kind, tail = ("Warning", inner) if warning else ("Error", error_tail)
+    return (f'<m:{op}ResponseMessage ResponseClass="{kind}"><m:MessageText>{escape(text)}</m:MessageText>'
             f"<m:ResponseCode>{code}</m:ResponseCode><m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>"
-            f"</m:{op}ResponseMessage>")
+            f"{tail}</m:{op}ResponseMessage>")
 
 
 def operation(op: str, messages: list[str], version: ServerVersion) -> Response:
@@ -187,11 +209,15 @@ def folder_xml(mailbox: str, name: str) -> str:
             f"<t:UnreadCount>0</t:UnreadCount></t:{tag}>")
 
 
-def resolution_xml(name: str, address: str) -> str:
-    """One ResolveNames hit."""
+def resolution_xml(name: str, address: str, contact: bool = False) -> str:
+    """One ResolveNames hit; with ReturnFullContactData the directory entry's `t:Contact` too
+    (resolvenames-operation.md: DisplayName, EmailAddresses, ContactSource ActiveDirectory)."""
+    contact_xml = (f"<t:Contact><t:DisplayName>{escape(name)}</t:DisplayName><t:EmailAddresses>"
+                   f'<t:Entry Key="EmailAddress1">SMTP:{escape(address)}</t:Entry></t:EmailAddresses>'
+                   "<t:ContactSource>ActiveDirectory</t:ContactSource></t:Contact>") if contact else ""
     return (f"<t:Resolution><t:Mailbox><t:Name>{escape(name)}</t:Name>"
             f"<t:EmailAddress>{escape(address)}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>"
-            "<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox></t:Resolution>")
+            f"<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox>{contact_xml}</t:Resolution>")
 
 
 def resolution_set(resolutions: list[str]) -> str:
