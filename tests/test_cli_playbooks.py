@@ -150,3 +150,14 @@ def test_importing_the_cli_module_pulls_in_no_heavy_library() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_listing_the_playbooks_loads_the_catalog_without_any_client_library() -> None:
+    """The catalog is imported to check every `use:`; its modules load the client libraries lazily."""
+    code = (
+        "import sys, agent.playbook as p; p.load_playbooks();"
+        "heavy = {'msgraph', 'exchangelib', 'office365', 'azure', 'msal', 'kiota_abstractions', 'httpx'};"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

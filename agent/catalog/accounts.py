@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from agent import redact
 from agent.clients.errors import ReadFailed, WriteFailed
-from agent.clients.graph_directory import as_dict
+from agent.clients.graph_json import as_dict
 from agent.clients.tokens import ews_scope
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer

@@ -16,7 +16,7 @@ from agent.catalog.accounts import (
 from agent.catalog.conditional_access_eval import Account, assess, strings
 from agent.catalog.conditional_access_eval import policy_controls as policy_controls
 from agent.clients.errors import ReadFailed
-from agent.clients.graph_directory import as_dict
+from agent.clients.graph_json import as_dict
 from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.catalog.accounts import AccountParams, account_upn, cannot_read, read_account
 from agent.clients.errors import ReadFailed
-from agent.clients.graph_directory import as_dict
+from agent.clients.graph_json import as_dict
 from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 

@@ -23,7 +23,8 @@ from msgraph_core import GraphClientFactory
 
 from agent import redact
 from agent.clients.errors import ReadFailed, translate
-from agent.clients.graph_directory import DirectoryOps, Query, as_dict, config, from_dict, guid
+from agent.clients.graph_directory import DirectoryOps, Query, config, guid
+from agent.clients.graph_json import as_dict, from_dict
 from agent.clients.tokens import AsyncTokenSource, graph_scope
 from agent.model import Call
 from agent.redact import redact_obj

@@ -6,13 +6,11 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_serialization_json.json_parse_node import JsonParseNode
-from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
 from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
 from msgraph.generated.models.directory_object import DirectoryObject
 from msgraph.generated.models.domain import Domain
@@ -25,6 +23,7 @@ from msgraph.generated.models.subscribed_sku import SubscribedSku
 from msgraph.generated.models.user import User
 
 from agent import redact
+from agent.clients.graph_json import from_dict
 
 if TYPE_CHECKING:
     from kiota_abstractions.serialization import Parsable
@@ -56,19 +55,6 @@ def config(**query: Any) -> Any:
     return RequestConfiguration(query_parameters=Query(**query))
 
 
-def as_dict(model: Parsable) -> dict[str, Any]:
-    """A Graph model as its JSON (camelCase) dict, for evidence, plans and the journal."""
-    writer = JsonSerializationWriter()
-    writer.write_object_value(None, model)
-    return dict(json.loads(writer.get_serialized_content() or b"{}"))
-
-
-def from_dict(model_cls: type[P], data: dict[str, Any]) -> P:
-    """The Graph model of `model_cls` parsed from its JSON dict (e.g. a saved `before` state)."""
-    parsed: P | None = JsonParseNode(data).get_object_value(cast(Any, model_cls))
-    if parsed is None:
-        raise ValueError(f"cannot build {model_cls.__name__} from the given data")
-    return parsed
 
 
 def guid(value: str | UUID) -> UUID:
