@@ -131,20 +131,40 @@ class Endpoints(_Strict):
         return self
 
 
+AdminAuth = Literal["certificate", "secret", "workload-identity", "managed-identity", "azure-cli", "default"]
+NEEDS_REFERENCE = {"certificate": "certificate", "secret": "client_secret"}
+
+
 class AdminApp(_Strict):
-    """The agent's own app registration in the tenant: it reads and fixes."""
+    """The agent's own app registration in the tenant: it reads and fixes.
+
+    `auth` says how it signs in, through azure-identity's own credential classes: a certificate or a
+    secret given here, a federated workload identity (Kubernetes, GitHub Actions: the token file in
+    $AZURE_FEDERATED_TOKEN_FILE), a managed identity (client_id names a user-assigned one), an Azure CLI
+    login, or DefaultAzureCredential's chain. Unset: the certificate when given, else the secret.
+    """
 
     client_id: Guid
+    auth: AdminAuth | None = None
     client_secret: SecretRef | None = None
     certificate: SecretRef | None = None  # PEM with private key and certificate
 
     @model_validator(mode="after")
     def _has_credential(self) -> AdminApp:
-        if self.client_secret is None and self.certificate is None:
+        needed = NEEDS_REFERENCE.get(self.auth or "")
+        if needed is not None and getattr(self, needed) is None:
+            raise field_errors("AdminApp", [((needed,), f"auth: {self.auth} needs {needed}")])
+        if self.auth is None and self.client_secret is None and self.certificate is None:
             raise field_errors(
-                "AdminApp", [(("client_secret",), "the admin app needs client_secret or certificate")]
+                "AdminApp", [(("client_secret",), "the admin app needs client_secret or certificate, or an "
+                                                  "auth: such as workload-identity or managed-identity")]
             )
         return self
+
+    @property
+    def method(self) -> str:
+        """The sign-in method in force (auth, or what the references imply)."""
+        return self.auth or ("certificate" if self.certificate is not None else "secret")
 
 
 class Tenant(_Strict):

@@ -51,11 +51,14 @@ def config_checks(path: Path, how: str, config: Any) -> list[Check]:
 def credential_checks(tenant: Any, now: datetime | None = None) -> list[Check]:
     """Which credential the agent signs in with, and how long its certificate still works."""
     admin = tenant.admin
-    kind = "certificate" if admin.certificate is not None else "client secret"
-    checks = [Check("credential", f"{tenant.name} admin app", "ok", f"{admin.client_id} with a {kind}")]
-    if admin.certificate is None:
+    method = getattr(admin, "method", "certificate" if admin.certificate is not None else "secret")
+    checks = [Check("credential", f"{tenant.name} admin app", "ok",
+                    f"{admin.client_id}, signing in with {method}")]
+    if method == "secret":
         checks.append(Check("credential", f"{tenant.name} SharePoint", "warn",
                             "no certificate: SharePoint refuses app-only tokens got with a secret"))
+        return checks
+    if admin.certificate is None:  # a managed or workload identity: no certificate of its own to watch
         return checks
     try:
         from cryptography import x509

@@ -190,7 +190,7 @@ ACCOUNT = {"username": "migsvc@contoso.onmicrosoft.com", "password": "env:P"}
         ),
         (
             _set(("tenants", 0, "admin", "clientid"), GUID),
-            "unknown field 'clientid'; valid: certificate, client_id",
+            "unknown field 'clientid'; valid: auth, certificate, client_id",
         ),
         (
             _delete(("tenants", 0, "admin", "client_secret")),

@@ -42,8 +42,9 @@ class Clients:
         """The agent's own credential, built once; `certificate=True` for SharePoint."""
         from agent.clients.tokens import CachedCredential, admin_credential
 
-        # with a certificate configured both names are the same credential: one token cache
-        name = "cert" if certificate and self.tenant.admin.certificate is None else "admin"
+        # with a certificate both are the same credential (one token cache); any other method gets its
+        # SharePoint tokens checked for a secret's appidacr (tokens.AssertionOnly)
+        name = "admin" if not certificate or self.tenant.admin.method == "certificate" else "cert"
         return self._get(name, lambda: CachedCredential(
             admin_credential(self.tenant, require_certificate=certificate)))
 

@@ -123,14 +123,53 @@ def password_credential(tenant: Tenant, client_id: str, username: str, password:
 
 
 def admin_credential(tenant: Tenant, *, require_certificate: bool = False) -> TokenCredential:
-    """The agent's own credential: the certificate when configured (SharePoint needs it), else the secret."""
-    admin = tenant.admin
-    if admin.certificate is not None:
+    """The agent's own credential, as its `auth` says (agent.config.AdminApp), through azure-identity's
+    own classes. `require_certificate` (SharePoint) is judged from each token's claims, not the config:
+    SharePoint refuses an app-only token got with a client secret (appidacr 1), whatever issued it."""
+    credential = _admin_credential(tenant)
+    return AssertionOnly(credential, tenant.name) if require_certificate else credential
+
+
+def _admin_credential(tenant: Tenant) -> TokenCredential:
+    import azure.identity as identity
+
+    admin, opts = tenant.admin, credential_options(tenant)
+    method = admin.method
+    if method == "certificate":
+        assert admin.certificate is not None  # the config validates it
         return certificate_credential(tenant, admin.client_id, admin.certificate.resolve())
-    if require_certificate or admin.client_secret is None:
-        raise AuthFailed(f"tenant {tenant.name}: the admin app needs a certificate for SharePoint "
-                         "(app-only tokens from a secret are refused there)")
-    return secret_credential(tenant, admin.client_id, admin.client_secret.resolve())
+    if method == "secret":
+        assert admin.client_secret is not None
+        return secret_credential(tenant, admin.client_id, admin.client_secret.resolve())
+    if method == "workload-identity":  # the federated token file comes from $AZURE_FEDERATED_TOKEN_FILE
+        return identity.WorkloadIdentityCredential(tenant_id=tenant.tenant_id, client_id=admin.client_id,
+                                                   **opts)
+    if method == "managed-identity":
+        return identity.ManagedIdentityCredential(client_id=admin.client_id)
+    if method == "azure-cli":
+        return identity.AzureCliCredential(tenant_id=tenant.tenant_id)
+    return identity.DefaultAzureCredential(authority=opts["authority"],
+                                           managed_identity_client_id=admin.client_id,
+                                           workload_identity_client_id=admin.client_id)
+
+
+class AssertionOnly:
+    """A credential whose app-only tokens must not come from a client secret (SharePoint's rule)."""
+
+    def __init__(self, credential: TokenCredential, tenant: str) -> None:
+        self.credential, self.tenant = credential, tenant
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        token = self.credential.get_token(*scopes, **kwargs)
+        if str(decode_claims(token.token).get("appidacr")) == "1":
+            raise AuthFailed(f"tenant {self.tenant}: SharePoint refuses app-only tokens got with a client "
+                             "secret (appidacr 1): give the admin app a certificate or a federated identity")
+        return token
+
+    def close(self) -> None:
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            close()
 
 
 def skip_user_realm_discovery(authority_host: str) -> None:

@@ -138,11 +138,15 @@ def test_admin_credential_prefers_the_certificate(config: Config, tenant: Simula
     cred.close()
 
 
-def test_sharepoint_needs_an_admin_certificate(config: Config) -> None:
+def test_sharepoint_refuses_a_secret_token_judged_from_its_claims(config: Config, tenant: Simulator) -> None:
+    # decided from the token (appidacr 1: a client secret), not from what the config holds
     t = config.tenants[0].model_copy(deep=True)
     t.admin.certificate = None
-    with pytest.raises(AuthFailed, match="certificate"):
-        admin_credential(t, require_certificate=True)
+    credential = admin_credential(t, require_certificate=True)
+    with pytest.raises(AuthFailed, match="SharePoint refuses app-only tokens got with a client secret"):
+        credential.get_token(sharepoint_scope(t))
+    with_cert = admin_credential(config.tenants[0], require_certificate=True)
+    assert with_cert.get_token(sharepoint_scope(config.tenants[0])).token  # appidacr 2: accepted
 
 
 def test_user_realm_tells_managed_from_federated(config: Config, tenant: Simulator) -> None:
