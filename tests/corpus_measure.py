@@ -82,10 +82,11 @@ def score(item: dict[str, Any], knowledge: Knowledge, tally: Tally) -> None:
 
 
 def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, Tally]:
-    """Tallies keyed `split:<dev|test>`, `family:<family>` and `all`."""
+    """Tallies keyed `all`, `split:<dev|test>`, `family:<family>` and `<split>/<family>`."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for item in items:
-        for key in ("all", f"split:{item.get('split', 'dev')}", f"family:{item.get('family', '?')}"):
+        split, family = item.get("split", "dev"), item.get("family", "?")
+        for key in ("all", f"split:{split}", f"family:{family}", f"{split}/{family}"):
             score(item, knowledge, tallies[key])
     return dict(tallies)
 
@@ -93,7 +94,7 @@ def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, 
 def main(argv: list[str]) -> int:
     paths = [a for a in argv if not a.startswith("-")]
     tallies = measure(load(Path(paths[0]) if paths else CORPUS), load_knowledge())
-    for key in sorted(tallies, key=lambda k: (k != "all", not k.startswith("split"), k)):
+    for key in sorted(tallies, key=lambda k: (k != "all", not k.startswith("split"), "/" in k, k)):
         print(tallies[key].line(key))
     if "-v" in argv or "--misses" in argv:
         for miss in tallies["all"].misses:
