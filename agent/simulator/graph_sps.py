@@ -25,6 +25,7 @@ from .graph_odata import (
     entity,
     shape,
 )
+from .graph_roles import GRANT_WRITE_ROLES, require_role
 from .state import ServicePrincipal
 
 _SP = "servicePrincipals/{servicePrincipal-id}"
@@ -77,6 +78,7 @@ def list_assigned_to(req: GraphRequest) -> Reply:
 
 
 def post_assigned_to(req: GraphRequest) -> Reply:
+    require_role(req, GRANT_WRITE_ROLES)  # rbac-approleassignments-apis-write.md (delegated callers)
     resource, body = _sp(req), req.json_body()
     missing = [p for p in ("principalId", "resourceId", "appRoleId") if not body.get(p)]
     if missing:
