@@ -84,7 +84,7 @@ def test_first_poll_is_pending_then_the_admin_token_carries_scp_and_wids(tenant:
     granted = _poll(tenant, flow["device_code"])
     assert granted.status_code == 200 and granted.json()["token_type"] == "Bearer"
     claims = _claims(granted.json()["access_token"])
-    assert claims["upn"] == ADMIN and INIT_SCOPES <= set(claims["scp"].split())
+    assert claims["upn"] == ADMIN and set(claims["scp"].split()) >= INIT_SCOPES
     assert claims["wids"] == [GLOBAL_ADMIN] and claims["aud"] == "https://graph.microsoft.com"
     again = _poll(tenant, flow["device_code"])  # a device_code is redeemed once
     assert again.status_code == 400 and again.json()["error"] == "bad_verification_code"
@@ -93,7 +93,8 @@ def test_first_poll_is_pending_then_the_admin_token_carries_scp_and_wids(tenant:
 def test_device_code_needs_client_id_and_scope(tenant: Simulator) -> None:
     response = _post(tenant, "devicecode", {"client_id": AZURE_CLI_APP_ID})
     assert response.status_code == 400 and response.json()["error_codes"] == [900144]
-    unknown = _post(tenant, "devicecode", {"client_id": "00000000-0000-0000-0000-0000000000aa", "scope": GRAPH})
+    nobody = "00000000-0000-0000-0000-0000000000aa"
+    unknown = _post(tenant, "devicecode", {"client_id": nobody, "scope": GRAPH})
     assert unknown.status_code == 400 and unknown.json()["error_codes"] == [700016]
 
 
@@ -138,11 +139,12 @@ def test_upsert_creates_then_updates(tenant: Simulator) -> None:
     path = "applications(uniqueName='m365-401-agent')"
     missing = _graph(tenant, "PATCH", path, token, {"displayName": "m365-401-agent"})
     assert missing.status_code == 404  # no Prefer header: an update of nothing
-    created = _graph(tenant, "PATCH", path, token, {"displayName": "m365-401-agent", "tags": ["m365-401-agent"]},
-                     {"Prefer": "create-if-missing"})
+    first = {"displayName": "m365-401-agent", "tags": ["m365-401-agent"]}
+    created = _graph(tenant, "PATCH", path, token, first, {"Prefer": "create-if-missing"})
     body = created.json()
     assert created.status_code == 201 and body["uniqueName"] == "m365-401-agent" and body["appId"]
-    assert body["@odata.context"].endswith("$metadata#applications/$entity") and body["tags"] == ["m365-401-agent"]
+    assert body["@odata.context"].endswith("$metadata#applications/$entity")
+    assert body["tags"] == ["m365-401-agent"]
     updated = _graph(tenant, "PATCH", path, token, {"displayName": "renamed", "notes": "n"},
                      {"Prefer": "create-if-missing"})
     assert updated.status_code == 204 and not updated.content
@@ -186,7 +188,8 @@ def test_organization_and_me_shapes(tenant: Simulator) -> None:
     assert [d["name"] for d in initial] == [TENANT]
     me = _graph(tenant, "GET", "me", token).json()
     assert me["userPrincipalName"] == ADMIN and me["id"] == _claims(token)["oid"]
-    roles = _graph(tenant, "GET", "me/transitiveMemberOf/microsoft.graph.directoryRole", token).json()["value"]
+    cast = "me/transitiveMemberOf/microsoft.graph.directoryRole"
+    roles = _graph(tenant, "GET", cast, token).json()["value"]
     assert [r["roleTemplateId"] for r in roles] == [GLOBAL_ADMIN]
     query = f"roleManagement/directory/roleAssignments?$filter=principalId eq '{me['id']}'"
     assigned = _graph(tenant, "GET", query, token).json()["value"]
@@ -217,8 +220,8 @@ def test_created_app_with_a_certificate_signs_in(trust: Simulator, cred_kw: dict
     grant = _graph(trust, "POST", f"servicePrincipals/{graph_sp['id']}/appRoleAssignedTo", token,
                    {"principalId": sp["id"], "resourceId": graph_sp["id"], "appRoleId": role["id"]})
     assert grant.status_code == 201, grant.text
-    credential = CertificateCredential(trust.state.tenant_id, app["appId"], certificate_data=cert.pem.encode(),
-                                       **cred_kw)
+    credential = CertificateCredential(trust.state.tenant_id, app["appId"],
+                                       certificate_data=cert.pem.encode(), **cred_kw)
     claims = _claims(credential.get_token(GRAPH).token)
     assert claims["roles"] == ["User.Read.All"] and claims["appidacr"] == "2"
     users = _graph(trust, "GET", "users?$top=1", credential.get_token(GRAPH).token)
@@ -234,7 +237,7 @@ def test_device_code_credential_signs_the_admin_in(trust: Simulator, cred_kw: di
     started = time.monotonic()
     token = credential.get_token(GRAPH)
     claims = _claims(token.token)
-    assert claims["upn"] == ADMIN and INIT_SCOPES <= set(claims["scp"].split())
+    assert claims["upn"] == ADMIN and set(claims["scp"].split()) >= INIT_SCOPES
     assert claims["appid"] == AZURE_CLI_APP_ID and claims["wids"] == [GLOBAL_ADMIN]
     assert len(prompts) == 1 and prompts[0][0] == "https://microsoft.com/devicelogin"
     assert time.monotonic() - started >= 1  # the pending answer made the client wait one interval
