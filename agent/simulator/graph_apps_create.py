@@ -97,7 +97,8 @@ def upsert_application(req: GraphRequest) -> Reply:
         raise GraphError(400, "Request_BadRequest", "Property 'uniqueName' cannot be changed.")
     app = _by_unique_name(req, name)
     if app is None:
-        prefer = {p.strip().lower() for p in req.headers.get("prefer", "").split(",")}
+        raw = next((v for k, v in req.headers.items() if k.lower() == "prefer"), "")  # $batch keeps case
+        prefer = {p.strip().lower() for p in raw.split(",")}
         if "create-if-missing" not in prefer:
             raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(name))
         require_app_create(req)

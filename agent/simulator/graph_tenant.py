@@ -34,7 +34,9 @@ ROLE_ASSIGNMENTS_READ = ("EntitlementManagement.Read.All", "EntitlementManagemen
                          "Directory.Read.All", "Directory.ReadWrite.All", "RoleManagement.Read.Directory",
                          "RoleManagement.ReadWrite.Directory")
 ROLE_ASSIGNMENTS_READ_DELEGATED = (*ROLE_ASSIGNMENTS_READ, "RoleManagement.Read.All")
-DIRECTORY_ROLE_CAST = "microsoft.graph.directoryRole"
+# The cast names the type in full (user-list-transitivememberof.md examples) or by the `graph` namespace
+# alias msgraph-sdk uses; Graph accepts both.
+DIRECTORY_ROLE_CASTS = ("microsoft.graph.directoryRole", "graph.directoryRole")
 # An app-only token has no signed-in user: Graph refuses /me with 400 (observed wording, e.g.
 # microsoftgraph/msgraph-sdk-python issues; no docs page states it).
 ME_APP_ONLY = "/me request is only valid with delegated authentication flow."
@@ -71,7 +73,7 @@ def my_transitive_member_of(req: GraphRequest) -> Reply:
     user = _me(req)
     member = req.tenant.membership(user.id)
     roles = [role_json(req, r) for r in sorted(member.roles)]
-    if req.path.rstrip("/").lower().endswith(DIRECTORY_ROLE_CAST.lower()):
+    if req.path.rstrip("/").lower().endswith(tuple(c.lower() for c in DIRECTORY_ROLE_CASTS)):
         return collection(req, roles, "directoryRoles")
     return collection(req, [*(group_json(req, g) for g in sorted(member.groups)), *roles], "directoryObjects")
 
@@ -97,8 +99,8 @@ ROUTES = [
     GraphRoute("GET", "organization", list_organization, (ORG_READ,), None, (ORG_READ_DELEGATED,)),
     GraphRoute("GET", "me", get_me, _NO_APP_CHECK, "user", (ME_READ,)),
     GraphRoute("GET", "me/transitiveMemberOf", my_transitive_member_of, _NO_APP_CHECK, None, (ME_MEMBER_OF,)),
-    GraphRoute("GET", "me/transitiveMemberOf/" + DIRECTORY_ROLE_CAST, my_transitive_member_of, _NO_APP_CHECK,
-               None, (ME_MEMBER_OF,)),
+    *(GraphRoute("GET", "me/transitiveMemberOf/" + cast, my_transitive_member_of, _NO_APP_CHECK, None,
+                 (ME_MEMBER_OF,)) for cast in DIRECTORY_ROLE_CASTS),
     GraphRoute("GET", "roleManagement/directory/roleAssignments", list_role_assignments,
                (ROLE_ASSIGNMENTS_READ,), None, (ROLE_ASSIGNMENTS_READ_DELEGATED,)),
 ]
