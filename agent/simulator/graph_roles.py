@@ -27,10 +27,17 @@ DIRECTORY_WRITERS = "9360feb5-f418-4baa-8175-e2a00bac4301"
 APP_CREATE_ROLES = frozenset({GLOBAL_ADMIN, APPLICATION_DEVELOPER, SECURITY_ADMIN, CLOUD_APPLICATION_ADMIN,
                               APPLICATION_ADMIN})
 APP_WRITE_ROLES = frozenset({GLOBAL_ADMIN, SECURITY_ADMIN, CLOUD_APPLICATION_ADMIN, APPLICATION_ADMIN})
+# rbac-serviceprincipal-apis-create-update-upsert.md: Application Developer only for apps the user owns
+# (no owners in the tenant model, so never).
+SP_WRITE_ROLES = frozenset({GLOBAL_ADMIN, APPLICATION_ADMIN, CLOUD_APPLICATION_ADMIN})
 # rbac-approleassignments-apis-write.md (appRoleAssignedTo POST and DELETE).
 GRANT_WRITE_ROLES = frozenset({GLOBAL_ADMIN, PRIVILEGED_ROLE_ADMIN, USER_ADMIN, APPLICATION_ADMIN,
                                CLOUD_APPLICATION_ADMIN, HYBRID_IDENTITY_ADMIN, IDENTITY_GOVERNANCE_ADMIN,
                                DIRECTORY_WRITERS})
+# The same page: for Microsoft Graph's and Azure AD Graph's app roles, Privileged Role Administrator is the
+# least privileged role; the other roles above do not suffice there.
+GRAPH_GRANT_ROLES = frozenset({GLOBAL_ADMIN, PRIVILEGED_ROLE_ADMIN})
+GRAPH_RESOURCES = frozenset({"00000003-0000-0000-c000-000000000000", "00000002-0000-0000-c000-000000000000"})
 # The tenant's authorizationPolicy defaultUserRolePermissions.allowedToCreateApps, when a scenario sets it.
 MEMBERS_CREATE_APPS_KEY = "allowed_to_create_apps"
 

@@ -21,11 +21,11 @@ from azure.identity import CertificateCredential, DeviceCodeCredential
 
 from agent.simulator import Simulator
 from agent.simulator.contoso import make_certificate
-from agent.simulator.graph_roles import GLOBAL_ADMIN
+from agent.simulator.graph_roles import APPLICATION_ADMIN, GLOBAL_ADMIN
 from agent.simulator.identity_consent import AZURE_CLI_APP_ID
 from agent.simulator.identity_device import DEVICE_GRANT, INTERVAL_KEY
 from agent.simulator.scenarios_init import admin_without_role, block_device_code
-from agent.simulator.state import GRAPH_APP_ID
+from agent.simulator.state import GRAPH_APP_ID, SHAREPOINT_APP_ID
 from tests.simulator.conftest import TENANT
 
 GRAPH = "https://graph.microsoft.com/.default"
@@ -243,3 +243,32 @@ def test_device_code_credential_signs_the_admin_in(trust: Simulator, cred_kw: di
     assert time.monotonic() - started >= 1  # the pending answer made the client wait one interval
     me = _graph(trust, "GET", "me", token.token).json()
     assert me["userPrincipalName"] == ADMIN
+
+
+def test_application_administrator_creates_but_cannot_grant_graph_roles(tenant: Simulator) -> None:
+    """rbac-approleassignments-apis-write.md: Graph's app roles need Privileged Role Administrator."""
+    t = tenant.state
+    admin_without_role(t)
+    t.assign_directory_role(APPLICATION_ADMIN, t.user(ADMIN).id)
+    token = _admin_token(tenant)
+    assert _claims(token)["wids"] == [APPLICATION_ADMIN]
+    app = _graph(tenant, "POST", "applications", token, {"displayName": "m365-401-agent"}).json()
+    sp = _graph(tenant, "POST", "servicePrincipals", token, {"appId": app["appId"]})
+    assert sp.status_code == 201
+    for resource_app, value, status in ((GRAPH_APP_ID, "User.Read.All", 403),
+                                        (SHAREPOINT_APP_ID, "Sites.FullControl.All", 201)):
+        resource = _graph(tenant, "GET", f"servicePrincipals(appId='{resource_app}')", token).json()
+        role = next(r for r in resource["appRoles"] if r["value"] == value)
+        body = {"principalId": sp.json()["id"], "resourceId": resource["id"], "appRoleId": role["id"]}
+        grant = _graph(tenant, "POST", f"servicePrincipals/{resource['id']}/appRoleAssignedTo", token, body)
+        assert grant.status_code == status, (value, grant.text)
+
+
+def test_a_member_without_a_role_cannot_create_a_service_principal(tenant: Simulator) -> None:
+    """rbac-serviceprincipal-apis-create-update-upsert.md: Application or Cloud Application Administrator."""
+    t = tenant.state
+    token = _admin_token(tenant)
+    app = _graph(tenant, "POST", "applications", token, {"displayName": "m365-401-agent"}).json()
+    admin_without_role(t)
+    refused = _graph(tenant, "POST", "servicePrincipals", token, {"appId": app["appId"]})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "Authorization_RequestDenied"
