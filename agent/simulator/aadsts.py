@@ -45,6 +45,15 @@ CATALOG: dict[int, tuple[str, str]] = {
     65001: ("invalid_grant",
         "The user or administrator has not consented to use the application with ID '{app}' named "
         "'{name}'. Send an interactive authorization request for this user and resource."),
+    # Device code flow: the `error` values are the "Expected errors" of identity-platform/
+    # v2-oauth2-device-code.md; the codes are reference-error-codes.md's InvalidGrant, AuthorizationPending
+    # and CodeExpired.
+    70000: ("bad_verification_code",
+        "Provided grant is invalid or malformed."),
+    70016: ("authorization_pending",
+        "OAuth 2.0 device flow error. Authorization is pending. Continue polling."),
+    70019: ("expired_token",
+        "Verification code expired. Have the user retry the sign-in."),
     70003: ("unsupported_grant_type",
         "The app requested an unsupported grant type '{grant}'."),
     90002: ("invalid_request",

@@ -13,7 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import graph_apps, graph_directory, graph_memberships, graph_policies, graph_sites, graph_sps
+from . import (
+    graph_apps,
+    graph_apps_create,
+    graph_directory,
+    graph_memberships,
+    graph_policies,
+    graph_sites,
+    graph_sps,
+    graph_tenant,
+)
 from .core import Services, TokenRejected
 from .graph_odata import (
     JSON,
@@ -32,8 +41,9 @@ from .state import GRAPH_APP_ID, SimError
 
 log = logging.getLogger(__name__)
 
-ROUTES: list[GraphRoute] = [*graph_apps.ROUTES, *graph_sps.ROUTES, *graph_directory.ROUTES,
-                            *graph_policies.ROUTES, *graph_sites.ROUTES, *graph_memberships.ROUTES]
+ROUTES: list[GraphRoute] = [*graph_apps_create.ROUTES, *graph_apps.ROUTES, *graph_sps.ROUTES,
+                            *graph_directory.ROUTES, *graph_policies.ROUTES, *graph_sites.ROUTES,
+                            *graph_memberships.ROUTES, *graph_tenant.ROUTES]
 BATCH_PATH = "$batch"
 MAX_BATCH = 20
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"

@@ -24,6 +24,7 @@ from .graph_odata import (
     parse_iso,
     shape,
 )
+from .graph_roles import APP_WRITE_ROLES, require_role
 from .state import (
     Application,
     AppRole,
@@ -72,6 +73,7 @@ def key_json(cred: KeyCredential, with_key: bool) -> JSON:
 def application_json(app: Application, with_keys: bool = False) -> JSON:
     return {"id": app.id, "appId": app.app_id, "displayName": app.display_name,
             "signInAudience": "AzureADMyOrg", "isFallbackPublicClient": app.public_client,
+            "uniqueName": app.unique_name, "tags": [], "notes": None, **app.props,
             "passwordCredentials": [password_json(c) for c in app.password_credentials],
             "keyCredentials": [key_json(c, with_keys) for c in app.key_credentials],
             "requiredResourceAccess": [dict(r) for r in app.required_resource_access]}
@@ -132,6 +134,7 @@ def get_application(req: GraphRequest) -> Reply:
 
 
 def patch_application(req: GraphRequest) -> Reply:
+    require_role(req, APP_WRITE_ROLES)  # rbac-application-apis-write.md (delegated callers)
     app, body = _application(req), req.json_body()
     known = {"keyCredentials", "requiredResourceAccess", "displayName", "isFallbackPublicClient"}
     unknown = [k for k in body if not k.startswith("@odata.") and k not in known]

@@ -25,6 +25,13 @@ from .graph_odata import (
     entity,
     shape,
 )
+from .graph_roles import (
+    GRANT_WRITE_ROLES,
+    GRAPH_GRANT_ROLES,
+    GRAPH_RESOURCES,
+    SP_WRITE_ROLES,
+    require_role,
+)
 from .state import ServicePrincipal
 
 _SP = "servicePrincipals/{servicePrincipal-id}"
@@ -49,6 +56,7 @@ def get_sp(req: GraphRequest) -> Reply:
 
 
 def create_sp(req: GraphRequest) -> Reply:
+    require_role(req, SP_WRITE_ROLES)  # rbac-serviceprincipal-apis-create-update-upsert.md (delegated)
     app_id = req.json_body().get("appId")
     if not app_id:
         raise GraphError(400, "Request_BadRequest", "The appId property is required.")
@@ -78,6 +86,8 @@ def list_assigned_to(req: GraphRequest) -> Reply:
 
 def post_assigned_to(req: GraphRequest) -> Reply:
     resource, body = _sp(req), req.json_body()
+    # rbac-approleassignments-apis-write.md (delegated callers); Graph's app roles need more
+    require_role(req, GRAPH_GRANT_ROLES if resource.app_id in GRAPH_RESOURCES else GRANT_WRITE_ROLES)
     missing = [p for p in ("principalId", "resourceId", "appRoleId") if not body.get(p)]
     if missing:
         raise GraphError(400, "Request_BadRequest", f"Invalid value specified for property '{missing[0]}' "

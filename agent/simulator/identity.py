@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from .aadsts import AadError, aad, aad_error_body
 from .core import Services, read_form
+from .identity_device import start as start_device_flow
 from .identity_grants import Grants
 from .state import Tenant, User
 
@@ -140,6 +141,18 @@ class Identity:
         except AadError as err:
             return self._error(err)
 
+    async def devicecode(self, request: Request) -> Response:
+        """identity-platform/v2-oauth2-device-code.md, "Device authorization request"."""
+        try:
+            t = self._tenant(request.path_params["tenant"], generic_ok=True, consumers_ok=True)
+            form = await read_form(request)
+            client = form.get("client_id", "").split("@")[0]
+            if form.get("client_id") and not self.grants.is_known_client(t, client):
+                raise aad(700016, app=client, tenant=t.initial_domain)
+            return JSONResponse(start_device_flow(t, form), headers={"Cache-Control": "no-store, no-cache"})
+        except AadError as err:
+            return self._error(err)
+
 
 def client_basic_auth(header: str | None, form: dict[str, str]) -> dict[str, str]:
     """client_secret_basic: the client id and secret in an HTTP Basic header, each form-url-encoded.
@@ -176,4 +189,5 @@ def routes(svc: Services) -> list[BaseRoute]:
         Route("/{tenant}/discovery/v2.0/keys", idp.keys, methods=["GET"]),
         Route("/{tenant}/discovery/keys", idp.keys, methods=["GET"]),
         Route("/{tenant}/oauth2/v2.0/token", idp.token, methods=["POST", "GET"]),
+        Route("/{tenant}/oauth2/v2.0/devicecode", idp.devicecode, methods=["POST"]),
     ]

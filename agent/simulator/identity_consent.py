@@ -13,6 +13,13 @@ OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 DELEGATED_SCOPES = {GRAPH_APP_ID: "Files.ReadWrite.All Mail.ReadWrite Sites.FullControl.All User.Read",
                     EXCHANGE_APP_ID: "EWS.AccessAsUser.All",
                     SHAREPOINT_APP_ID: "AllSites.FullControl MyFiles.Write"}
+# First-party public clients are pre-authorized in every tenant; which Graph scopes exactly is not
+# documented, so the Azure CLI app holds just the delegated scopes an admin set-up needs (the stricter
+# choice): create the agent's app and grant its roles, read the tenant and the admin's roles.
+AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+FIRST_PARTY_SCOPES = {AZURE_CLI_APP_ID: {
+    GRAPH_APP_ID: "Application.ReadWrite.All AppRoleAssignment.ReadWrite.All Directory.Read.All "
+                  "Domain.Read.All RoleManagement.Read.Directory Sites.Read.All User.Read"}}
 # Scenarios override the consent here: {client appId: {resource appId: "Scope.One Scope.Two" or ""}}.
 CONSENT_KEY = "delegated_consent"
 
@@ -28,6 +35,9 @@ def consented(t: Tenant, client_id: str, resource_app: str) -> list[str]:
     per_client = override.get(client_id) or {}
     if resource_app in per_client:
         return str(per_client[resource_app]).split()
+    first_party = FIRST_PARTY_SCOPES.get(client_id)
+    if first_party is not None:
+        return first_party.get(resource_app, "").split()
     return DELEGATED_SCOPES.get(resource_app, "").split()
 
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from .aadsts import AadError, aad
 from .core import Services
 from .identity_consent import OIDC_SCOPES, granted, oidc_requested, response_scope
+from .identity_device import DEVICE_GRANT, redeem
 from .identity_signin import account_state, conditional_access, sign_in
 from .state import (
     EXCHANGE_APP_ID,
@@ -58,7 +59,7 @@ class Grants:
         if not grant:
             raise aad(900144, param="grant_type")
         handler = {"client_credentials": self.client_credentials, "password": self.password,
-                   "refresh_token": self.refresh}.get(grant)
+                   "refresh_token": self.refresh, DEVICE_GRANT: self.device_code}.get(grant)
         if handler is None:
             raise aad(70003, grant=grant)
         check_authority(authority, grant)
@@ -98,6 +99,11 @@ class Grants:
         return None
 
     # -- client authentication ---------------------------------------------------------------------
+    def is_known_client(self, t: Tenant, cid: str) -> bool:
+        """A first-party client, or an application with its service principal in this tenant."""
+        return cid in FIRST_PARTY_CLIENTS or (t.application_by_app_id(cid) is not None
+                                              and t.sp_by_app_id(cid) is not None)
+
     def client(self, t: Tenant, form: dict[str, str], token_url: str, public_ok: bool) -> tuple[str, str]:
         """(client appId, appidacr): '1' secret, '2' certificate, '0' public client."""
         cid = form.get("client_id", "").split("@")[0]
@@ -161,6 +167,18 @@ class Grants:
         return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "ext_expires_in": TOKEN_LIFETIME_S,
                 "access_token": token}
 
+    def device_code(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
+        """The device code grant (identity-platform/v2-oauth2-device-code.md), polled by a public client."""
+        cid, acr = self.client(t, form, token_url, public_ok=True)
+        flow = redeem(t, form)
+        audience, resource_app = self.resource(t, flow.scope, app_only=False)
+        user = t.user(flow.user_id)
+        account_state(user)
+        conditional_access(t, user, resource_app, acr)
+        wids = sorted(t.membership(user.id).roles)
+        return self._user_tokens(t, user, cid, acr, (audience, resource_app), {**form, "scope": flow.scope},
+                                 wids)
+
     def password(self, t: Tenant, form: dict[str, str], token_url: str) -> dict[str, Any]:
         cid, acr = self.client(t, form, token_url, public_ok=True)
         audience, resource_app = self.resource(t, form.get("scope", ""), app_only=False)
@@ -188,7 +206,7 @@ class Grants:
         return self._user_tokens(t, user, cid, acr, (audience, resource_app), form)
 
     def _user_tokens(self, t: Tenant, user: User, cid: str, acr: str, resource: tuple[str, str],
-                     form: dict[str, str]) -> dict[str, Any]:
+                     form: dict[str, str], wids: list[str] | None = None) -> dict[str, Any]:
         """The access token with the granted scopes, plus what the request's OIDC scopes ask for.
 
         identity-platform/v2-oauth-ropc.md: `id_token` only with `openid`, `refresh_token` only with
@@ -198,7 +216,7 @@ class Grants:
         scopes = granted(t, cid, _client_name(t, cid), resource[1], scope)
         access = tokens.issue(tenant_id=t.tenant_id, audience=resource[0], app_id=cid, appidacr=acr,
                               scp=" ".join(scopes), upn=user.upn, oid=user.id, name=user.display_name,
-                              now=issued)
+                              now=issued, wids=wids)
         oidc = oidc_requested(scope)
         body: dict[str, Any] = {"token_type": "Bearer", "scope": response_scope(scopes, resource[0], oidc,
                                                                  self.svc.tokens.graph_audience),

@@ -22,6 +22,7 @@ from .contoso import (
     material,
 )
 from .faults import parse_wire
+from .scenarios_init import apply_switches, check_switches
 from .state import (
     EXCHANGE_APP_ID,
     FULL_ACCESS_AS_APP,
@@ -55,7 +56,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     # location-conditioned policy switched on (a condition the agent cannot evaluate).
     "mfa-blocks-service-account": ("all-users", "group", "role", "strength", "location"),
 }
-SCENARIO_KEYS = ("break", "cloud", "description", "tenant", "users", "wire")
+SCENARIO_KEYS = ("break", "cloud", "description", "switch", "tenant", "users", "wire")
 MAX_USERS = 100_000
 DAY = 86400.0
 
@@ -255,6 +256,7 @@ class Scenario:
     description: str = ""
     source: str = "<scenario>"
     cloud: str = "public"  # the token audiences the tenant issues and checks (simulator/clouds.py)
+    switches: tuple[str, ...] = ()  # scenarios_init.SWITCHES, applied after the breaks
 
 
 def load_scenario(source: str | Path | Mapping[str, Any]) -> Scenario:
@@ -302,13 +304,18 @@ def parse_scenario(data: Any, where: str = "<scenario>") -> Scenario:
     cloud = data.get("cloud", "public")
     if cloud not in CLOUDS:
         raise ValueError(f"{where}: cloud: unknown cloud {cloud!r} (valid: {', '.join(CLOUDS)})")
-    return Scenario(tenant, users, breaks, dict(wire) if wire else None, description, where, cloud)
+    raw_switches = data.get("switch") or []
+    if not isinstance(raw_switches, list):
+        raise ValueError(f"{where}: switch: expected a list of switch names")
+    switches = check_switches(raw_switches, f"{where}: switch")
+    return Scenario(tenant, users, breaks, dict(wire) if wire else None, description, where, cloud, switches)
 
 
-def build_scenario(users: int = 50, breaks: Iterable[str] = ()) -> Tenant:
-    """The demo tenant with the given causes broken."""
+def build_scenario(users: int = 50, breaks: Iterable[str] = (), switches: Iterable[str] = ()) -> Tenant:
+    """The demo tenant with the given causes broken and switches applied."""
     tenant = build_contoso(users)
     for item in expand_breaks(breaks):
         break_cause(tenant, item)
+    apply_switches(tenant, switches)
     return tenant
 

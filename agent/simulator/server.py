@@ -187,7 +187,7 @@ class Simulator:
         return self._scenario
 
     def _build(self, scenario: Scenario) -> Tenant:
-        return build_scenario(scenario.users, scenario.breaks)
+        return build_scenario(scenario.users, scenario.breaks, scenario.switches)
 
     def apply_scenario(self, scenario: Any) -> Tenant:
         """Replace the tenant and the wire faults; clears the request log."""

@@ -114,6 +114,9 @@ class Application:
     key_credentials: list[KeyCredential] = field(default_factory=list)
     required_resource_access: list[dict[str, Any]] = field(default_factory=list)
     public_client: bool = False  # allows ROPC without a secret
+    unique_name: str | None = None  # the alternate key of application-upsert.md
+    props: dict[str, Any] = field(default_factory=dict)  # other properties set on create (tags, notes...)
+    federated_credentials: list[dict[str, Any]] = field(default_factory=list)  # federatedIdentityCredential
 
 
 @dataclass

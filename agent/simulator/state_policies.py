@@ -27,6 +27,9 @@ ROLE_TEMPLATES = {
     "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
     "f28a1f50-f6e7-4571-818b-6a12f2af6b6c": "SharePoint Administrator",
     "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
+    "158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+    "cf1c38e5-3621-4004-a7cb-879624dced7c": "Application Developer",
 }
 EXCHANGE_ADMIN_ROLE = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 # Built-in authentication strengths (https://learn.microsoft.com/en-us/entra/identity/authentication/

@@ -89,8 +89,9 @@ class TokenService:
     def issue(self, *, tenant_id: str, audience: str, app_id: str, appidacr: str,
               roles: list[str] | None = None, scp: str | None = None, upn: str | None = None,
               oid: str | None = None, name: str | None = None, app_name: str | None = None,
-              lifetime_s: int = TOKEN_LIFETIME_S, now: float | None = None) -> str:
-        """An access token; app-only tokens carry `roles`, delegated ones `scp` and `upn`."""
+              lifetime_s: int = TOKEN_LIFETIME_S, now: float | None = None,
+              wids: list[str] | None = None) -> str:
+        """An access token; app-only tokens carry `roles`, delegated ones `scp`, `upn` and maybe `wids`."""
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "aud": audience, "iss": self.issuer(tenant_id), "iat": issued, "nbf": issued,
@@ -104,6 +105,8 @@ class TokenService:
             claims["roles"] = list(roles)
         if upn:
             claims.update(upn=upn, unique_name=upn, scp=scp or "", amr=["pwd"], name=name or upn)
+            if wids is not None:  # identity-platform/access-token-claims-reference.md: role template ids
+                claims["wids"] = list(wids)
         return jwt.encode(claims, self.key.private_key, algorithm="RS256",
                           headers={"kid": self.key.kid, "x5t": self.key.kid})
 

@@ -52,6 +52,7 @@ from agent.simulator.graph_directory import user_json
 from agent.simulator.graph_odata import GraphError, Reply, new_request_id
 from agent.simulator.state import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP, GRAPH_APP_ID, Tenant
 from agent.simulator.tokens import TokenService
+from tests.simulator.graph_samples_init import init_samples, sdk_pattern
 
 # msgraph-sdk's builders warn about their own deprecated per-builder configuration classes on import.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -109,7 +110,7 @@ BY_ID = {"applications(appId='{appId}')": "applications/{}",
 
 @pytest.mark.parametrize("route", graph.ROUTES, ids=lambda r: f"{r.method} {r.pattern}")
 def test_every_served_path_and_method_exists_in_graph(route: Any, sdk_paths: dict[str, set[str]]) -> None:
-    pattern = route.pattern
+    pattern = sdk_pattern(route.pattern)
     if pattern in APPID_FORMS:
         base = next(b for b in BY_ID if pattern.startswith(b))
         pattern = BY_ID[base] + pattern[len(base):]
@@ -343,6 +344,7 @@ SAMPLES = [
     Sample("GET", "users/{user-id}/drive",
            lambda t: ("users/user0001@contoso.onmicrosoft.com/drive", {}, None), Drive),
 ]
+SAMPLES += init_samples(Sample)
 
 
 def call(method: str, path: str, query: dict[str, str], body: Any, tenant: Tenant | None = None,

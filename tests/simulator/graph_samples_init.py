@@ -1,0 +1,84 @@
+"""Contract samples for the routes an admin set-up run calls (see test_graph_contract.SAMPLES)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgraph.generated.models.application import Application
+from msgraph.generated.models.directory_object_collection_response import DirectoryObjectCollectionResponse
+from msgraph.generated.models.federated_identity_credential import FederatedIdentityCredential
+from msgraph.generated.models.federated_identity_credential_collection_response import (
+    FederatedIdentityCredentialCollectionResponse,
+)
+from msgraph.generated.models.organization_collection_response import OrganizationCollectionResponse
+from msgraph.generated.models.unified_role_assignment_collection_response import (
+    UnifiedRoleAssignmentCollectionResponse,
+)
+from msgraph.generated.models.user import User
+
+from agent.simulator.contoso import CONNECTOR_APP_ID, build_contoso
+from agent.simulator.state import Tenant
+
+# msgraph-sdk reaches /me through users/{user-id} (GraphServiceClient.me swaps the id for `me`), and
+# writes casts with the `graph` namespace alias: the SDK path a served /me route must match.
+ME_PREFIX, SDK_ME = "me", "users/{user-id}"
+FIC = {"name": "github-main", "issuer": "https://token.actions.githubusercontent.com",
+       "subject": "repo:org/repo:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}
+
+
+def sdk_pattern(pattern: str) -> str:
+    """The msgraph-sdk form of a served pattern: /me as users/{user-id}, casts with the `graph.` alias."""
+    if pattern == ME_PREFIX or pattern.startswith(ME_PREFIX + "/"):
+        pattern = SDK_ME + pattern[len(ME_PREFIX):]
+    return pattern.replace("microsoft.graph.", "graph.")
+
+
+def _admin(t: Tenant) -> dict[str, Any]:
+    """A delegated token of the tenant's Global Administrator."""
+    return {"scp": "User.Read Directory.Read.All Application.ReadWrite.All", "oid": t.user(
+        str(t.extras["admin_upn"])).id}
+
+
+def _app_id(t: Tenant) -> str:
+    app = t.application_by_app_id(CONNECTOR_APP_ID)
+    assert app is not None
+    return app.id
+
+
+def _with_fic(t: Tenant) -> str:
+    app = t.application_by_app_id(CONNECTOR_APP_ID)
+    assert app is not None
+    app.federated_credentials.append({"id": "f1", **FIC})
+    return app.id
+
+
+def init_samples(sample: Any) -> list[Any]:
+    """`sample` is test_graph_contract.Sample (passed in: this module is imported by it)."""
+    admin = _admin(build_contoso(users=2))
+    fic_path = "applications/{application-id}/federatedIdentityCredentials"
+    return [
+        sample("POST", "applications", lambda t: ("applications", {}, {"displayName": "new"}), Application,
+               201),
+        sample("PATCH", "applications(uniqueName='{uniqueName}')",
+               lambda t: ("applications(uniqueName='agent')", {}, {"displayName": "agent"}), Application, 201,
+               headers={"Prefer": "create-if-missing"}),
+        sample("DELETE", "applications/{application-id}", lambda t: (f"applications/{_app_id(t)}", {}, None),
+               None),
+        sample("POST", fic_path, lambda t: (f"applications/{_app_id(t)}/federatedIdentityCredentials", {},
+                                            FIC), FederatedIdentityCredential, 201),
+        sample("GET", fic_path, lambda t: (f"applications/{_with_fic(t)}/federatedIdentityCredentials", {},
+                                           None), FederatedIdentityCredentialCollectionResponse),
+        sample("DELETE", fic_path + "/{fic-id}",
+               lambda t: (f"applications/{_with_fic(t)}/federatedIdentityCredentials/f1", {}, None), None),
+        sample("GET", "organization", lambda t: ("organization", {}, None), OrganizationCollectionResponse),
+        sample("GET", "me", lambda t: ("me", {}, None), User, claims=admin),
+        sample("GET", "me/transitiveMemberOf", lambda t: ("me/transitiveMemberOf", {}, None),
+               DirectoryObjectCollectionResponse, claims=admin),
+        *(sample("GET", f"me/transitiveMemberOf/{cast}", lambda t, c=cast: (f"me/transitiveMemberOf/{c}", {},
+                                                                            None),
+                 DirectoryObjectCollectionResponse, claims=admin)
+          for cast in ("microsoft.graph.directoryRole", "graph.directoryRole")),
+        sample("GET", "roleManagement/directory/roleAssignments",
+               lambda t: ("roleManagement/directory/roleAssignments", {}, None),
+               UnifiedRoleAssignmentCollectionResponse, claims=admin),
+    ]
