@@ -233,4 +233,7 @@ def test_ews_calls_are_logged_as_reads(tenant: Simulator) -> None:
     onprem_account(tenant, tenant.state.extras["account_password"]).root  # noqa: B018
     entries = [e for e in tenant.log if e["service"] == "ews"]
     assert {e["path"] for e in entries} == {"/EWS/Exchange.asmx", "/onprem/EWS/Exchange.asmx"}
-    assert all(e["status"] == 200 and not e["wrote"] for e in entries)
+    assert not any(e["wrote"] for e in entries)
+    # each endpoint answered (a retried or challenged request before it may be logged too, on a busy host)
+    assert {e["path"] for e in entries if e["status"] == 200} == {"/EWS/Exchange.asmx",
+                                                                   "/onprem/EWS/Exchange.asmx"}
