@@ -68,16 +68,20 @@ StateDirOpt = Annotated[Path | None, typer.Option("--state-dir", help="Journal f
 SimOpt = Annotated[bool, typer.Option("--sim", help="Run against the built-in simulated tenant.")]
 PlaybooksOpt = Annotated[list[Path] | None, typer.Option(
     "--playbooks", help="Playbook file or folder (repeatable; default: $AGENT_PLAYBOOKS, else built-in).")]
+DeadlineOpt = Annotated[str, typer.Option(
+    "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported unknown.")]
+DEFAULT_DEADLINE = "15m"
 
 
 @app.command()
 def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
              output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
-             sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
+             sim: SimOpt = False, playbooks: PlaybooksOpt = None,
+             deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
     """Find which known cause is behind each connector's 401 (reads only)."""
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, None,
-                  lambda engine: engine.diagnose(connector, only or ()))
+                  lambda engine: engine.diagnose(connector, only or ()), deadline=deadline_s(deadline))
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -89,15 +93,17 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         plan_out: Annotated[Path | None, typer.Option("--plan-out", help="Write the plans as JSON.")] = None,
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
-        sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
+        sim: SimOpt = False, playbooks: PlaybooksOpt = None,
+        deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
 
+    limit = deadline_s(deadline)
     approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
-                  lock=None if dry_run else "fix")
+                  lock=None if dry_run else "fix", deadline=limit)
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -191,13 +197,13 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
-         lock: str | None = None) -> RunReport:
+         lock: str | None = None, deadline: float | None = None) -> RunReport:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
     from agent.cli_lock import locked
     from agent.config import load_config
-    from agent.engine import Engine
+    from agent.engine import Engine, EngineSettings
     from agent.journal import Journal
     from agent.playbook import load_playbooks
     from agent.statedir import state_dir as make_state_dir
@@ -211,10 +217,12 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
                 held.enter_context(locked(folder, lock))
             journal = held.enter_context(Journal.in_dir(folder))
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
-                            config_path=str(path), argv=State.argv)
-            import asyncio  # not at module level: it costs ~50 ms of `agent --help`
+                            config_path=str(path), argv=State.argv,
+                            settings=EngineSettings(deadline_s=deadline))
+            from agent import threads  # not at module level: asyncio costs ~50 ms of `agent --help`
 
-            return asyncio.run(action(engine))
+            # daemon worker threads: a read stalled past the deadline does not hold the exit
+            return threads.run(action(engine))
 
 
 @contextlib.contextmanager
@@ -234,6 +242,18 @@ def _config_source(config: Path | None, sim: bool) -> Iterator[Path]:
         raise BadInput("simulator not available") from None
     with embedded_sim() as path:
         yield Path(path)
+
+
+def deadline_s(text: str | None) -> float | None:
+    """--deadline in seconds; a bad value is bad input (None: not given)."""
+    if text is None:
+        return None
+    from agent.deadline import parse_duration
+
+    try:
+        return parse_duration(text, "--deadline")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def config_path(config: Path | None) -> Path:
