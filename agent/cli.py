@@ -212,6 +212,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
         cfg = load_config(path)
         books = load_playbooks(playbook_paths or None)
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
+        check_tls(cfg)
         with contextlib.ExitStack() as held:
             if lock is not None:  # one writer per state directory: fix, undo, heal and approve alike
                 held.enter_context(locked(folder, lock))
@@ -242,6 +243,16 @@ def _config_source(config: Path | None, sim: bool) -> Iterator[Path]:
         raise BadInput("simulator not available") from None
     with embedded_sim() as path:
         yield Path(path)
+
+
+def check_tls(cfg: Any) -> None:
+    """Every endpoint's certificate verifies, or one line says which does not (real clients only: a
+    test's toy factory talks to no server)."""
+    factory = default_clients_factory()
+    if getattr(factory, "__module__", None) == "agent.clients":
+        from agent import tls
+
+        tls.check(cfg)
 
 
 def deadline_s(text: str | None) -> float | None:

@@ -160,6 +160,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
         if check is not None:
             check([pb.id for pb in books])
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
+        cli.check_tls(cfg)
         # the lock first: a refused run opens nothing and records nothing
         with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
                 PendingStore(journal.path) as store:
