@@ -148,3 +148,25 @@ def test_heal_ends_by_its_deadline_and_frees_the_lock(mail: World, service: str)
     mail.sim.set_faults(None)
     again = mail.run("heal", "-o", "json", "--connector", "mail-exo")
     assert again.code != 1 and "holds the lock" not in again.stderr, again.stderr
+
+
+@pytest.mark.parametrize("kind", ["stall", "trickle", "garbage", "truncate"])
+def test_a_fault_after_the_write_never_reports_it_fixed_unproven(mail: World, kind: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent import cli
+    from tests.resilience.test_faults import PhasedFaults
+
+    faults = PhasedFaults(mail.sim, verify={kind: {"rate": 1.0, **KNOBS[kind]}})
+    monkeypatch.setattr(cli, "default_clients_factory", lambda: faults.factory)
+    try:
+        result, took = timed(mail, "heal", "--connector", "mail-exo", "--only", CAUSE)
+    finally:
+        faults.finish()
+        monkeypatch.undo()  # undo and the clean diagnose below use the plain clients again
+    assert took < DEADLINE_S + SLACK_S and faults.fired["verify"] >= 1
+    row = result.result("mail-exo", CAUSE)
+    assert row["status"] == "unverified", row  # the licence was assigned, but no probe could prove it
+    assert [c["state"] for c in row["changes"]] == ["applied"]
+    undo = mail.run("undo", result.run_id, "-o", "json")
+    assert undo.code == 0, (undo.stderr, undo.json)
+    clean_diagnose_finds(mail, "mail-exo", CAUSE)
