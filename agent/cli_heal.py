@@ -96,12 +96,14 @@ def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pendi
             config: ConfigOpt = None, output: FormatOpt = ReportFormat.table, out: OutOpt = None,
             state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Apply a run's pending plans, after checking that each is still exactly what was planned."""
+    from agent import cli
     from agent.heal import run_approve
     from agent.journal import UnknownRun
     from agent.pending import select_entries
 
     _quiet_for(output)
-    with _session(config, False, state_dir, playbooks, "approve") as (engine, store, lock):
+    limit = cli.deadline_s(cli.DEFAULT_DEADLINE)  # approve runs unattended too: bounded like heal
+    with _session(config, False, state_dir, playbooks, "approve", None, limit) as (engine, store, lock):
         _note_recovered(lock)
         try:
             engine.journal.run(run_id)
