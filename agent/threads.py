@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -51,9 +52,10 @@ class DaemonThreadPoolExecutor(ThreadPoolExecutor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         super().shutdown(wait=False, cancel_futures=cancel_futures)
-        if wait:
+        if wait:  # one short wait for them all, however many are stuck
+            until = time.monotonic() + SHUTDOWN_JOIN_S
             for thread in list(self._threads):
-                thread.join(SHUTDOWN_JOIN_S)
+                thread.join(max(0.0, until - time.monotonic()))
 
 
 def run(main: Coroutine[Any, Any, T], workers: int = DEFAULT_WORKERS) -> T:

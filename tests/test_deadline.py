@@ -99,3 +99,20 @@ def test_a_stalled_worker_thread_does_not_hold_the_exit() -> None:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "report" and time.monotonic() - started < 5, done.stderr
+
+
+def test_shutting_down_a_pool_of_stuck_threads_waits_once() -> None:
+    import threading
+
+    from agent.threads import SHUTDOWN_JOIN_S, DaemonThreadPoolExecutor
+
+    release = threading.Event()
+    pool = DaemonThreadPoolExecutor(max_workers=8)
+    for _ in range(8):
+        pool.submit(release.wait, 30)
+    started = time.monotonic()
+    pool.shutdown(wait=True)
+    took = time.monotonic() - started
+    release.set()
+    assert took < SHUTDOWN_JOIN_S + 0.5, took  # not 8 x the wait
+    assert all(t.daemon for t in pool._threads)
