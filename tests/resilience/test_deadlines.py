@@ -170,3 +170,15 @@ def test_a_fault_after_the_write_never_reports_it_fixed_unproven(mail: World, ki
     undo = mail.run("undo", result.run_id, "-o", "json")
     assert undo.code == 0, (undo.stderr, undo.json)
     clean_diagnose_finds(mail, "mail-exo", CAUSE)
+
+
+# ews: the connector's first sign-in (which only orders the checks) meets the first stall, a check the second
+@pytest.mark.parametrize("service,first", [("graph", 1), ("ews", 2)])
+def test_stalled_reads_are_retried_and_the_verdict_stands(mail: World, service: str, first: int) -> None:
+    mail.sim.set_faults({"stall": {"first": first, "services": [service], "hold_s": 30}})
+    seq = mail.log_seq()
+    result = mail.run("diagnose", "-o", "json", "--connector", "mail-exo", "--deadline", "20s")
+    stalled = [e for e in mail.requests_since(seq) if e.get("fault") == "stall"]
+    assert len(stalled) == first, stalled
+    statuses = result.statuses("mail-exo")
+    assert statuses[CAUSE] == "found" and "unknown" not in statuses.values(), result.json
