@@ -22,7 +22,7 @@ STALL = {"stall": {"rate": 1.0, "services": ["ews", "graph"], "hold_s": 60}}
 def timed_exit(world: World, *argv: str) -> tuple[int, str, float, float]:
     """Run `agent ARGV`; (exit code, stdout, seconds to the report, seconds from report to exit)."""
     env = {"AGENT_CONFIG": str(world.config), "AGENT_STATE_DIR": str(world.state_dir),
-           "PYTHONUNBUFFERED": "1"}  # the report reaches the pipe when it is printed, not at exit
+           "PYTHONUNBUFFERED": "1", **world.env()}  # the report reaches the pipe when printed, not at exit
     started = time.monotonic()
     process = agent_process(*argv, env=env)
     first: list[float] = []
@@ -86,3 +86,19 @@ def test_undo_and_approve_exit_soon_after_their_report(mail: World, tmp_path: Pa
         assert code != 0 and to_exit < EXIT_AFTER_REPORT_S, (code, out, to_exit)
     finally:
         mail.sim.set_faults(None)
+
+
+def test_heal_with_a_stalled_sharepoint_exits_soon_after_its_report(sim: Simulator, tmp_path: Path) -> None:
+    from tests.resilience import REPO
+    from tests.resilience.test_deadlines import SP_CAUSE
+
+    books = REPO / "playbooks" / "sharepoint"
+    world = fast(World(sim, tmp_path, playbooks=[books]).reset([SP_CAUSE], users=4), read_s=30)
+    sim.set_faults({"stall": {"rate": 1.0, "services": ["sharepoint"], "hold_s": 60}})
+    try:
+        code, out, to_report, to_exit = timed_exit(world, "heal", "--connector", "sp-sites", "--deadline",
+                                                   "3s", "-o", "json")
+    finally:
+        sim.set_faults(None)
+    assert code == 3 and f'"cause": "{SP_CAUSE}"' in out, out
+    assert to_report < 3 + 5 and to_exit < EXIT_AFTER_REPORT_S, (to_report, to_exit)
