@@ -33,6 +33,7 @@ from exchangelib.errors import (
     ResponseMessageError,
     UnauthorizedError,
 )
+from exchangelib.folders import Root
 from exchangelib.protocol import BaseProtocol, CachingProtocol, FailFast, Protocol
 from exchangelib.transport import NOAUTH
 
@@ -205,7 +206,9 @@ def _run(config: Configuration, mailbox: str, access_type: str, policy: RetryPol
             # exchangelib's documented knob (BaseProtocol.TIMEOUT, 120 s), set on this protocol only;
             # requests takes the (connect, read) tuple as is
             account.protocol.TIMEOUT = timeout
-            account.root  # noqa: B018
+            # not `account.root`: that threaded_cached_property holds one lock shared by every Account, so
+            # one stalled probe would hold every other probe of the process until its read timed out
+            Root.get_distinguished(account=account)
         except EwsUnauthorized as exc:
             return EwsProbe(False, 401, None, challenge_schemes(exc.www_authenticate), exc.diagnostics,
                             one_line(str(exc)))

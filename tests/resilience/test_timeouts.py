@@ -71,3 +71,25 @@ def test_a_stalled_answer_is_given_up_after_the_read_limit(sim: Simulator, tmp_p
         assert isinstance(outcome, ClientError) or not getattr(outcome, "ok", True), outcome
     else:
         assert isinstance(outcome, Exception), outcome
+
+
+def test_a_stalled_ews_probe_does_not_hold_the_others(sim: Simulator, tmp_path: Path) -> None:
+    world = fast(World(sim, tmp_path).reset(users=4), read_s=5)
+    sim.set_faults({"stall": {"first": 1, "services": ["ews"], "hold_s": HOLD_S}})
+
+    async def run() -> float:
+        async with world.open_context("mail-exo") as ctx:
+            stalled = asyncio.ensure_future(ctx.clients.probe_ews(mailbox=ACCOUNT_UPN))
+            await asyncio.sleep(0.5)  # the first probe is now waiting on the stalled answer
+            started = time.monotonic()
+            other = await ctx.clients.probe_ews(mailbox=ACCOUNT_UPN)
+            took = time.monotonic() - started
+            assert other.ok, other
+            await stalled
+            return took
+
+    try:
+        took = asyncio.run(run())
+    finally:
+        sim.set_faults(None)
+    assert took < 2.5, f"the second probe waited {took:.1f}s for the stalled one"
