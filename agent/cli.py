@@ -54,8 +54,6 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show a (redacted)
     State.debug = State.debug or debug
 
 
-
-
 class Tier(enum.StrEnum):
     """The permission tiers of the agent's own app (agent.permission_manifest.TIERS)."""
 
@@ -64,14 +62,20 @@ class Tier(enum.StrEnum):
     fix_high = "fix-high"
 
 
+DeadlineOpt = Annotated[str, typer.Option(
+    "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported unknown.")]
+DEFAULT_DEADLINE = "15m"
+
+
 @app.command()
 def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
              output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
-             sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
+             sim: SimOpt = False, playbooks: PlaybooksOpt = None,
+             deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
     """Find which known cause is behind each connector's 401 (reads only)."""
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, None,
-                  lambda engine: engine.diagnose(connector, only or ()))
+                  lambda engine: engine.diagnose(connector, only or ()), deadline=deadline_s(deadline))
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -83,15 +87,17 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         plan_out: Annotated[Path | None, typer.Option("--plan-out", help="Write the plans as JSON.")] = None,
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
-        sim: SimOpt = False, playbooks: PlaybooksOpt = None) -> NoReturn:
+        sim: SimOpt = False, playbooks: PlaybooksOpt = None,
+        deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
 
+    limit = deadline_s(deadline)
     approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
-                  lock=None if dry_run else "fix")
+                  lock=None if dry_run else "fix", deadline=limit)
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -203,13 +209,13 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
-         lock: str | None = None) -> RunReport:
+         lock: str | None = None, deadline: float | None = None) -> RunReport:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
     from agent.cli_lock import locked
     from agent.config import load_config
-    from agent.engine import Engine
+    from agent.engine import Engine, EngineSettings
     from agent.journal import Journal
     from agent.playbook import load_playbooks
     from agent.statedir import state_dir as make_state_dir
@@ -218,15 +224,18 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
         cfg = load_config(path)
         books = load_playbooks(playbook_paths or None)
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
+        check_tls(cfg)
         with contextlib.ExitStack() as held:
             if lock is not None:  # one writer per state directory: fix, undo, heal and approve alike
                 held.enter_context(locked(folder, lock))
             journal = held.enter_context(Journal.in_dir(folder))
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
-                            config_path=str(path), argv=State.argv)
-            import asyncio  # not at module level: it costs ~50 ms of `agent --help`
+                            config_path=str(path), argv=State.argv,
+                            settings=EngineSettings(deadline_s=deadline))
+            from agent import threads  # not at module level: asyncio costs ~50 ms of `agent --help`
 
-            return asyncio.run(action(engine))
+            # daemon worker threads: a read stalled past the deadline does not hold the exit
+            return threads.run(action(engine))
 
 
 @contextlib.contextmanager
@@ -246,6 +255,28 @@ def _config_source(config: Path | None, sim: bool) -> Iterator[Path]:
         raise BadInput("simulator not available") from None
     with embedded_sim() as path:
         yield Path(path)
+
+
+def check_tls(cfg: Any) -> None:
+    """Every endpoint's certificate verifies, or one line says which does not (real clients only: a
+    test's toy factory talks to no server)."""
+    factory = default_clients_factory()
+    if getattr(factory, "__module__", None) == "agent.clients":
+        from agent import tls
+
+        tls.check(cfg)
+
+
+def deadline_s(text: str | None) -> float | None:
+    """--deadline in seconds; a bad value is bad input (None: not given)."""
+    if text is None:
+        return None
+    from agent.deadline import parse_duration
+
+    try:
+        return parse_duration(text, "--deadline")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def config_path(config: Path | None) -> Path:

@@ -72,6 +72,8 @@ def guarded(call: Callable[[], Any]) -> int:
             sys.stderr.write(redact(traceback.format_exc()))
         from agent.engine_steps import short_reason
 
+        if type(exc).__name__ == "UntrustedCertificate":  # agent.tls: its message is the one line
+            return _fail(f"error: {redact(' '.join(str(exc).split()))}", 1)
         prefix = "bug: " if type(exc).__name__ == "DryRunWrite" else ""
         return _fail(f"error: {prefix}{redact(short_reason(exc))}", 1)
     return result if isinstance(result, int) else 0

@@ -58,15 +58,21 @@ def heal(policy: PolicyOpt = None,
          = None,
          output: FormatOpt = ReportFormat.table, out: OutOpt = None, state_dir: StateDirOpt = None,
          sim: SimOpt = False,
-         playbooks: PlaybooksOpt = None) -> NoReturn:
+         playbooks: PlaybooksOpt = None,
+         deadline: Annotated[str | None, typer.Option(
+             "--deadline", help="End the run after this long (90s, 15m, 1h); what is left is reported "
+                                "unknown (default: the policy's deadline:, else 15m).")] = None) -> NoReturn:
     """Scheduled self-heal: fix what the policy allows, keep the rest for approval, notify, exit code."""
+    from agent import cli
     from agent.heal import run_heal
     from agent.policy import load_policy, policy_path
 
+    limit = cli.deadline_s(deadline)
     rules = load_policy(policy_path(policy))
+    limit = limit or rules.deadline_s or cli.deadline_s(cli.DEFAULT_DEADLINE)
     _quiet_for(output)
     check = rules.check_causes  # a policy naming no known cause is bad input, before anything opens
-    with _session(config, sim, state_dir, playbooks, "heal", check) as (engine, store, lock):
+    with _session(config, sim, state_dir, playbooks, "heal", check, limit) as (engine, store, lock):
         _note_recovered(lock)
         result = run_heal(engine, rules, store, connector, only or ())
     _emit(result.report, output, out, result.extras())
@@ -90,12 +96,14 @@ def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pendi
             config: ConfigOpt = None, output: FormatOpt = ReportFormat.table, out: OutOpt = None,
             state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Apply a run's pending plans, after checking that each is still exactly what was planned."""
+    from agent import cli
     from agent.heal import run_approve
     from agent.journal import UnknownRun
     from agent.pending import select_entries
 
     _quiet_for(output)
-    with _session(config, False, state_dir, playbooks, "approve") as (engine, store, lock):
+    limit = cli.deadline_s(cli.DEFAULT_DEADLINE)  # approve runs unattended too: bounded like heal
+    with _session(config, False, state_dir, playbooks, "approve", None, limit) as (engine, store, lock):
         _note_recovered(lock)
         try:
             engine.journal.run(run_id)
@@ -136,13 +144,13 @@ COMMANDS = (heal, approvals, approve, report)
 @contextlib.contextmanager
 def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
              command: str, check: Callable[[Iterable[str]], None] | None = None,
-             ) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
+             deadline_s: float | None = None) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
     """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened."""
     from agent import cli
     from agent.cli_boundary import State
     from agent.cli_lock import locked
     from agent.config import load_config
-    from agent.engine import Engine
+    from agent.engine import Engine, EngineSettings
     from agent.journal import Journal
     from agent.pending import PendingStore
     from agent.playbook import load_playbooks
@@ -154,11 +162,12 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
         if check is not None:
             check([pb.id for pb in books])
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
+        cli.check_tls(cfg)
         # the lock first: a refused run opens nothing and records nothing
         with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
                 PendingStore(journal.path) as store:
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
-                            argv=State.argv)
+                            argv=State.argv, settings=EngineSettings(deadline_s=deadline_s))
             yield engine, store, lock
 
 

@@ -167,6 +167,13 @@ class AdminApp(_Strict):
         return self.auth or ("certificate" if self.certificate is not None else "secret")
 
 
+class Timeouts(_Strict):
+    """Per-request limits every client library gets: a server that never answers costs at most these."""
+
+    connect_s: Annotated[float, Field(gt=0, le=300)] = 10.0  # TCP and TLS handshake
+    read_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # between two bytes of an answer
+
+
 class Tenant(_Strict):
     """One Microsoft 365 tenant and the agent's credential in it."""
 
@@ -174,6 +181,7 @@ class Tenant(_Strict):
     tenant_id: Annotated[str, AfterValidator(_tenant_id)]
     endpoints: Endpoints = Field(default_factory=Endpoints)
     admin: AdminApp
+    timeouts: Timeouts | None = None  # unset: the top-level network: section's
 
     def location(self) -> dict[str, str]:
         """Which tenant, at which service endpoints: a journal keeps it so that undo can refuse to
@@ -281,9 +289,13 @@ class Config(_Strict):
     tenants: Annotated[list[Tenant], Field(min_length=1)]
     connectors: Annotated[list[Connector], Field(min_length=1)]
     state_dir: ConfigPath | None = None
+    network: Timeouts = Field(default_factory=Timeouts)  # every tenant's, unless it sets timeouts:
 
     @model_validator(mode="after")
     def _cross_check(self) -> Config:
+        for tenant in self.tenants:  # the adapters read one tenant: give each its effective limits
+            if tenant.timeouts is None:
+                tenant.timeouts = self.network
         problems = _duplicates("tenants", [t.name for t in self.tenants])
         problems += _duplicates("connectors", [c.name for c in self.connectors])
         tenants = {t.name: i for i, t in enumerate(self.tenants)}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agent import deadline as deadlines
+from agent import engine_deadline as stepping
 from agent.approval import Approver, deny_all, refusal_reason
 from agent.context import DryRunWrite
 from agent.convergence import DEFAULT_MAX_ROUNDS, blockers, next_round, ordered, waiting_reason
@@ -85,6 +88,7 @@ class EngineSettings:
     detect_timeout_s: float | None = 120.0
     verify: Backoff = field(default_factory=Backoff)
     max_rounds: int = DEFAULT_MAX_ROUNDS  # a fix run detects again what its fixes unmasked, this often
+    deadline_s: float | None = None  # the whole run; past it the rest is reported, never waited for
 
 
 @dataclass
@@ -172,8 +176,10 @@ class Engine:
         targets = {conn.name: self.config.tenant_of(conn).location() for conn in self.config.connectors}
         run_id = self.journal.start_run(mode, self.config_path, self.argv, undoes, targets)
         report = RunReport(run_id=run_id, mode=mode, started=self.journal.run(run_id).started)
+        limit = self.settings.deadline_s
         try:
-            report.results = await body(run_id)
+            with deadlines.in_force(deadlines.Deadline(limit) if limit else None):
+                report.results = await body(run_id)
         except BaseException as exc:
             # what was journaled stays, and stays undoable
             code = ExitCode.BAD_INPUT if isinstance(exc, BadInput) else ExitCode.ERROR
@@ -207,9 +213,22 @@ class Engine:
     async def _detect_all(self, jobs: list[Job], bindings: dict[str, Binding], plan: bool) -> None:
         """Detect (and plan) every job concurrently, at most N at a time per tenant."""
         self._grants = {}  # read afresh each run (and in this run's event loop)
-        hints = self.hints or await self._probe_hints(bindings)
+        hints = self.hints or await self._bounded_hints(bindings)
         await self._per_tenant(self._ranked(jobs, hints),
-                               lambda job: self._detect_and_plan(job, bindings[job.connector.name], plan))
+                               lambda job: self._detect_and_plan(job, bindings[job.connector.name], plan),
+                               on_deadline=self._cut_detect)
+
+    async def _bounded_hints(self, bindings: dict[str, Binding]) -> dict[str, str]:
+        """The hints within a few seconds and the run's deadline: a stalled sign-in only loses the order."""
+        hints: dict[str, str] = {}
+        with contextlib.suppress(stepping.DeadlinePassed):
+            async with stepping.within(stepping.HINT_CAP_S):
+                hints = await self._probe_hints(bindings)
+        return hints
+
+    def _cut_detect(self, job: Job) -> None:
+        status, why = stepping.cut_detect(job)
+        job.outcome = self._outcome(job, status, reason=why)
 
     @staticmethod
     async def _probe_hints(bindings: dict[str, Binding]) -> dict[str, str]:
@@ -237,14 +256,22 @@ class Engine:
             rank.update({(name, cid): i for i, cid in enumerate(rank_causes(text, ids, knowledge))})
         return sorted(jobs, key=lambda job: rank.get((job.connector.name, job.cause), len(jobs)))
 
-    async def _per_tenant(self, jobs: Sequence[Job], work: Callable[[Job], Awaitable[None]]) -> None:
-        """Run `work` on every job concurrently, bounded by a semaphore per tenant."""
+    async def _per_tenant(self, jobs: Sequence[Job], work: Callable[[Job], Awaitable[None]],
+                          on_deadline: Callable[[Job], None] | None = None) -> None:
+        """Run `work` on every job concurrently, bounded by a semaphore per tenant and the run's deadline
+        (`on_deadline` says what became of a job it stopped, waiting or working)."""
         semaphores: dict[str, asyncio.Semaphore] = {}
 
-        async def one(job: Job) -> None:
+        async def held(job: Job) -> None:
             sem = semaphores.setdefault(job.tenant.name, asyncio.Semaphore(self.settings.concurrency))
             async with sem:
                 await work(job)
+
+        async def one(job: Job) -> None:
+            if on_deadline is None:
+                await held(job)
+            else:
+                await stepping.bounded(held(job), lambda: on_deadline(job))
 
         await gather_all(one(job) for job in jobs)
 
@@ -294,7 +321,7 @@ class Engine:
         todo = jobs
         for round_no in range(1, max(1, self.settings.max_rounds) + 1):
             applied = await self._round(run_id, todo, jobs, dry_run, round_no)
-            todo = [] if dry_run or not applied else next_round(jobs, applied)
+            todo = [] if dry_run or not applied or stepping.expired() else next_round(jobs, applied)
             if not todo:
                 break
         for job in todo:  # the round budget ran out with these still worth another look
@@ -326,12 +353,31 @@ class Engine:
                     reason = None if dry_run else refusal_reason(self.approver, job.plan)
                     job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
                                                 changes=[*job.changes, *plan_changes(job.plan)])
-                elif await self._apply(run_id, job):
+                elif stepping.expired():  # no write starts after the deadline
+                    job.outcome = self._outcome(job, Status.FOUND,
+                                                reason=stepping.reason("its fix was applied"))
+                elif await self._bounded_apply(run_id, job):
                     applied.append(job)
         finally:
             await self.close(bindings)
-        await self._per_tenant(applied, self._verify)
+        await self._per_tenant(applied, self._verify, on_deadline=self._cut_verify)
         return applied
+
+    async def _bounded_apply(self, run_id: str, job: Job) -> bool:
+        """_apply within the deadline; a write it interrupts stays journaled as it is, and undoable."""
+        try:
+            async with stepping.within():
+                return await self._apply(run_id, job)
+        except stepping.DeadlinePassed:
+            job.changes += stepping.interrupted_changes(self.journal, run_id, job)
+            why = stepping.reason(f"this fix finished; its changes stay journaled as they are (agent undo "
+                                  f"{run_id} reverses them)")
+            job.outcome = self._outcome(job, Status.FAILED, reason=why, changes=job.changes)
+            return False
+
+    def _cut_verify(self, job: Job) -> None:
+        job.outcome = self._outcome(job, Status.UNVERIFIED, changes=job.changes,
+                                    reason=stepping.reason("this fix was verified"))
 
     async def _apply(self, run_id: str, job: Job) -> bool:
         assert job.plan is not None and job.fixer is not None

@@ -7,11 +7,11 @@ exactly those as an `approve` run. The CLI holds the heal lock (agent.lock) arou
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent import threads
 from agent.model import Plan, RunReport
 from agent.notify import Delivery, failed_lines, notify, post
 from agent.pending import (
@@ -122,7 +122,7 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
 def run_heal(engine: Engine, policy: Policy, store: PendingStore, connector: str | None = None,
              only: Sequence[str] = (), sender: Post = post) -> HealResult:
     """heal() in its own event loop, then the webhooks (a failing hook only adds a warning)."""
-    result = asyncio.run(heal(engine, policy, store, connector, only))
+    result = threads.run(heal(engine, policy, store, connector, only))
     result.deliveries = notify(result.report, policy.notify, policy.base_dir, sender)
     return result
 
@@ -143,6 +143,6 @@ async def approve(engine: Engine, store: PendingStore, entries: Sequence[Pending
 
 def run_approve(engine: Engine, store: PendingStore, entries: Sequence[PendingPlan]) -> HealResult:
     """approve() in its own event loop, as a HealResult whose notes say what was refused and why."""
-    outcome = asyncio.run(approve(engine, store, entries))
+    outcome = threads.run(approve(engine, store, entries))
     notes = [f"{entry.connector} / {entry.cause}: {why}" for entry, why in outcome.refused]
     return HealResult(outcome.report, notes=notes)

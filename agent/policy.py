@@ -84,11 +84,27 @@ class Policy(_Strict):
     deny: tuple[str, ...] = ()  # cause ids never applied unattended (deny wins over allow and max_risk)
     rotate_expiring_days: int = Field(default=0, ge=0, le=365)  # rotate what expires within N days; 0: never
     notify: tuple[Webhook, ...] = ()
+    deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
     _base_dir: Path | None = PrivateAttr(None)  # the policy file's folder: file: references start there
 
     @property
     def base_dir(self) -> Path | None:
         return self._base_dir
+
+    @field_validator("deadline")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            from agent.deadline import parse_duration
+
+            parse_duration(value, "deadline")
+        return value
+
+    @property
+    def deadline_s(self) -> float | None:
+        from agent.deadline import parse_duration
+
+        return None if self.deadline is None else parse_duration(self.deadline)
 
     @field_validator("allow", "deny")
     @classmethod

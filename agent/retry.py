@@ -34,6 +34,8 @@ from typing import Any
 import tenacity
 from tenacity import RetryCallState
 
+from agent.deadline import remaining_s
+
 RETRYABLE_STATUS = frozenset({429, 503, 504})
 # a write is retried only when the server said it did not process it (429, 503) or the
 # connection failed before the request was sent; 504 or a reset mid-request may mean it was done
@@ -43,7 +45,9 @@ _RESET_NAMES = frozenset({
     "RemoteDisconnected", "RemoteProtocolError", "ReadError", "WriteError", "ConnectError",
     "ServiceRequestError", "ServiceResponseError", "ProtocolError", "IncompleteRead",
 })
-_TIMEOUT_NAMES = frozenset({"ReadTimeout", "ConnectTimeout", "PoolTimeout", "TimeoutException", "Timeout"})
+# exchangelib re-raises every requests connection error and timeout as ErrorTimeoutExpired
+_TIMEOUT_NAMES = frozenset({"ReadTimeout", "ConnectTimeout", "PoolTimeout", "TimeoutException", "Timeout",
+                            "WriteTimeout", "ErrorTimeoutExpired"})
 _NOT_SENT_NAMES = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "ServiceRequestError",
                              "NewConnectionError"})
 
@@ -214,6 +218,9 @@ class stop_budget(tenacity.stop.stop_base):
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         if retry_state.attempt_number >= self.policy.attempts:
+            return True
+        left = remaining_s()  # the run's deadline: no retry that would start after it
+        if left is not None and left <= retry_state.upcoming_sleep:
             return True
         started = self._started.get(retry_state, self.clock())
         elapsed = self.clock() - started

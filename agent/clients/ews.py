@@ -33,10 +33,12 @@ from exchangelib.errors import (
     ResponseMessageError,
     UnauthorizedError,
 )
+from exchangelib.folders import Root
 from exchangelib.protocol import BaseProtocol, CachingProtocol, FailFast, Protocol
 from exchangelib.transport import NOAUTH
 
 from agent.clients.errors import one_line, translate
+from agent.clients.timeouts import CONNECT_S, READ_S, requests_timeout
 from agent.clients.tokens import (
     acquire,
     certificate_credential,
@@ -194,13 +196,19 @@ def _forget(config: Configuration) -> None:
 
 
 def _run(config: Configuration, mailbox: str, access_type: str, policy: RetryPolicy,
-         sleep: SyncSleep) -> EwsProbe:
+         sleep: SyncSleep, timeout: tuple[float, float] = (CONNECT_S, READ_S)) -> EwsProbe:
     """Open the mailbox's root folder as the connector would; transient failures are retried."""
 
     def attempt() -> EwsProbe:
         _forget(config)
         try:
-            Account(mailbox, config=config, autodiscover=False, access_type=access_type).root  # noqa: B018
+            account = Account(mailbox, config=config, autodiscover=False, access_type=access_type)
+            # exchangelib's documented knob (BaseProtocol.TIMEOUT, 120 s), set on this protocol only;
+            # requests takes the (connect, read) tuple as is
+            account.protocol.TIMEOUT = timeout
+            # not `account.root`: that threaded_cached_property holds one lock shared by every Account, so
+            # one stalled probe would hold every other probe of the process until its read timed out
+            Root.get_distinguished(account=account)
         except EwsUnauthorized as exc:
             return EwsProbe(False, 401, None, challenge_schemes(exc.www_authenticate), exc.diagnostics,
                             one_line(str(exc)))
@@ -244,7 +252,7 @@ def probe_ews_app(tenant: Tenant, ews_url: str, client_id: str, mailbox: str, *,
         access_token={"access_token": token.token, "token_type": "Bearer", "expires_at": token.expires_on})
     config = Configuration(service_endpoint=ews_url, credentials=creds, auth_type=OAUTH2,
                            version=EXO_VERSION, retry_policy=DiagFailFast())
-    return _run(config, mailbox, IMPERSONATION, policy, sleep)
+    return _run(config, mailbox, IMPERSONATION, policy, sleep, requests_timeout(tenant))
 
 
 def probe_ews_user(tenant: Tenant, ews_url: str, client_id: str, username: str, password: str, *,
@@ -262,25 +270,28 @@ def probe_ews_user(tenant: Tenant, ews_url: str, client_id: str, username: str, 
         access_token={"access_token": token.token, "token_type": "Bearer", "expires_at": token.expires_on})
     config = Configuration(service_endpoint=ews_url, credentials=creds, auth_type=OAUTH2,
                            version=EXO_VERSION, retry_policy=DiagFailFast())
-    return _run(config, username, DELEGATE, policy, sleep)
+    return _run(config, username, DELEGATE, policy, sleep, requests_timeout(tenant))
 
 
 def probe_ews_basic(ews_url: str, username: str, password: str, *, mailbox: str | None = None,
                     auth: str = "basic", ca_bundle: Any = None, policy: RetryPolicy = DEFAULT_POLICY,
-                    sleep: SyncSleep = time.sleep) -> EwsProbe:
+                    sleep: SyncSleep = time.sleep,
+                    timeout: tuple[float, float] = (CONNECT_S, READ_S)) -> EwsProbe:
     """Basic or NTLM sign-in to EWS (Exchange on-premises) with the migration account."""
     trust_ca(ews_url, ca_bundle)
     config = Configuration(service_endpoint=ews_url, credentials=Credentials(username, password),
                            auth_type=_AUTH_TYPES[auth], version=EXO_VERSION, retry_policy=DiagFailFast())
-    return _run(config, mailbox or username, DELEGATE, policy, sleep)
+    return _run(config, mailbox or username, DELEGATE, policy, sleep, timeout)
 
 
-def ews_challenge(ews_url: str, *, ca_bundle: Any = None) -> EwsProbe:
+def ews_challenge(ews_url: str, *, ca_bundle: Any = None,
+                  timeout: tuple[float, float] = (CONNECT_S, READ_S)) -> EwsProbe:
     """POST exchangelib's dummy request with no credentials; the 401 lists the schemes the server offers."""
     trust_ca(ews_url, ca_bundle)
     config = Configuration(service_endpoint=ews_url, auth_type=NOAUTH, version=EXO_VERSION,
                            retry_policy=DiagFailFast())
     protocol = Protocol(config=config)
+    protocol.TIMEOUT = timeout
     try:
         with protocol.raw_session(ews_url) as session:
             response = session.post(ews_url, data=protocol.dummy_xml(), allow_redirects=False,
@@ -316,7 +327,9 @@ class EwsAdapter:
                           auth: str = "basic") -> EwsProbe:
         return await asyncio.to_thread(probe_ews_basic, ews_url, username, password, mailbox=mailbox,
                                        auth=auth, ca_bundle=self.tenant.endpoints.ca_bundle,
-                                       policy=self.policy, sleep=self.sleep)
+                                       policy=self.policy, sleep=self.sleep,
+                                       timeout=requests_timeout(self.tenant))
 
     async def challenge(self, ews_url: str) -> EwsProbe:
-        return await asyncio.to_thread(ews_challenge, ews_url, ca_bundle=self.tenant.endpoints.ca_bundle)
+        return await asyncio.to_thread(ews_challenge, ews_url, ca_bundle=self.tenant.endpoints.ca_bundle,
+                                       timeout=requests_timeout(self.tenant))

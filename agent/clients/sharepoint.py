@@ -9,7 +9,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -19,9 +18,11 @@ from office365.sharepoint.client_context import ClientContext
 
 from agent.clients.csom import PROCESS_QUERY, set_site_admin_query, site_outcomes
 from agent.clients.errors import ClientError, translate
+from agent.clients.timeouts import requests_timeout
 from agent.clients.tokens import CachedCredential, sharepoint_scope
 from agent.model import Call
 from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
+from agent.threads import DaemonThreadPoolExecutor
 
 if TYPE_CHECKING:
     from agent.config import Tenant
@@ -110,7 +111,9 @@ class SharePointAdapter:
         self.session.mount("https://", adapter)
         self._local = threading.local()
         # Own worker threads: asyncio's default pool has only cpu+4, too few for a fleet of sites.
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sharepoint")
+        # daemon threads: one stalled read must not keep the process alive after its report
+        self._executor = DaemonThreadPoolExecutor(max_workers=workers, thread_name_prefix="sharepoint")
+        self._timeout = requests_timeout(tenant)
         self.threads = workers
         self._csom: Any = None
         self._csom_lock = threading.Lock()
@@ -127,8 +130,9 @@ class SharePointAdapter:
 
     def _new_context(self, site_url: str) -> ClientContext:
         """A ClientContext on this adapter's token and HTTP session."""
+        # office365's bundled transport has no read timeout at all: a stalled site would hold its thread
         return ClientContext(site_url).with_access_token(self._token).with_transport(
-            session=self.session, verify=self._verify)
+            session=self.session, verify=self._verify, timeout=self._timeout)
 
     def context(self, site_url: str) -> ClientContext:
         """This thread's ClientContext for a site (bearer token only: no contextinfo round trip)."""

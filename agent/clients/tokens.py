@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
+from agent.clients.timeouts import azure_core_timeouts
 from agent.retry import AZURE_CORE_NO_RETRY
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ def credential_options(tenant: Tenant) -> dict[str, Any]:
         # MSAL otherwise asks login.microsoftonline.com about any authority it does not know
         "disable_instance_discovery": True,
         **AZURE_CORE_NO_RETRY,  # tenacity in agent.retry is the one retry layer
+        # msal's discovery and token calls go through azure-core's transport: 300 s each by default
+        **azure_core_timeouts(tenant),
     }
     if tenant.endpoints.ca_bundle is not None:
         opts["connection_verify"] = str(tenant.endpoints.ca_bundle)
@@ -287,7 +290,8 @@ def user_realm(tenant: Tenant, upn: str) -> UserRealm:
 
     authority = tenant.endpoints.authority_host.rstrip("/")
     ca = tenant.endpoints.ca_bundle
-    transport = RequestsTransport(connection_verify=str(ca) if ca is not None else True)
+    transport = RequestsTransport(connection_verify=str(ca) if ca is not None else True,
+                                  **azure_core_timeouts(tenant))
     url = f"{authority}/common/userrealm/{quote(upn, safe='@')}?api-version=1.0"
     try:
         client: Any = PipelineClient(authority, transport=transport, policies=[])

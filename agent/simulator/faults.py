@@ -1,4 +1,5 @@
-"""Wire faults of the simulated tenant: latency, throttling (Retry-After), 5xx and dropped connections."""
+"""Wire faults of the simulated tenant: latency, throttling (Retry-After), 5xx and dropped connections
+(stall, trickle, truncate, garbage and huge bodies are in faults_stream)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from .core import request_ids, service_of
 
 SERVICES = ("identity", "graph", "ews", "sharepoint")
 RULE_KEYS = ("first", "path", "rate", "retry_after_s", "services", "status")
-WIRE_KEYS = ("drop", "errors", "latency_ms", "seed", "throttle")
+STREAM_KEYS = ("garbage", "huge", "stall", "trickle", "truncate")  # faults_stream.STREAM_KINDS
+WIRE_KEYS = ("drop", "errors", "latency_ms", "seed", "throttle", *STREAM_KEYS)
 FAULT_SCOPE_KEY = "sim.fault"  # the log middleware reads which fault answered
 RAW_SEND_KEY = "sim.raw_send"  # the server's own send callable, needed to drop a connection
 BEFORE_DROP_KEY = "sim.before_drop"  # the log records a dropped request before the client sees the drop
@@ -58,6 +60,7 @@ class WireFaults:
     errors: FaultRule | None = None
     drop: FaultRule | None = None
     seed: int = 0
+    stream: list[Any] = field(default_factory=list)  # faults_stream.StreamRule, tried after the others
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,7 +96,10 @@ def parse_wire(data: Mapping[str, Any] | None, where: str = "wire") -> WireFault
     _check_keys(data, WIRE_KEYS, where)
     if not data:
         return None
-    return WireFaults(latency_ms=_parse_latency(data.get("latency_ms"), f"{where}.latency_ms"),
+    from .faults_stream import parse_stream
+
+    return WireFaults(stream=parse_stream(data, where),
+                      latency_ms=_parse_latency(data.get("latency_ms"), f"{where}.latency_ms"),
                       throttle=_parse_rule(data.get("throttle"), f"{where}.throttle", "throttle"),
                       errors=_parse_rule(data.get("errors"), f"{where}.errors", "errors"),
                       drop=_parse_rule(data.get("drop"), f"{where}.drop", "drop"),
@@ -281,6 +287,13 @@ class FaultMiddleware:
             await asyncio.sleep(delay)
         decision = wire.decide(service, scope["path"])
         if decision is None:
+            from .faults_stream import answer, decide_stream
+
+            stream = decide_stream(wire.stream, service, scope["path"], wire.rng)
+            if stream is not None:
+                scope[FAULT_SCOPE_KEY] = stream.kind
+                await answer(stream, service, scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         kind, rule = decision

@@ -1,0 +1,74 @@
+"""How the engine spends a run's deadline: work cut short is reported, never dropped and never `ok`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from agent import deadline as deadlines
+from agent.engine_steps import change_dict
+from agent.journal import Journal, step_of
+from agent.model import Finding, Status
+
+if TYPE_CHECKING:
+    from agent.engine import Job
+
+HINT_CAP_S = 20.0  # the connectors' first sign-ins only order the detectors: never worth more than this
+
+
+class DeadlinePassed(Exception):
+    """Raised out of `within` when the run's deadline, not some other timeout, stopped the work."""
+
+
+@contextlib.asynccontextmanager
+async def within(cap_s: float | None = None) -> AsyncIterator[None]:
+    """Run the block until the run's deadline (or `cap_s`, the sooner); past it, raise DeadlinePassed."""
+    left = deadlines.remaining_s()
+    limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
+    scope = asyncio.timeout(limit)
+    try:
+        async with scope:
+            yield
+    except TimeoutError:
+        if not scope.expired():
+            raise  # a timeout of the work itself, not ours
+        raise DeadlinePassed() from None
+
+
+async def bounded(work: Awaitable[None], on_deadline: Callable[[], None]) -> None:
+    """Await `work` within the run's deadline; when it passes, `on_deadline` says what became of it."""
+    try:
+        async with within():
+            await work
+    except DeadlinePassed:
+        on_deadline()
+
+
+def reason(what: str = "this check finished") -> str:
+    current = deadlines.active()
+    label = current.label if current is not None else "?"
+    return f"deadline: the run's {label} deadline passed before {what}"
+
+
+def expired() -> bool:
+    current = deadlines.active()
+    return current is not None and current.expired
+
+
+def cut_detect(job: Job) -> tuple[Status, str]:
+    """A job whose detect or plan the deadline stopped: found stays found (unplanned), else unknown."""
+    job.plan = None  # a half-made plan is never applied
+    if job.finding is not None and job.finding.status == Status.FOUND:
+        return Status.FOUND, reason("its fix was planned")
+    why = reason()
+    job.finding = Finding.unknown(why)
+    return Status.UNKNOWN, why
+
+
+def interrupted_changes(journal: Journal, run_id: str, job: Job) -> list[dict[str, object]]:
+    """This job's journaled changes of the round, as they stand (a write cut mid-way stays pending)."""
+    found = [c for c in journal.changes(run_id) if c.connector == job.connector.name and c.cause == job.cause
+             and c.round == job.round]
+    return [change_dict(step_of(c), c.state, c.error, c.seq, c.round) for c in found]
