@@ -5,17 +5,28 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from typing import Any
+
 import httpx
 import pytest
 
 from agent.clients.errors import WriteFailed, answer_lost, translate
-from agent.engine import ExitCode
+from agent.config import load_config
+from agent.engine import Engine, ExitCode
 from agent.engine_steps import maybe_made
 from agent.journal import Journal
 from agent.model import Status
-from tests.fakes import ToyWorld
-from tests.test_engine import ADMIN, MakeEngine
-from tests.test_engine import make_engine as _make_engine  # noqa: F401 (the fixture, by its name)
+from tests.fakes import FakeClock, ToyWorld
+from tests.test_engine import ADMIN, APPROVE_ALL, MakeEngine
+
+
+@pytest.fixture
+def make_engine(toy_world: ToyWorld, journal: Journal, fake_clock: FakeClock,
+                toy_config_path: Path) -> MakeEngine:
+    def make(playbooks: list[Any]) -> Engine:
+        return Engine(load_config(toy_config_path), playbooks, journal, toy_world.factory, APPROVE_ALL,
+                      sleep=fake_clock.sleep, clock=fake_clock)
+    return make
 
 
 @pytest.mark.parametrize("exc, lost", [
