@@ -163,3 +163,44 @@ def test_lost_answer_on_a_write_never_made_is_skipped(world: World, monkeypatch:
     undone = world.run("undo", fixed.run_id, "-o", "json")
     assert undone.code == 0 and "never made" in undone.json["results"][0]["reason"]
     assert not [w for w in world.writes_since(seq) if "assignLicense" in w["path"]]
+
+
+def test_password_reset_whose_answer_was_lost_keeps_the_new_password(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's H2: the store got the old password back while the tenant had the new one."""
+    world.reset(["bad-credentials:wrong-password"])
+    store = world.folder / "migsvc.password"
+    old = store.read_text().strip()
+    drop_after(monkeypatch, GraphAdapter, "patch_user")
+    fixed = world.run("fix", *HIGH, "-o", "json", "--connector", "mail-exo", "--only", "bad-credentials")
+    row = fixed.result("mail-exo", "bad-credentials")
+    new = store.read_text().strip()
+    assert new != old and world.sim.state.user(ACCOUNT_UPN).password == new  # store and tenant agree
+    assert (world.folder / "migsvc.password.previous").read_text().strip() == old  # still recoverable
+    assert states(world, fixed.run_id) == [("reset-password", "uncertain")]
+    assert row["status"] == "fixed" and "answer to the write was lost" in row["reason"], row
+    assert old not in fixed.stdout + fixed.stderr and new not in fixed.stdout + fixed.stderr
+
+
+def test_password_reset_refused_puts_the_old_password_back(world: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    world.reset(["bad-credentials:wrong-password"])
+    store = world.folder / "migsvc.password"
+    old = store.read_text().strip()
+
+    async def refused(self: Any, user: str, changes: dict[str, Any]) -> None:
+        self.guard.check(self.call("PATCH", f"/users/{user}"))
+        raise translate(_Status(403), write=True)
+
+    monkeypatch.setattr(GraphAdapter, "patch_user", refused)
+    fixed = world.run("fix", *HIGH, "-o", "json", "--connector", "mail-exo", "--only", "bad-credentials")
+    assert fixed.code == 4 and states(world, fixed.run_id) == [("reset-password", "failed")]
+    assert store.read_text().strip() == old and not (world.folder / "migsvc.password.previous").exists()
+
+
+class _Status(Exception):
+    """An error carrying an HTTP status, as the libraries' errors do."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"{status} Forbidden")
+        self.status_code = status
