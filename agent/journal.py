@@ -16,9 +16,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from agent.errors import BadInput
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
-from agent.statedir import JOURNAL_NAME
+from agent.statedir import JOURNAL_NAME, check_private
 
 Now = Callable[[], datetime]
 # uncertain: the write was sent but its answer was lost; the tenant may or may not have it
@@ -109,17 +110,27 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str], now: Now | None = None) -> None:
         self.path = Path(path)
         self._now = now or (lambda: datetime.now(UTC))
-        if str(path) != ":memory:" and not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # never world-readable
+        memory = str(path) == ":memory:"
+        if not memory:
+            check_private(self.path.parent, "state directory")
+            if not self.path.exists() and not self.path.is_symlink():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))  # private
+            check_private(self.path, "journal")
+            if not self.path.is_file():
+                raise BadInput(f"the journal {self.path} is not a file; move it away")
         # autocommit: each statement is its own transaction, durable before the write it precedes
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self._key = load_key(self.path.parent / KEY_NAME) if str(path) != ":memory:" \
-            else secrets.token_bytes(32)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise BadInput(f"the journal {self.path} cannot be used ({exc}); move it away to start a new "
+                           "one") from None
+        self._key = secrets.token_bytes(32) if memory else load_key(self.path.parent / KEY_NAME)
         self._migrate()
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -287,11 +298,12 @@ def load_key(path: Path) -> bytes:
             fh.write(secrets.token_bytes(32))
             fh.flush()
             os.fsync(fh.fileno())
+    check_private(path, "journal key")
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as fh:
         key = fh.read(4096)
     if len(key) < 32:
-        raise ValueError(f"{path} is not a journal key (too short); move it away to make a new one")
+        raise BadInput(f"{path} is not a journal key (too short); move it away to make a new one")
     return key
 
 
