@@ -173,7 +173,7 @@ class Undo:
         except (BadInput, DryRunWrite):
             raise
         except AlreadyReversed as exc:
-            self._note(group, change, "done", f"the tenant already shows it reversed: {exc}")
+            self._note(group, change, "done", f"nothing to reverse: {exc}")
             if not self.dry_run:
                 self.engine.journal.change_undone(self.run_id, change.seq, undo_run_id)
             return False

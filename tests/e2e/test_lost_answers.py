@@ -98,7 +98,7 @@ def test_undo_whose_own_answer_was_lost_finishes_on_the_next_undo(world: World,
     restore(monkeypatch)
     second = world.run("undo", fixed.run_id, "-o", "json")
     assert second.code == 0, second.json  # not refused as "modified after the fix" by its own undo
-    assert "already shows it reversed" in second.json["results"][0]["reason"]
+    assert "nothing to reverse" in second.json["results"][0]["reason"]
     assert ("exclude-account", "undone") in states(world, fixed.run_id)
 
 
