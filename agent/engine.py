@@ -105,6 +105,7 @@ class Job:
     outcome: Outcome | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)  # every change of the run, all rounds
     round: int = 1  # the round of the converging run that last detected this job
+    uncertain: str | None = None  # why its last write's answer was lost: verify's read settles it
 
     @property
     def cause(self) -> str:
@@ -388,6 +389,9 @@ class Engine:
         finally:
             await binding.close()
         job.changes += changes
+        job.uncertain = error if changes and changes[-1].get("state") == "uncertain" else None
+        if job.uncertain is not None:
+            return True  # the write may have been made: verify's read tells
         if error is not None:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
                                         changes=job.changes)
@@ -410,8 +414,15 @@ class Engine:
                                                 clock=self.clock, backoff=self.settings.verify)
         if finding.status == Status.OK:
             where = f"fixed in round {job.round}: " if job.round > 1 else ""
+            lost = f" ({job.uncertain}; the probe shows it made)" if job.uncertain else ""
             job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
-                                        reason=f"{where}verified after {attempts} probe(s)")
+                                        reason=f"{where}verified after {attempts} probe(s){lost}")
+        elif job.uncertain is not None:
+            why = finding.reason or finding.summary or finding.status.value
+            job.outcome = self._outcome(
+                job, Status.FAILED, changes=job.changes,
+                reason=f"fix uncertain: {job.uncertain}; still {finding.status.value} after {attempts} "
+                       f"probe(s): {why}; undo reads the tenant before reversing it")
         else:
             why = finding.reason or finding.summary or finding.status.value
             reason = f"still {finding.status.value} after {attempts} probe(s) over " \

@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from agent.clients.errors import WriteFailed
 from agent.context import Context, DryRunWrite, WriteGuard
 from agent.errors import BadInput, SecretError
 from agent.journal import Journal, plain
-from agent.model import Finding, Plan, Status, Step
+from agent.model import Call, Finding, Plan, Status, Step
 from agent.redact import redact, redact_obj
 from agent.registry import Detector, Fixer, PartialFailure
 
@@ -110,6 +111,26 @@ async def detect_safely(detector: Detector, ctx: Context, timeout_s: float | Non
     return finding
 
 
+UNCERTAIN_NOTE = "the answer to the write was lost, so it may have been made"
+
+
+def tenant_writes(calls: list[Call]) -> int:
+    """How many of the guarded calls went to the tenant (a secret store write has no URL)."""
+    return sum(1 for call in calls if "://" in call.url)
+
+
+def maybe_made(exc: BaseException, writes_sent: int) -> bool:
+    """Whether a step that raised `exc` after sending `writes_sent` writes may have changed the tenant.
+
+    Nothing sent: nothing made. One write refused outright (a 4xx, a 429/503): nothing made. Anything
+    else after a write went out (its answer lost, or a later read-back failing) may hide a made write.
+    """
+    if writes_sent <= 0:
+        return False
+    refused = isinstance(exc, WriteFailed) and not exc.lost
+    return not (refused and writes_sent == 1)
+
+
 def change_dict(step: Step, state: str, error: str | None = None, seq: int | None = None,
                 round_no: int | None = None) -> dict[str, Any]:
     """A step as shown in reports and JSON: the call (redacted), before, after and its state."""
@@ -146,6 +167,7 @@ async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan, ct
     partial: list[str] = []
     for step in plan.steps:
         seq = journal.change_pending(run_id, plan.connector, plan.cause, plan.fixer, step, round_no)
+        sent = len(ctx.guard.writes)
         try:
             extra = await fixer.apply_step(ctx, step)
         except DryRunWrite:
@@ -159,6 +181,11 @@ async def apply_plan(journal: Journal, run_id: str, fixer: Fixer, plan: Plan, ct
         except Exception as exc:
             raise_if_dry_run_write(exc)
             error = short_reason(exc)
+            if maybe_made(exc, tenant_writes(ctx.guard.writes[sent:])):
+                error = f"{UNCERTAIN_NOTE}: {error}"
+                journal.change_uncertain(run_id, seq, error, step.undo)
+                changes.append(change_dict(step, "uncertain", error, seq, round_no))
+                return changes, "; ".join([*partial, error])
             journal.change_failed(run_id, seq, error)
             changes.append(change_dict(step, "failed", error, seq, round_no))
             return changes, "; ".join([*partial, error])

@@ -15,9 +15,9 @@ from agent.engine_steps import (
     short_reason,
 )
 from agent.errors import BadInput
-from agent.journal import UnknownRun, step_of
+from agent.journal import KEY_NAME, UnknownRun, step_of
 from agent.model import Change, Outcome, Plan, Risk, Status
-from agent.registry import Fixer, UnknownName
+from agent.registry import AlreadyReversed, Fixer, UnknownName
 from agent.registry import fixer as fixer_class
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ class Undo:
         except UnknownRun:
             raise BadInput(f"unknown run id {run_id!r}; `agent history` lists the runs") from None
         self.changes = list(reversed(engine.journal.changes(run_id)))
+        tampered = [c for c in self.changes if not c.sealed]
+        if tampered:  # checked before any read or write: the undo data decides what is written
+            c = tampered[-1]
+            raise BadInput(f"run {run_id}: change {c.seq} ({c.action}) does not match its journal "
+                           f"signature (edited since it was recorded, or {KEY_NAME} was replaced): "
+                           "not undoing anything; reverse the run by hand")
         if self.changes and "--sim" in self.record.argv:
             raise BadInput(f"run {run_id} changed the built-in simulated tenant (--sim), which ended with "
                            "that run: there is nothing left to undo")
@@ -108,7 +114,7 @@ class Undo:
                 group = groups.setdefault((change.connector, change.cause),
                                           _Group(change.connector, change.cause))
                 group.seqs.append(change.seq)
-                if failed and change.state == "applied":
+                if failed and change.state in ("applied", "uncertain", "pending"):
                     self._note(group, change, "skipped", "not attempted after an earlier failure")
                     continue
                 failed = await self._one(undo_run_id, change, group, reads[change.connector]) or failed
@@ -123,14 +129,42 @@ class Undo:
             self._note(group, change, "done", f"already undone by run {change.undone_by}")
         elif change.state == "failed":
             self._note(group, change, "done", "the original write failed: nothing to undo")
-        elif change.state == "pending":
-            self._note(group, change, "skipped", "interrupted while being applied: it may or may not "
-                                                 "have happened; check it and reverse it by hand")
         elif change.irreversible:
             self._note(group, change, "skipped", "irreversible: cannot be undone")
+        elif change.state in ("pending", "uncertain"):
+            return await self._settle(undo_run_id, change, group, read)
         else:
             return await self._reverse(undo_run_id, change, group, read)
         return False
+
+    async def _settle(self, undo_run_id: str, change: Change, group: _Group, read: Binding) -> bool:
+        """A change whose write may or may not have happened: read the tenant, reverse it if it did."""
+        why = "interrupted while being applied" if change.state == "pending" else "its answer was lost"
+        fixer = self.fixers[(change.cause, change.fixer)]
+        try:
+            settled = await fixer.settle(read.context(change.cause), step_of(change))
+        except (BadInput, DryRunWrite):
+            raise
+        except Exception as exc:
+            raise_if_dry_run_write(exc)
+            self._note(group, change, "failed", f"{why}, and reading the tenant failed: "
+                                                f"{short_reason(exc)}")
+            return True
+        if settled is None:
+            self._note(group, change, "skipped", f"{why}: it may or may not have happened; check it and "
+                                                 "reverse it by hand")
+            return False
+        if not settled.made:
+            note = f"{why}; the tenant shows it was never made: nothing to undo"
+            self._note(group, change, "done", f"{note} {settled.note}".strip())
+            if not self.dry_run:
+                self.engine.journal.change_failed(self.run_id, change.seq, f"never made (read by undo "
+                                                  f"run {undo_run_id})")
+            return False
+        change.undo = {**(change.undo or {}), **settled.undo}
+        if not self.dry_run:
+            self.engine.journal.change_applied(self.run_id, change.seq, change.undo)
+        return await self._reverse(undo_run_id, change, group, read)
 
     async def _reverse(self, undo_run_id: str, change: Change, group: _Group, read: Binding) -> bool:
         fixer = self.fixers[(change.cause, change.fixer)]
@@ -138,6 +172,11 @@ class Undo:
             reverse = await fixer.undo_step(read.context(change.cause), step_of(change))
         except (BadInput, DryRunWrite):
             raise
+        except AlreadyReversed as exc:
+            self._note(group, change, "done", f"nothing to reverse: {exc}")
+            if not self.dry_run:
+                self.engine.journal.change_undone(self.run_id, change.seq, undo_run_id)
+            return False
         except Exception as exc:
             raise_if_dry_run_write(exc)
             self._note(group, change, "failed", f"could not build the undo: {short_reason(exc)}")
@@ -150,7 +189,7 @@ class Undo:
         done, error = await apply_plan(self.engine.journal, undo_run_id, fixer, plan,
                                        self._write_binding(change.connector).context(change.cause))
         group.changes.extend(done)
-        if error is not None:
+        if error is not None:  # uncertain too: the next undo reads the tenant and finds it reversed
             group.kinds.append("failed")
             group.notes.append(f"undo of change {change.seq} failed: {error}")
             return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -14,13 +16,20 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from agent.errors import BadInput
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
-from agent.statedir import JOURNAL_NAME
+from agent.statedir import JOURNAL_NAME, check_private
 
 Now = Callable[[], datetime]
-CHANGE_STATES = ("pending", "applied", "failed", "undone")
-SCHEMA_VERSION = 3  # 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on
+# uncertain: the write was sent but its answer was lost; the tenant may or may not have it
+CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
+# 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on; 4: the uncertain state
+# and each change's HMAC (changes.mac)
+SCHEMA_VERSION = 4
+KEY_NAME = "journal.key"
+_SEALED = ("run", "seq", "connector", "cause", "fixer", "action", "call", "before", "after", "params",
+           "undo", "irreversible")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,9 +48,10 @@ CREATE TABLE IF NOT EXISTS changes (
     call TEXT, before TEXT, after TEXT, params TEXT, undo TEXT,
     state TEXT NOT NULL CHECK (state IN {CHANGE_STATES!r}), error TEXT,
     irreversible INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL,
-    undone_by TEXT, round INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (run, seq)
+    undone_by TEXT, round INTEGER NOT NULL DEFAULT 1, mac TEXT, PRIMARY KEY (run, seq)
 );
 """
+_CHANGES_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS changes"):]
 
 
 class UnknownRun(LookupError):
@@ -100,15 +110,27 @@ class Journal:
     def __init__(self, path: str | os.PathLike[str], now: Now | None = None) -> None:
         self.path = Path(path)
         self._now = now or (lambda: datetime.now(UTC))
-        if str(path) != ":memory:" and not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))  # never world-readable
+        memory = str(path) == ":memory:"
+        if not memory:
+            check_private(self.path.parent, "state directory")
+            if not self.path.exists() and not self.path.is_symlink():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))  # private
+            check_private(self.path, "journal")
+            if not self.path.is_file():
+                raise BadInput(f"the journal {self.path} is not a file; move it away")
         # autocommit: each statement is its own transaction, durable before the write it precedes
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise BadInput(f"the journal {self.path} cannot be used ({exc}); move it away to start a new "
+                           "one") from None
+        self._key = secrets.token_bytes(32) if memory else load_key(self.path.parent / KEY_NAME)
         self._migrate()
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -116,12 +138,33 @@ class Journal:
         """Bring a journal written by an older agent up to date; its runs keep working."""
         added = {"runs": ("targets TEXT",),
                  "results": ("round INTEGER NOT NULL DEFAULT 1", "masked_by TEXT", "waits_on TEXT"),
-                 "changes": ("round INTEGER NOT NULL DEFAULT 1",)}
+                 "changes": ("round INTEGER NOT NULL DEFAULT 1", "mac TEXT")}
         for table, wanted in added.items():
             columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
             for column in wanted:
                 if column.split()[0] not in columns:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        sql = self._db.execute("SELECT sql FROM sqlite_master WHERE name='changes'").fetchone()[0]
+        if "'uncertain'" not in sql:
+            self._rebuild_changes()
+
+    def _rebuild_changes(self) -> None:
+        """Recreate the changes table with the new state CHECK (SQLite cannot alter a CHECK), sealing the
+        rows it copies: they are trusted as they were when this agent first opens them."""
+        columns = [row["name"] for row in self._db.execute("PRAGMA table_info(changes)")]
+        names = ", ".join(columns)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("ALTER TABLE changes RENAME TO changes_v3")
+            self._db.execute(_CHANGES_TABLE)
+            self._db.execute(f"INSERT INTO changes ({names}) SELECT {names} FROM changes_v3")
+            self._db.execute("DROP TABLE changes_v3")
+            for row in self._db.execute("SELECT run, seq FROM changes").fetchall():
+                self._seal(row["run"], row["seq"])
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def in_dir(cls, directory: Path, now: Now | None = None) -> Journal:
@@ -205,10 +248,15 @@ class Journal:
             (run_id, seq, connector, cause, fixer, step.action, redact_obj(step.description),
              dump(step.call), dump(step.before), dump(step.after), dump(step.params), dump(step.undo),
              int(step.irreversible), stamp, stamp, int(round_no)))
+        self._seal(run_id, seq)
         return seq
 
     def change_applied(self, run_id: str, seq: int, undo: dict[str, Any] | None) -> None:
         self._set_state(run_id, seq, "applied", undo=dump(undo))
+
+    def change_uncertain(self, run_id: str, seq: int, error: str, undo: dict[str, Any] | None) -> None:
+        """The write was sent and its answer lost: undo reads the tenant before reversing it."""
+        self._set_state(run_id, seq, "uncertain", error=redact_obj(error), undo=dump(undo))
 
     def change_failed(self, run_id: str, seq: int, error: str) -> None:
         self._set_state(run_id, seq, "failed", error=redact_obj(error))
@@ -222,10 +270,41 @@ class Journal:
                                   (state, self._stamp(), *columns.values(), run_id, seq))
         if cursor.rowcount != 1:
             raise LookupError(f"no change {seq} in run {run_id}")
+        if "undo" in columns:
+            self._seal(run_id, seq)
+
+    def _mac(self, row: Mapping[str, Any]) -> str:
+        """HMAC-SHA256 over what undo acts on, keyed by the state directory's journal.key."""
+        text = json.dumps([row[name] for name in _SEALED])
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def _seal(self, run_id: str, seq: int) -> None:
+        row = self._db.execute("SELECT * FROM changes WHERE run=? AND seq=?", (run_id, seq)).fetchone()
+        self._db.execute("UPDATE changes SET mac=? WHERE run=? AND seq=?", (self._mac(row), run_id, seq))
 
     def changes(self, run_id: str) -> list[Change]:
         rows = self._db.execute("SELECT * FROM changes WHERE run=? ORDER BY seq", (run_id,))
-        return [_change(r) for r in rows]
+        return [_change(r, hmac.compare_digest(str(r["mac"] or ""), self._mac(r))) for r in rows]
+
+
+def load_key(path: Path) -> bytes:
+    """The journal's HMAC key: a 0600 file of 32 random bytes in the state directory, made once."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+    check_private(path, "journal key")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        key = fh.read(4096)
+    if len(key) < 32:
+        raise BadInput(f"{path} is not a journal key (too short); move it away to make a new one")
+    return key
 
 
 def step_of(change: Change) -> Step:
@@ -241,7 +320,7 @@ def _run_record(row: sqlite3.Row) -> RunRecord:
                      undoes=row["undoes"], targets=_load(row["targets"]))
 
 
-def _change(row: sqlite3.Row) -> Change:
+def _change(row: sqlite3.Row, sealed: bool = True) -> Change:
     call = _load(row["call"]) or {}
     return Change(run_id=row["run"], seq=row["seq"], connector=row["connector"], cause=row["cause"],
                   fixer=row["fixer"], action=row["action"],
@@ -249,4 +328,4 @@ def _change(row: sqlite3.Row) -> Change:
                   before=_load(row["before"]), after=_load(row["after"]), undo=_load(row["undo"]),
                   state=row["state"], error=row["error"], irreversible=bool(row["irreversible"]),
                   params=_load(row["params"]) or {}, description=row["description"] or "",
-                  undone_by=row["undone_by"], round=row["round"])
+                  undone_by=row["undone_by"], round=row["round"], sealed=sealed)

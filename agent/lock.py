@@ -22,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agent.errors import AgentError
+from agent.errors import AgentError, BadInput
+from agent.statedir import check_private
 
 LOCK_NAME = "heal.lock"
 Now = Callable[[], datetime]
@@ -78,8 +79,20 @@ class HealLock:
         self.recovered: Holder | None = None  # a holder that died without releasing
 
     def acquire(self) -> HealLock:
-        # O_CLOEXEC: a child process must not inherit the descriptor and keep the lock after we exit
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # O_CLOEXEC: a child process must not inherit the descriptor and keep the lock after we exit;
+        # O_NOFOLLOW: a planted symlink must not make the truncate below empty some other file
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise BadInput(f"the lock {self.path} is a symbolic link: refusing to follow it; remove "
+                               "it (the agent makes a new one)") from None
+            raise
+        try:
+            check_private(self.path, "lock")
+        except BaseException:
+            os.close(fd)
+            raise
         try:
             self._lock(fd)
         except BaseException:

@@ -124,13 +124,14 @@ class Change:
     before: Any
     after: Any
     undo: dict[str, Any] | None
-    state: str  # pending | applied | failed | undone
+    state: str  # pending | applied | uncertain | failed | undone
     error: str | None = None
     irreversible: bool = False
     params: dict[str, Any] = field(default_factory=dict)  # the step's params, so undo can rebuild it
     description: str = ""
     undone_by: str | None = None  # the undo run that reversed this change
     round: int = 1  # the round of the run that made it
+    sealed: bool = True  # its undo data carries the journal key's HMAC: nobody edited it since
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,21 @@ class PartialFailure(Exception):
     def __init__(self, reason: str, undo: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.reason, self.undo = reason, dict(undo or {})
+
+
+class AlreadyReversed(Exception):
+    """Raised by `undo_step` when the tenant already shows the change reversed (an earlier undo whose
+    answer was lost did it): the change is marked undone without another write."""
+
+
+@dataclass
+class Settled:
+    """What the tenant shows about a step whose answer was lost: `made`, and if so the undo data
+    completed from what the tenant shows (e.g. the id of what the write created)."""
+
+    made: bool
+    undo: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
 
 
 class Detector(ABC):
@@ -79,6 +95,11 @@ class Fixer(ABC):
     @abstractmethod
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         """Build the step that reverses an applied step (its call and undo data); must not write."""
+
+    async def settle(self, ctx: Context, step: Step) -> Settled | None:
+        """Read the tenant to tell whether a step whose answer was lost (or that a kill interrupted) was
+        made; must not write. None: this fixer cannot tell, a person must check."""
+        return None
 
 
 D = TypeVar("D", bound=type[Detector])

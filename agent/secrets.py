@@ -188,6 +188,33 @@ class SecretStore(_Ref):
                 self.text, f"cannot write {self.path}: {exc.strerror or type(exc).__name__}"
             ) from None
 
+    @property
+    def previous_path(self) -> Path | None:
+        """Where a pending rotation keeps the old value of a file: store (PATH.previous), else None."""
+        return self.path.with_name(self.path.name + ".previous") if self.scheme == "file" else None
+
+    def begin_rotation(self, old: str, new: str) -> None:
+        """Store `new` before the tenant gets it, keeping `old` recoverable next to it (0600), so neither
+        is lost whatever happens to the write in between."""
+        redact.register(old)
+        previous = self.previous_path
+        if previous is not None:
+            try:
+                atomic_write(previous, old + "\n", 0o600)
+            except OSError as exc:
+                raise SecretError(self.text, f"cannot write {previous}: "
+                                             f"{exc.strerror or type(exc).__name__}") from None
+        self.write(new)
+
+    def end_rotation(self, old: str | None) -> None:
+        """The write's answer came: put `old` back when it was refused (None: keep the new value), and
+        drop the recovery copy. A lost answer calls neither: both values stay."""
+        if old is not None:
+            self.write(old)
+        previous = self.previous_path
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+
     def _write_env_file(self, value: str) -> None:
         old = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
         atomic_write(self.path, update_dotenv(old, self.env_name, value), file_mode(self.path))

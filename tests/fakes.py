@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agent import registry
 from agent.approval import AutoApprover
+from agent.clients.errors import WriteFailed, translate
 from agent.context import Context, WriteGuard
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer
@@ -55,7 +56,8 @@ class ToyWorld:
     state: dict[str, Any] = field(default_factory=healthy_tenant)
     built: list[ToyClients] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)  # actions whose apply_step ran
-    fail_on: set[str] = field(default_factory=set)  # actions whose apply_step raises
+    fail_on: set[str] = field(default_factory=set)  # actions whose write is refused (HTTP 400)
+    lose_on: set[str] = field(default_factory=set)  # actions made, but whose answer is lost (a drop)
     raise_in_detect: bool = False
     lag_probes: int = 0  # probes after a fix that still see the old state (replication lag)
     probe_error: str | None = None  # what the connector's own sign-in fails with (None: it works)
@@ -150,6 +152,12 @@ class ToyMakeAdmin(Fixer):
             return Step("remove-admin", Call("DELETE", "https://toy/site/admins/svc"))
         return Step("disable-audit", Call("PATCH", "https://toy/site/flags", {"audit": False}))
 
+    async def settle(self, ctx: Context, step: Step) -> registry.Settled | None:
+        state = _world(ctx).state
+        if step.action == "add-admin":
+            return registry.Settled("svc" in state["admins"])
+        return None  # enable-audit: this toy cannot tell who turned auditing on
+
 
 class ToyExploding(Detector):
     name: ClassVar[str] = "toy-exploding"
@@ -236,7 +244,15 @@ def _apply(ctx: Context, step: Step) -> dict[str, Any]:
     assert isinstance(ctx.clients, ToyClients)
     ctx.clients.guard.check(step.call)
     if step.action in world.fail_on:
-        raise RuntimeError(f"HTTP 500 while {step.action}")
+        raise WriteFailed(f"400 HTTP 400 while {step.action}", 400)
+    try:
+        return _change_state(world, step)
+    finally:
+        if step.action in world.lose_on:  # the write is made, then the connection drops
+            raise translate(ConnectionResetError("connection reset by peer"), write=True)
+
+
+def _change_state(world: ToyWorld, step: Step) -> dict[str, Any]:
     state = world.state
     world.applied.append(step.action)
     if step.action == "assign-licence":

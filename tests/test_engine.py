@@ -202,7 +202,7 @@ async def test_half_failed_fix_is_journaled_and_undo_restores_it(make_engine: Ma
     report = await make_engine([ADMIN]).fix()
     outcome = report.results[0]
     assert outcome.status == Status.FAILED and report.exit_code == ExitCode.FIX_FAILED
-    assert "RuntimeError: HTTP 500 while enable-audit" in (outcome.reason or "")
+    assert "WriteFailed: 400 HTTP 400 while enable-audit" in (outcome.reason or "")
     assert [(c.seq, c.action, c.state) for c in journal.changes(report.run_id)] == [
         (1, "add-admin", "applied"), (2, "enable-audit", "failed")]
     assert toy_world.state["admins"] == ["svc"]
@@ -248,12 +248,23 @@ async def test_pending_change_of_a_killed_run_is_not_undone_blindly(make_engine:
                                                                     toy_world: ToyWorld,
                                                                     journal: Journal) -> None:
     run_id = journal.start_run("fix")
-    step = Step("add-admin", Call("POST", "https://toy/site/admins"))
+    step = Step("enable-audit", Call("PATCH", "https://toy/site/flags"))
     journal.change_pending(run_id, "mail1", "toy-not-admin", "toy-make-admin", step)  # then killed
-    undo = await make_engine([ADMIN]).undo(run_id)
+    undo = await make_engine([ADMIN]).undo(run_id)  # the toy cannot tell who turned auditing on
     assert undo.results[0].status == Status.SKIPPED
     assert "may or may not have happened" in (undo.results[0].reason or "")
     assert toy_world.applied == []
+
+
+async def test_pending_change_of_a_killed_run_is_settled_by_reading_the_tenant(
+        make_engine: MakeEngine, toy_world: ToyWorld, journal: Journal) -> None:
+    run_id = journal.start_run("fix")
+    step = Step("add-admin", Call("POST", "https://toy/site/admins"))
+    journal.change_pending(run_id, "mail1", "toy-not-admin", "toy-make-admin", step)  # then killed
+    toy_world.state["admins"] = ["svc"]  # the kill came after the write reached the tenant
+    undo = await make_engine([ADMIN]).undo(run_id)
+    assert undo.results[0].status == Status.FIXED and toy_world.state["admins"] == []
+    assert journal.changes(run_id)[0].state == "undone"
 
 
 async def test_undo_unknown_run_is_bad_input(make_engine: MakeEngine) -> None:

@@ -331,16 +331,26 @@ def _store_of(ctx: Context) -> SecretStore | None:
 
 
 async def _reset(ctx: Context, step: Step) -> None:
-    """Store the new password first (so it is never lost), reset it, and put the old one back on failure."""
+    """Store the new password first, the old one kept next to it; reset; then settle the store.
+
+    Refused outright (a 4xx, a connection that never opened): the account still has the old password,
+    so it goes back. Answer lost (a timeout, a drop, a 5xx): the tenant most likely has the new one, so
+    the store keeps it, the old one stays recoverable, and the engine journals the step `uncertain`.
+    """
     store, account = _store_of(ctx), ctx.connector.account
     if store is None or account is None:
         raise WriteFailed("the connector's password reference cannot be written")
     ctx.guard.check(Call("PUT", f"secret store {store}"))  # a dry run stops here, before any write
     old, new = account.password.resolve(), new_password()
-    store.write(new)
+    store.begin_rotation(old, new)
     try:
         await ctx.clients.graph.patch_user(step.params["user_id"], {
             "passwordProfile": {"password": new, "forceChangePasswordNextSignIn": False}})
-    except Exception:
-        store.write(old)  # the account still has the old password: keep the connector consistent
+    except WriteFailed as exc:
+        if not exc.lost:
+            store.end_rotation(old)  # refused: the account still has the old password
         raise
+    except Exception:
+        store.end_rotation(old)  # nothing was answered by the tenant: a failure before the request
+        raise
+    store.end_rotation(None)

@@ -13,7 +13,7 @@ from agent.catalog.app_keys import token_evidence
 from agent.clients.errors import ReadFailed, WriteFailed
 from agent.clients.tokens import TokenProbe, graph_scope, probe_app_secret
 from agent.model import Finding, Plan, Risk, Step
-from agent.registry import Detector, Fixer, register_detector, register_fixer
+from agent.registry import Detector, Fixer, Settled, register_detector, register_fixer
 from agent.secrets import write_secret
 
 if TYPE_CHECKING:
@@ -214,6 +214,25 @@ class RotateClientSecret(Fixer):
             raise
         return {"key_id": key_id}
 
+    async def settle(self, ctx: Context, step: Step) -> Settled | None:
+        """Made when the app has a secret of this display name ending exactly when the step asked; its
+        value never reached the agent, so the undo removes it by its key id."""
+        app = ctx.connector.app
+        if step.action != "add-password" or app is None:
+            return None
+        registration = await ctx.clients.graph.get_application(app.client_id,
+                                                               select=["id", "passwordCredentials"])
+        if registration is None:
+            return Settled(False, note="(the app registration is gone)")
+        end = datetime.fromisoformat(step.params["end"])
+        for cred in registration.password_credentials or []:
+            when = cred.end_date_time
+            if cred.display_name == step.params["display_name"] and when is not None and cred.key_id \
+                    and abs((_aware(when) - _aware(end)).total_seconds()) < 1:
+                return Settled(True, {"key_id": str(cred.key_id)},
+                               note="a secret nobody stored was added: undo removes it")
+        return Settled(False)
+
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         undo = step.undo or {}
         if step.action != "add-password" or not undo.get("key_id"):
@@ -225,3 +244,7 @@ class RotateClientSecret(Fixer):
                     undo=dict(undo), irreversible=True,
                     description="remove the client secret the fix added; the secret store keeps its value, "
                                 "so put the previous secret back there if it is still valid")
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -18,7 +18,7 @@ from agent.catalog.conditional_access_eval import policy_controls as policy_cont
 from agent.clients.errors import ReadFailed
 from agent.clients.graph_json import as_dict
 from agent.model import Finding, Plan, Risk, Step
-from agent.registry import Detector, Fixer, register_detector, register_fixer
+from agent.registry import AlreadyReversed, Detector, Fixer, Settled, register_detector, register_fixer
 
 if TYPE_CHECKING:
     from agent.context import Context
@@ -190,13 +190,33 @@ class ExcludeFromPolicies(Fixer):
         after = await self._read(ctx, pid)  # its new modifiedDateTime guards the undo
         return {"policy_id": pid, "exclude_users": current, "modified": after.get("modifiedDateTime")}
 
+    async def settle(self, ctx: Context, step: Step) -> Settled | None:
+        """Made when the account is in the policy's excludeUsers and was not before the fix."""
+        if step.action != "exclude-account":
+            return None
+        pid, user_id = str(step.params["policy_id"]), str(step.params["user_id"])
+        policy = await self._read(ctx, pid)
+        current = strings((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
+        before = [str(u) for u in (step.before or {}).get("excludeUsers") or []]
+        if user_id not in current or user_id in before:
+            return Settled(False)
+        # restore what is there now minus the account: keeps edits made since; modified guards the rest
+        return Settled(True, {"policy_id": pid, "exclude_users": [u for u in current if u != user_id],
+                              "modified": policy.get("modifiedDateTime")})
+
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         """PATCH the saved list back, refusing when the policy was changed after the fix."""
         undo = step.undo or {}
         policy = await self._read(ctx, str(undo["policy_id"]))
-        _refuse_if_modified(policy, undo.get("modified"))
         current = strings((policy.get("conditions") or {}).get("users") or {}, "excludeUsers")
         saved = [str(u) for u in undo.get("exclude_users") or []]
+        user_id = (step.params or {}).get("user_id")
+        if step.action == "exclude-account" and user_id and str(user_id) not in current \
+                and sorted(current) == sorted(saved):
+            # an earlier undo's PATCH went through but its answer was lost: nothing left to restore
+            raise AlreadyReversed(f"Conditional Access policy '{policy.get('displayName')}' no longer "
+                                  "excludes the account")
+        _refuse_if_modified(policy, undo.get("modified"))
         return self._step(ctx, policy, current, saved, "restore-exclusions",
                           {"exclude_users": saved, "expect_modified": undo.get("modified")})
 

@@ -10,7 +10,7 @@ from agent.catalog.accounts import AccountParams, account_upn, cannot_read, read
 from agent.clients.errors import ReadFailed
 from agent.clients.graph_json import as_dict
 from agent.model import Finding, Plan, Risk, Step
-from agent.registry import Detector, Fixer, register_detector, register_fixer
+from agent.registry import Detector, Fixer, Settled, register_detector, register_fixer
 
 if TYPE_CHECKING:
     from agent.context import Context
@@ -165,6 +165,23 @@ class AssignExchangeLicence(Fixer):
         else:
             raise ValueError(f"{self.name} cannot apply {step.action!r}")
         return {}
+
+    async def settle(self, ctx: Context, step: Step) -> Settled | None:
+        """Read the account: does it hold the SKU (or the usage location) the step was to set?"""
+        p = step.params
+        user = await ctx.clients.graph.get_user(p["user_id"], select=["id", "assignedLicenses",
+                                                                      "usageLocation"])
+        if user is None:
+            return Settled(False, note="(the account is gone)")
+        if step.action == "set-usage-location":
+            return Settled(user.usage_location == p["usage_location"] != (step.before or {}).get(
+                "usageLocation"))
+        if step.action in ("assign-licence", "remove-licence"):
+            if user.assigned_licenses is None:
+                return None  # no licence list in the answer: cannot tell
+            held = {str(a.sku_id) for a in user.assigned_licenses}
+            return Settled((str(p["sku_id"]) in held) == (step.action == "assign-licence"))
+        return None
 
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         undo = step.undo or {}

@@ -11,10 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.catalog.fleet import THROTTLED, fleet_map, fleet_map_threads, tenant_limit
 from agent.catalog.site_access import login_name
 from agent.clients.csom import MAX_ACTIONS, PROCESS_QUERY
-from agent.clients.errors import ClientError, ReadFailed
+from agent.clients.errors import ClientError, ReadFailed, answer_lost
 from agent.config import GroupScope
 from agent.model import Call, Finding, Plan, Risk, Step
-from agent.registry import Detector, Fixer, PartialFailure, register_detector, register_fixer
+from agent.registry import (
+    AlreadyReversed,
+    Detector,
+    Fixer,
+    PartialFailure,
+    Settled,
+    register_detector,
+    register_fixer,
+)
 
 if TYPE_CHECKING:
     from agent.context import Context
@@ -195,7 +203,12 @@ class GrantOneDriveAdmin(Fixer):
         changed = [sites[s] for s, e in outcome.items() if e is None]
         failed = [{"user": sites[s], "site": s, "status": e.status, "reason": e.reason}
                   for s, e in outcome.items() if e is not None and (grant or e.status != 404)]
-        done = {"users": changed}  # exactly the sites this step changed: what undoing it touches
+        # a batch whose answer was lost may have changed its sites: undo reverses those too (setting
+        # the flag back on a site that never got it is harmless: the chunk holds only sites without it)
+        maybe = [sites[s] for s, e in outcome.items() if e is not None and answer_lost(e)]
+        done: dict[str, Any] = {"users": changed}  # the sites this step changed ...
+        if maybe:
+            done["maybe"] = maybe  # ... or may have
         step.after = {**(step.after or {}), "changed": len(changed), "failed": failed}
         if failed:
             self._report(failed)
@@ -233,13 +246,21 @@ class GrantOneDriveAdmin(Fixer):
         if self._finding is not None:
             self._finding.evidence.setdefault("failed", []).extend(failed)
 
+    async def settle(self, ctx: Context, step: Step) -> Settled | None:
+        """A chunk interrupted (killed) or unanswered: revoking its sites again is idempotent and safe,
+        since a chunk holds only sites that lacked the grant, so undo treats all of them as changed."""
+        if step.action != "grant-onedrive-admins":
+            return None
+        return Settled(True, {"maybe": list(step.params["users"])})
+
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         undo = step.undo or {}
         # journals written before the tenant-CSOM fix kept {"ids": {user: site user id}}
-        users = sorted(undo.get("users") or list(undo.get("ids") or {}), key=str.lower)
+        users = sorted({*(undo.get("users") or list(undo.get("ids") or {})), *(undo.get("maybe") or [])},
+                       key=str.lower)
         if step.action == "grant-onedrive-admins":
-            if not users:
-                raise ValueError("no OneDrive was changed by this step")
+            if not users:  # every site failed: a no-op step must not block the older changes' undo
+                raise AlreadyReversed("no OneDrive was changed by this step: nothing to undo")
             return self._step(ctx, "revoke-onedrive-admins", users, False, {"users": users})
         if step.action == "revoke-onedrive-admins":
             return self._step(ctx, "grant-onedrive-admins", users, True)

@@ -12,13 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.catalog.site_access import connector_view, site_problem
 from agent.clients.errors import WriteFailed
 from agent.model import Finding, Plan, Risk, Step
-from agent.registry import Detector, Fixer, PartialFailure, register_detector, register_fixer
+from agent.registry import Detector, Fixer, PartialFailure, Settled, register_detector, register_fixer
 
 if TYPE_CHECKING:
     from agent.context import Context
 
 Sleep = Callable[[float], Awaitable[None]]
-READY, PROVISIONING, FAILED = 2, 1, 3
+NOT_FOUND, PROVISIONING, READY, FAILED = 0, 1, 2, 3
 
 
 @register_detector
@@ -116,6 +116,15 @@ class CreateTargetSite(Fixer):
                 f"was not ready after {self.params.poll_timeout_s:g}s"
             raise PartialFailure(f"the site {r['Url']} {state} (SPSiteManager status {status.status})", done)
         return done
+
+    async def settle(self, ctx: Context, step: Step) -> Settled | None:
+        """Made when SPSiteManager knows the site now (the plan saw it missing); undo deletes it by id."""
+        if step.action != "create-site":
+            return None
+        status = await ctx.clients.sharepoint.site_status(step.params["request"]["Url"])
+        if status.status == NOT_FOUND or not status.site_id:
+            return Settled(False)
+        return Settled(True, {"site_id": status.site_id})
 
     async def undo_step(self, ctx: Context, step: Step) -> Step:
         undo, sp = step.undo or {}, ctx.clients.sharepoint

@@ -10,6 +10,10 @@ from agent.retry import error_headers, error_status, header
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _MAX_MESSAGE = 300
+# a connection that failed to open: the request never left, so nothing can have been written
+_NOT_SENT_NAMES = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "NewConnectionError",
+                             "ServiceRequestError"})
+_LOST_NAMES = frozenset({"ReadError", "WriteError", "IncompleteRead", "RemoteDisconnected"})
 _CONNECTION_NAMES = frozenset({
     "ConnectionError", "ConnectError", "ConnectTimeout", "ReadTimeout", "Timeout", "TimeoutException",
     "RemoteProtocolError", "ServiceRequestError", "ServiceResponseError", "SSLError", "ErrorTimeoutExpired",
@@ -43,7 +47,16 @@ class AuthFailed(ReadFailed):
 
 
 class WriteFailed(ClientError):
-    """A write was refused or failed; the fixer's step is `failed`."""
+    """A write was refused or failed; the fixer's step is `failed`, or `uncertain` when `lost`.
+
+    `lost`: the request was sent but its answer never came (a timeout, a dropped connection, a 5xx
+    other than 503): the tenant may have made the write, so it is neither done nor refused.
+    """
+
+    def __init__(self, reason: str, status: int | None = None, code: str | None = None, *,
+                 lost: bool = False) -> None:
+        super().__init__(reason, status, code)
+        self.lost = lost
 
 
 def aadsts_code(text: str | None) -> int | None:
@@ -70,13 +83,31 @@ def translate(exc: BaseException, *, write: bool = False, needs: str | None = No
     if needs and status == 403:
         reason += f" (needs {needs})"
     if write:
-        return WriteFailed(reason, status, code)
+        return WriteFailed(reason, status, code, lost=answer_lost(exc))
     names = _names(exc)
     if status in (429, 503) or names & _THROTTLE_NAMES:
         return Throttled(reason, status, code)
     if status == 401 or "ClientAuthenticationError" in names or "UnauthorizedError" in names:
         return AuthFailed(reason, status, code)
     return ReadFailed(reason, status, code)
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """True when a sent write got no answer that says whether it was made.
+
+    429 and 503 say "not processed" (retry.py retries them on writes), a 4xx is a refusal; a 5xx else,
+    a timeout or a connection dropped after the request went out may hide a write that was made. A
+    connection that never opened (ConnectError, refused) surely sent nothing.
+    """
+    if isinstance(exc, WriteFailed):
+        return exc.lost
+    status = error_status(exc)
+    if status is not None:
+        return status >= 500 and status != 503
+    names = _names(exc)
+    if names & _NOT_SENT_NAMES or isinstance(exc, ConnectionRefusedError):
+        return False
+    return bool(names & (_CONNECTION_NAMES | _LOST_NAMES)) or isinstance(exc, (ConnectionError, TimeoutError))
 
 
 def describe(exc: BaseException) -> tuple[int | None, str | None, str]:

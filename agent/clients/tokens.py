@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
 from agent.clients.timeouts import azure_core_timeouts
-from agent.retry import AZURE_CORE_NO_RETRY
+from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
@@ -206,14 +206,25 @@ def probe_password(tenant: Tenant, client_id: str, username: str, password: str,
     return acquire(lambda **kw: password_credential(tenant, client_id, username, password, **kw), scope)[0]
 
 
-def acquire(make: Callable[..., TokenCredential], scope: str) -> tuple[TokenProbe, AccessToken | None]:
-    """Build a NEW credential and ask for one token.
+def acquire(make: Callable[..., TokenCredential], scope: str, *, policy: RetryPolicy = DEFAULT_POLICY,
+            sleep: SyncSleep = time.sleep) -> tuple[TokenProbe, AccessToken | None]:
+    """Build a NEW credential and ask for one token, retried under `policy` like every other call.
 
-    A fresh object each time: MSAL caches 400 answers for 60 s per credential, so a re-verify
-    after a fix would otherwise see the old error. Raises ReadFailed when the endpoint gave no
-    AADSTS answer (connection, TLS, 5xx): that says nothing about the credential.
+    A fresh object each attempt: MSAL caches 400 answers for 60 s per credential, so a re-verify
+    after a fix would otherwise see the old error. A throttled answer (429/503 with Retry-After, from
+    the token endpoint or MSAL's authority discovery) and a dropped connection are retried; when the
+    budget is spent, ReadFailed / Throttled: no AADSTS verdict says nothing about the credential.
     """
-    from azure.core.exceptions import AzureError, ClientAuthenticationError
+    from azure.core.exceptions import AzureError
+
+    try:
+        return sync_retrying(policy, sleep=sleep)(_acquire_once, make, scope)
+    except AzureError as exc:
+        raise translate(exc) from None
+
+
+def _acquire_once(make: Callable[..., TokenCredential], scope: str) -> tuple[TokenProbe, AccessToken | None]:
+    from azure.core.exceptions import ClientAuthenticationError
 
     seen = _ErrorCapture()
     credential: Any = None
@@ -223,9 +234,9 @@ def acquire(make: Callable[..., TokenCredential], scope: str) -> tuple[TokenProb
     except ClientAuthenticationError as exc:
         return _failed(exc, seen), None
     except ValueError as exc:  # a certificate that does not load, a malformed authority
+        if seen.status is not None:  # MSAL's discovery got an error answer: no verdict on the credential
+            raise _no_verdict(f"authority discovery: {one_line(str(exc))}", seen) from None
         return TokenProbe(ok=False, message=one_line(f"credential rejected locally: {exc}")), None
-    except AzureError as exc:
-        raise translate(exc) from None
     finally:
         if credential is not None:
             credential.close()
@@ -238,9 +249,17 @@ def _failed(exc: Exception, seen: _ErrorCapture) -> TokenProbe:
     status = seen.status or getattr(getattr(exc, "response", None), "status_code", None)
     if code is None or status in (429, 503, 504):
         # no verdict on the credential: unreachable, TLS, throttled or a server error
-        cls = Throttled if status in (429, 503) else ReadFailed
-        raise cls(f"token endpoint: {text}", status) from None
+        seen.status = status
+        raise _no_verdict(f"token endpoint: {text}", seen) from None
     return TokenProbe(ok=False, aadsts=code, error=seen.error, message=one_line(text), status=status)
+
+
+def _no_verdict(text: str, seen: _ErrorCapture) -> ReadFailed:
+    """Throttled (retried, honouring the Retry-After it carries) or ReadFailed."""
+    cls = Throttled if seen.status in (429, 503) else ReadFailed
+    error = cls(text, seen.status)
+    error.headers = {"Retry-After": seen.retry_after} if seen.retry_after is not None else {}  # type: ignore[attr-defined]
+    return error
 
 
 class _ErrorCapture:
@@ -253,12 +272,14 @@ class _ErrorCapture:
     def __init__(self) -> None:
         self.status: int | None = None
         self.error: str | None = None
+        self.retry_after: str | None = None
 
     def __call__(self, response: Any) -> None:
         http = response.http_response
         if http.status_code < 400:
             return
         self.status = http.status_code
+        self.retry_after = http.headers.get("Retry-After")
         try:
             body = json.loads(http.text())
         except (ValueError, TypeError):

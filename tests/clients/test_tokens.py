@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -119,12 +120,38 @@ def test_unreachable_authority_is_a_read_failure_not_a_verdict(config: Config) -
 
 
 def test_throttled_token_endpoint_raises_throttled(config: Config, tenant: Simulator) -> None:
-    tenant.set_faults({"throttle": {"first": 5, "services": ["identity"], "path": "/token"}})
+    tenant.set_faults({"throttle": {"first": 5, "services": ["identity"], "path": "/token",
+                                    "retry_after_s": 0}})
     app = config.connector("mail-exo").app
     assert app is not None and app.client_secret is not None
+    posts = _token_posts(tenant)
     with pytest.raises(Throttled) as caught:
         probe_app_secret(config.tenants[0], app.client_id, app.client_secret.resolve(), GRAPH_SCOPE)
     assert caught.value.status == 429
+    assert _token_posts(tenant) - posts == 5  # the whole retry budget (5 attempts), not 1 or 2
+
+
+def test_throttled_password_probe_is_retried_after_retry_after(config: Config, tenant: Simulator) -> None:
+    """The review's M8: two 429s with Retry-After: 1 made the connector's probe `unknown`."""
+    tenant.set_faults({"throttle": {"first": 2, "services": ["identity"], "path": "oauth2/v2.0/token",
+                                    "retry_after_s": 1}})
+    account = config.connector("mail-exo").account
+    assert account is not None and account.public_client_id is not None
+    started, posts = time.monotonic(), _token_posts(tenant)
+    probe = probe_password(config.tenants[0], str(account.public_client_id), account.username,
+                           account.password.resolve(), GRAPH_SCOPE)
+    assert probe.ok, probe
+    assert _token_posts(tenant) - posts == 3 and time.monotonic() - started >= 2.0  # waited as asked
+
+
+def test_throttled_authority_discovery_is_retried(config: Config, tenant: Simulator) -> None:
+    tenant.set_faults({"throttle": {"first": 2, "services": ["identity"], "path": "openid-configuration",
+                                    "retry_after_s": 0}})
+    app = config.connector("mail-exo").app
+    assert app is not None and app.client_secret is not None
+    probe = probe_app_secret(config.tenants[0], app.client_id, app.client_secret.resolve(), GRAPH_SCOPE)
+    assert probe.ok, probe
+    assert len(requests_to(tenant, "openid-configuration", "GET")) >= 3
 
 
 def test_admin_credential_prefers_the_certificate(config: Config, tenant: Simulator) -> None:

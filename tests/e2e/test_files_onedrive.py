@@ -104,3 +104,19 @@ def test_undo_reverses_exactly_the_sites_the_run_changed(world: World) -> None:
     undone = world.run("undo", fixed.run_id, "-o", "json")
     assert undone.code == 0, undone.stderr
     assert [i for i in range(1, 61) if account_is_admin(world, i)] == already
+
+
+def test_a_grant_that_changed_no_onedrive_does_not_block_the_undo(world: World) -> None:
+    """The review's M2: a 0-of-N fleet step was journaled applied and its undo failed on every retry,
+    blocking the certificate's undo too."""
+    world.reset(["app-certificate-missing", CAUSE], users=8)
+    fail_sites(world, list(range(1, 9)))
+    fixed = world.run("fix", "--yes", "-o", "json", "--connector", CONNECTOR)
+    assert fixed.result(CONNECTOR, "app-certificate-missing")["status"] == "fixed", fixed.json
+    assert fixed.result(CONNECTOR, CAUSE)["status"] == "failed"
+    world.sim.set_faults({})
+    for _ in range(2):  # and again: nothing is left failed
+        undone = world.run("undo", fixed.run_id, "-o", "json")
+        assert undone.code == 0, undone.json
+    again = world.run("diagnose", "-o", "json", "--connector", CONNECTOR)
+    assert again.result(CONNECTOR, "app-certificate-missing")["status"] == "found"  # reverted
