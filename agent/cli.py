@@ -128,6 +128,10 @@ def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in 
     from agent.statedir import JOURNAL_NAME
 
     folder = _history_state_dir(state_dir, config)
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"state directory {folder} is not a directory; give a folder (--state-dir DIR)")
+    if (folder / JOURNAL_NAME).exists() and not (folder / JOURNAL_NAME).is_file():
+        raise BadInput(f"the journal {folder / JOURNAL_NAME} is not a file; move it away")
     if not (folder / JOURNAL_NAME).is_file():
         if run_id:
             raise BadInput(f"unknown run id {run_id!r}: no journal in {folder}")

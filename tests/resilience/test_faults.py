@@ -151,6 +151,8 @@ def test_throttled_write_is_retried_then_applied_and_undoable(world: World,
 
 def test_connection_dropped_on_the_write_is_not_blindly_repeated(world: World,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the answer is lost, so the step is uncertain and verify reads the tenant: a second, not fifteen minutes
+    monkeypatch.setattr(AssignExchangeLicence, "propagation_s", 1.0)
     reset = {"drop": {"path": WRITE, "first": 1}}
     faults = PhasedFaults(world.sim, apply=reset)
     seq = world.log_seq()
@@ -159,6 +161,7 @@ def test_connection_dropped_on_the_write_is_not_blindly_repeated(world: World,
     attempts = [e for e in world.requests_since(seq) if e["path"].endswith("/assignLicense")]
     assert len(attempts) == 1  # a reset mid-write may have landed: it is reported, not retried
     assert not licensed(world)
+    assert "fix uncertain" in result.result(EXO, CAUSE)["reason"]
 
 
 def test_transient_faults_during_verify_still_verify(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
