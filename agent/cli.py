@@ -120,7 +120,8 @@ def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent
 def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in full.")] = None,
             output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
             config: ConfigOpt = None,
-            limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 20,
+            limit: Annotated[int, typer.Option("--limit", min=1, max=100_000,
+                                               help="How many runs to list.")] = 20,
             ) -> NoReturn:
     """List recent runs, or show one run's results and changes."""
     from agent.journal import Journal, UnknownRun

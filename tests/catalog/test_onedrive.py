@@ -280,3 +280,12 @@ def test_progress_is_silent_unless_a_person_watches() -> None:
     finally:
         SHOW_PROGRESS.reset(token)
     assert SHOW_PROGRESS.get() is False
+
+
+@pytest.mark.parametrize("scope", [[], [ACCOUNT_UPN]], ids=["empty", "only-the-account"])
+async def test_an_empty_scope_is_unknown_not_healthy(world: World, scope: list[str]) -> None:
+    """`every OneDrive in scope (0)` was an ok verdict on nothing (reliability review L5)."""
+    async with world.open_context(FILES, CAUSE) as ctx:
+        ctx.connector.scope.users = scope
+        finding = await OneDriveAdminMissing().detect(ctx)
+    assert finding.status == Status.UNKNOWN and "nothing was checked" in (finding.reason or finding.summary)
