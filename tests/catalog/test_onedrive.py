@@ -272,14 +272,16 @@ async def test_thread_fleet_stops_on_anything_but_a_client_error() -> None:
     assert len(calls) < 200  # the other thread took no further item once one failed
 
 
-def test_progress_is_silent_unless_a_person_watches() -> None:
+def test_progress_is_silent_unless_a_person_watches(capsys: pytest.CaptureFixture[str]) -> None:
+    before = SHOW_PROGRESS.get()  # an earlier in-process CLI run may have left it either way
     token = SHOW_PROGRESS.set(True)
     try:
         with progress("label", 10) as advance:  # stderr is not a terminal under pytest
             advance()
     finally:
         SHOW_PROGRESS.reset(token)
-    assert SHOW_PROGRESS.get() is False
+    assert SHOW_PROGRESS.get() is before
+    assert "label" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("scope", [[], [ACCOUNT_UPN]], ids=["empty", "only-the-account"])
