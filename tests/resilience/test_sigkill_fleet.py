@@ -11,7 +11,7 @@ from agent.simulator import Simulator
 from agent.simulator.contoso import ACCOUNT_UPN
 from agent.simulator.state import login_name, personal_path
 from tests.e2e.harness import World
-from tests.resilience import REPO, agent_process, change_states, wait_for
+from tests.resilience import REPO, agent_process, change_states, kill_when
 
 CONNECTOR, CAUSE = "files-onedrive", "no-onedrive-access"
 USERS = 120
@@ -50,15 +50,11 @@ def test_a_killed_fleet_fix_is_marked_interrupted_and_fully_undone(sim: Simulato
                             "--policy", str(policy), "--connector", CONNECTOR,
                             env={"AGENT_PLAYBOOKS": str(books)})
     try:
-        wait_for(lambda: _applied_and_pending(world.state_dir), timeout_s=120,
-                 what="a chunk applied, the next one pending")
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
+        kill_when(process, lambda: _applied_and_pending(world.state_dir), "a chunk applied, the next pending",
+                  timeout_s=120)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
         sim.set_faults(None)
+    assert process.returncode == -signal.SIGKILL
     run_id = change_states(world.state_dir)[0][0]
     assert admins(sim) > before  # the killed run left grants on the tenant
 
