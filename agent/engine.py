@@ -28,7 +28,7 @@ from agent.engine_steps import (
 )
 from agent.errors import BadInput
 from agent.journal import Journal, plain
-from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status
+from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status, Step
 from agent.redact import redact, redact_obj
 from agent.registry import Detector, Fixer
 from agent.shared_targets import merge_shared
@@ -409,11 +409,32 @@ class Engine:
         job.changes += changes
         job.uncertain = error if changes and changes[-1].get("state") == "uncertain" else None
         if job.uncertain is not None:
-            return True  # the write may have been made: verify's read tells
+            return not await self._not_made_yet(job, job.plan.steps[len(changes) - 1])
         if error is not None:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
                                         changes=job.changes)
             return False
+        return True
+
+    async def _not_made_yet(self, job: Job, step: Step) -> bool:
+        """A write whose answer was lost, read back at once: when the tenant does not show it, say so now
+        rather than let verify poll the fixer's whole propagation time (15 minutes for a licence). The
+        journal keeps it `uncertain` all the same: the tenant may still show it later, and undo reads."""
+        assert job.fixer is not None
+        binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
+        try:
+            settled = await job.fixer.settle(binding.context(job.cause), step)
+        except DryRunWrite:
+            raise  # settle only reads: a write there is a bug, loudly
+        except Exception:  # a failed read settles nothing: verify's probe decides
+            return False
+        finally:
+            await binding.close()
+        if settled is None or settled.made:
+            return False
+        job.outcome = self._outcome(job, Status.FAILED, changes=job.changes,
+                                    reason=f"fix uncertain: {job.uncertain}; the tenant does not show it "
+                                           "made; undo reads the tenant again before reversing it")
         return True
 
     async def _verify(self, job: Job) -> None:
