@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -24,6 +24,9 @@ from pydantic import (
 from agent.errors import BadInput
 from agent.model import Finding, Risk, Status
 from agent.yamlsrc import YamlSyntaxError, field_errors, read_yaml, validation_problems
+
+if TYPE_CHECKING:
+    from agent.lifetime import Lifetimes
 
 ENV_POLICY = "AGENT_HEAL_POLICY"
 RiskLimit = Literal["none", "low", "medium", "high"]
@@ -85,6 +88,8 @@ class Policy(_Strict):
     rotate_expiring_days: int = Field(default=0, ge=0, le=365)  # rotate what expires within N days; 0: never
     notify: tuple[Webhook, ...] = ()
     deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
+    grant_lifetime: dict[str, str] = Field(default_factory=dict)  # cause id (or default) -> 30d: time-boxed
+    grant_warn_days: int = Field(default=7, ge=0, le=365)  # reports name grants expiring within N days
     _base_dir: Path | None = PrivateAttr(None)  # the policy file's folder: file: references start there
 
     @property
@@ -106,6 +111,23 @@ class Policy(_Strict):
 
         return None if self.deadline is None else parse_duration(self.deadline)
 
+    @field_validator("grant_lifetime")
+    @classmethod
+    def _lifetimes(cls, values: dict[str, str]) -> dict[str, str]:
+        from agent.lifetime import POLICY_DEFAULT, parse_lifetime
+
+        for cause, text in values.items():
+            if cause != POLICY_DEFAULT and not _CAUSE_ID.fullmatch(cause):
+                raise ValueError(f"{cause!r} is not a cause id (kebab-case) or {POLICY_DEFAULT}")
+            parse_lifetime(str(text), f"grant_lifetime {cause}")
+        return values
+
+    def lifetimes(self) -> Lifetimes:
+        """The per-cause grant lifetimes of a heal run."""
+        from agent.lifetime import Lifetimes, parse_lifetime
+
+        return Lifetimes(per_cause={c: parse_lifetime(t, c) for c, t in self.grant_lifetime.items()})
+
     @field_validator("allow", "deny")
     @classmethod
     def _ids(cls, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -124,8 +146,8 @@ class Policy(_Strict):
     def check_causes(self, known: Iterable[str]) -> None:
         """Every cause id the policy names must be a playbook's; BadInput lists the valid ones."""
         valid = set(known)
-        for key in ("allow", "deny"):
-            unknown = sorted(set(getattr(self, key)) - valid)
+        for key in ("allow", "deny", "grant_lifetime"):
+            unknown = sorted(set(getattr(self, key)) - valid - {"default"})
             if unknown:
                 raise BadInput(f"heal policy {key}: unknown cause id {', '.join(unknown)}; "
                                f"valid: {', '.join(sorted(valid))}")
