@@ -8,10 +8,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,6 +38,14 @@ StatusName = Literal["ok", "found", "unknown", "planned", "fixed", "unverified",
 DEFAULT_NOTIFY_ON: tuple[StatusName, ...] = ("found", "planned", "fixed", "unverified", "failed", "unknown")
 _CAUSE_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _RANK = {"none": -1, "low": 0, "medium": 1, "high": 2}
+
+
+def _lifetime(value: str) -> str:
+    """A grant lifetime such as 30d (agent.lifetime)."""
+    from agent.lifetime import parse_lifetime
+
+    parse_lifetime(value, "lifetime")
+    return value
 
 
 class _Strict(BaseModel):
@@ -88,7 +97,8 @@ class Policy(_Strict):
     rotate_expiring_days: int = Field(default=0, ge=0, le=365)  # rotate what expires within N days; 0: never
     notify: tuple[Webhook, ...] = ()
     deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
-    grant_lifetime: dict[str, str] = Field(default_factory=dict)  # cause id (or default) -> 30d: time-boxed
+    # cause id (or default) -> lifetime of the grants its fix makes (30d): heal revokes them then
+    grant_lifetime: dict[str, Annotated[str, AfterValidator(_lifetime)]] = Field(default_factory=dict)
     grant_warn_days: int = Field(default=7, ge=0, le=365)  # reports name grants expiring within N days
     _base_dir: Path | None = PrivateAttr(None)  # the policy file's folder: file: references start there
 
@@ -113,13 +123,10 @@ class Policy(_Strict):
 
     @field_validator("grant_lifetime")
     @classmethod
-    def _lifetimes(cls, values: dict[str, str]) -> dict[str, str]:
-        from agent.lifetime import POLICY_DEFAULT, parse_lifetime
-
-        for cause, text in values.items():
-            if cause != POLICY_DEFAULT and not _CAUSE_ID.fullmatch(cause):
-                raise ValueError(f"{cause!r} is not a cause id (kebab-case) or {POLICY_DEFAULT}")
-            parse_lifetime(str(text), f"grant_lifetime {cause}")
+    def _lifetime_keys(cls, values: dict[str, str]) -> dict[str, str]:
+        for cause in values:
+            if cause != "default" and not _CAUSE_ID.fullmatch(cause):
+                raise ValueError(f"{cause!r} is not a cause id (kebab-case) or default")
         return values
 
     def lifetimes(self) -> Lifetimes:

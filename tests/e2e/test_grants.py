@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def full_access_granted(world: World) -> bool:
     return "full_access_as_app" in world.sim.state.roles_of(CONNECTOR_APP_ID, EXCHANGE_APP_ID)
 
 
-def grants_of(world: World, *states: str) -> list[dict[str, object]]:
+def grants_of(world: World, *states: str) -> list[dict[str, Any]]:
     with GrantStore(world.state_dir / JOURNAL_NAME) as store:
         return [g.to_dict() for g in store.grants(states)]
 
