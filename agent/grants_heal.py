@@ -3,6 +3,7 @@ and what was revoked or left alone (for the report's extras and the webhooks).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent import clock
@@ -14,12 +15,14 @@ if TYPE_CHECKING:
     from agent.model import RunReport
 
 
-async def revoke_expired(engine: Engine, store: GrantStore) -> RunReport | None:
-    """A `revoke` run over every expired live grant of the configured connectors; None when none expired."""
+async def revoke_expired(engine: Engine, store: GrantStore, connector: str | None = None,
+                         only: Sequence[str] = ()) -> RunReport | None:
+    """A `revoke` run over every expired live grant of the configured connectors (those the heal run was
+    limited to, with --connector and --only); None when none expired."""
     now = clock.now()
-    names = {c.name for c in engine.config.connectors}
+    names = {c.name for c in engine.config.connectors if connector is None or c.name == connector}
     live = sync_undone(store, engine.journal, store.grants(("active",)))
-    due = [g for g in live if g.expired(now) and g.connector in names]
+    due = [g for g in live if g.expired(now) and g.connector in names and (not only or g.cause in only)]
     if not due:
         return None
     return await engine.revoke(due, store)

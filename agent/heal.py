@@ -126,7 +126,7 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
     approver.bind(jobs)
     engine.approver = approver
     with GrantStore(engine.journal.path) as grant_store:
-        revocation = await revoke_expired(attach(engine, policy.lifetimes()), grant_store)
+        revocation = await revoke_expired(attach(engine, policy.lifetimes()), grant_store, connector, only)
         approver.closed = closed_windows(grant_store)
         with progress("checking connectors", len(jobs)) as advance:
             count_detections(jobs, advance)

@@ -212,3 +212,33 @@ def revocations(world: World, since: int, until: int | None = None) -> Counter[s
     """Site path -> how many Tenant.SetSiteAdmin(..., false) calls the request log shows for it."""
     return Counter(call.split()[1] for e in world.requests_since(since)
                    if until is None or e["seq"] <= until for call in e["csom"] if call.endswith(" false"))
+
+
+def test_heal_time_boxes_site_grants_by_policy_and_revokes_them(world: World,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.e2e.test_sharepoint_sites import account_entry, roles_of_account
+
+    world.reset(["not-site-collection-admin", "no-full-control"])
+    at(monkeypatch, "2026-12-07T00:00:00Z")
+    rules = Path(world.folder / "timeboxed.yaml")
+    rules.write_text("grant_lifetime:\n  not-site-collection-admin: 14d\n  default: 30d\n")
+    healed = world.run("heal", "--policy", str(rules), "-o", "json", "--connector", "sp-sites")
+    assert healed.code == 0, healed.stdout
+    kinds = {g["kind"]: g["expires_at"] for g in grants_of(world, "active")}
+    assert kinds == {"site-collection-admin": "2026-12-21T00:00:00+00:00",
+                     "full-control": "2027-01-06T00:00:00+00:00"}
+    md = world.run("grants", "-o", "md")
+    assert md.code == 0 and "## grants" in md.stdout and "site-collection-admin" in md.stdout
+    html = world.run("grants", "-o", "html")
+    assert html.code == 0 and "<html" in html.stdout.lower() and "full-control" in html.stdout
+
+    at(monkeypatch, "2026-12-25T00:00:00Z")  # the admin flag expired, Full Control not yet
+    mid = world.run("heal", "--policy", str(rules), "-o", "json", "--connector", "sp-sites")
+    assert [g["kind"] for g in mid.json["grants"]["revoked"]] == ["site-collection-admin"]
+    assert account_entry(world).is_site_admin is False and 1073741829 in roles_of_account(world)
+    assert "expiring" not in mid.json["grants"]  # 12 days left: beyond the 7-day default warning
+    at(monkeypatch, "2027-01-07T00:00:00Z")
+    late = world.run("heal", "--policy", str(rules), "-o", "json", "--connector", "sp-sites")
+    assert [g["kind"] for g in late.json["grants"]["revoked"]] == ["full-control"]
+    assert 1073741829 not in roles_of_account(world)
+    assert grants_of(world, "active") == []
