@@ -46,7 +46,7 @@ class _Group:
 class Revoke:
     """One revocation run over `grants`; connectors, fixers and journaled changes are resolved first."""
 
-    def __init__(self, engine: Engine, grants: Any, store: GrantStore, dry_run: bool) -> None:
+    def __init__(self, engine: Engine, grants: Any, store: GrantStore | None, dry_run: bool) -> None:
         self.engine, self.store, self.dry_run = engine, store, dry_run
         self.grants: list[Grant] = list(grants)
         self.targets: dict[str, tuple[Tenant, Connector]] = {}
@@ -123,16 +123,14 @@ class Revoke:
             return self._note(group, entry, "unknown", f"could not read the grant: {short_reason(exc)}")
         if before.state != HOLDS:
             return self._left_alone(grant, group, entry, before)
-        if before.gone and not self.dry_run:  # someone else took some OneDrives back: not ours to touch
-            self.store.update(grant, items=[*before.holding, *before.unreadable])
+        if before.gone:  # someone else took some OneDrives back: not ours to touch
+            self._save(grant, items=[*before.holding, *before.unreadable])
         entry["removed_by_someone_else"] = len(before.gone)
         await self._reverse(run_id, grant, step, before, group, entry)
 
     def _left_alone(self, grant: Grant, group: _Group, entry: dict[str, Any], seen: Holding) -> None:
         if seen.state in (REMOVED, CHANGED):
-            if not self.dry_run:
-                state = "removed" if seen.state == REMOVED else "changed"
-                self.store.update(grant, state=state, note=seen.note)
+            self._save(grant, state="removed" if seen.state == REMOVED else "changed", note=seen.note)
             return self._note(group, entry, "left-alone", f"changed by someone else, left alone: {seen.note}")
         return self._note(group, entry, "unknown", seen.note or "could not tell whether the grant holds")
 
@@ -188,14 +186,13 @@ class Revoke:
         after = seen[-1]
         left = [*after.holding, *after.unreadable, *before.unreadable] if before.holding else []
         if after.state != HOLDS and not left:
-            self.store.update(grant, state="revoked", items=[], revoked_run=run_id, note="revoked on expiry")
+            self._save(grant, state="revoked", items=[], revoked_run=run_id, note="revoked on expiry")
             self.engine.journal.change_undone(grant.run_id, grant.seq, run_id)
             entry["revoked"] = len(items) or 1
             return self._note(group, entry, "revoked", "revoked and verified: the grant is gone")
         entry.update(revoked=len(items) - len(after.holding) if items else 0, remaining=len(left) or 1)
         if left:
-            self.store.update(grant, items=left,
-                              note=f"{len(left)} target(s) still granted; retried next run")
+            self._save(grant, items=left, note=f"{len(left)} target(s) still granted; retried next run")
         why = error or "the grant still shows after the revocation"
         return self._note(group, entry, "failed" if error else "unverified", why)
 
@@ -214,6 +211,11 @@ class Revoke:
         finally:
             await read.close()
         return f"{reverse.call.method} {reverse.call.url}: {reverse.description}"
+
+    def _save(self, grant: Grant, **changes: Any) -> None:
+        """Update the grant's row; a dry run (or a read-only look) changes nothing."""
+        if self.store is not None and not self.dry_run:
+            self.store.update(grant, **changes)
 
     @staticmethod
     def _note(group: _Group, entry: dict[str, Any], kind: str, note: str) -> None:
@@ -235,7 +237,7 @@ class Revoke:
 
 async def inspect(engine: Engine, grants: Any) -> list[tuple[Grant, Holding, str]]:
     """Each grant with a fresh read of whether it holds and the call revoking it would make (reads only)."""
-    look = Revoke(engine, grants, store=None, dry_run=True)  # type: ignore[arg-type]  # never written
+    look = Revoke(engine, grants, store=None, dry_run=True)
     found = []
     for grant in look.grants:
         step = step_of(look.changes[(grant.run_id, grant.seq)])

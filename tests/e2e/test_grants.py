@@ -74,6 +74,10 @@ def test_grant_lives_until_its_expiry_then_heal_revokes_and_verifies(world: Worl
 
     at(monkeypatch, AFTER)
     seq = world.log_seq()
+    dry = world.run("grants", "revoke", "--expired", "--dry-run", "-o", "json")
+    assert dry.code == 3 and dry.result(EXO, FULL_ACCESS)["status"] == "planned"
+    assert dry.result(EXO, FULL_ACCESS)["changes"][0]["call"]["method"] == "DELETE"
+    assert world.writes_since(seq) == [] and full_access_granted(world)  # a dry run changes nothing
     late = world.run("heal", "--policy", policy(world, FULL_ACCESS), "-o", "json")
     assert not full_access_granted(world)
     [revoked] = late.json["grants"]["revoked"]
@@ -85,7 +89,7 @@ def test_grant_lives_until_its_expiry_then_heal_revokes_and_verifies(world: Worl
     assert "was revoked" in late.result(EXO, FULL_ACCESS)["reason"]
     history = world.run("history", "-o", "json").json["runs"]
     modes = [r["mode"] for r in history]
-    assert modes[:4] == ["heal", "revoke", "heal", "fix"], modes
+    assert modes[:5] == ["heal", "revoke", "revoke-dry-run", "heal", "fix"], modes
     revoke_run = world.run("history", history[1]["id"], "-o", "json").json
     assert [c["action"] for c in revoke_run["changes"]] == ["revoke-app-role"]
     assert revoke_run["changes"][0]["state"] == "applied"
