@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             note = f"exit {done.returncode}, {row['status']}: {row['summary']}"
         except (ValueError, IndexError, KeyError):
             note = f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
-        fast = Run("agent grants revoke --expired (read, batch, verify)", seconds, requests, note)
+        fast = Run("agent grants revoke --expired", seconds, requests, note)
         left = args.users - sim.missing_grants()
         sim.reset(args.users, latency)
         grant_all(sim, tempfile.mkdtemp(prefix="revoke-bench-naive-"))
