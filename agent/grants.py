@@ -86,14 +86,15 @@ def sync_undone(store: GrantStore, journal: Journal, grants: Sequence[Grant]) ->
     return live
 
 
-def closed_windows(store: GrantStore) -> dict[tuple[str, str], Grant]:
-    """(connector, cause) pairs whose time-boxed grant the agent revoked, with no live grant since: heal
-    must not grant them again on its own (a person does, with `agent fix` or `agent approve`)."""
+def closed_windows(store: GrantStore, now: datetime) -> dict[tuple[str, str], Grant]:
+    """(connector, cause) pairs whose window closed, with no live grant since: the agent revoked the grant,
+    or it expired after someone else removed it. Heal must not grant them again on its own (a person does,
+    with `agent fix` or `agent approve`); a grant removed before its expiry leaves the window open."""
     live = {(g.connector, g.cause) for g in store.grants(("active",))}
     closed: dict[tuple[str, str], Grant] = {}
-    for grant in store.grants(("revoked",)):
+    for grant in store.grants(("revoked", "removed")):
         key = (grant.connector, grant.cause)
-        if key not in live:
+        if key not in live and (grant.state == "revoked" or grant.expired(now)):
             closed[key] = grant
     return closed
 

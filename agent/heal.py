@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent import threads
+from agent import clock, threads
 from agent.grants import attach, closed_windows
 from agent.grants_heal import grant_news, revoke_expired
 from agent.grants_store import GrantStore
@@ -53,9 +53,11 @@ class PolicyApprover(JobApprover):
         cause = job.cause if job is not None else plan.cause
         closed = self.closed.get(self.key(plan))
         if closed is not None:
+            how = f"was revoked (run {closed.revoked_run})" if closed.state == "revoked" else \
+                "had been removed by someone else"
             return self.refuse(plan, f"pending approval: its time-boxed grant expired at {closed.expires_at} "
-                                     f"and was revoked (run {closed.revoked_run}), so heal does not grant it "
-                                     f"again; apply it with `agent approve {self.run_id} --cause {cause}`")
+                                     f"and {how}, so heal does not grant it again; apply it with "
+                                     f"`agent approve {self.run_id} --cause {cause}`")
         decision = decide(self.policy, cause, plan.risk, job.finding if job is not None else None)
         if decision.apply:
             return True
@@ -127,7 +129,7 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
     engine.approver = approver
     with GrantStore(engine.journal.path) as grant_store:
         revocation = await revoke_expired(attach(engine, policy.lifetimes()), grant_store, connector, only)
-        approver.closed = closed_windows(grant_store)
+        approver.closed = closed_windows(grant_store, clock.now())
         with progress("checking connectors", len(jobs)) as advance:
             count_detections(jobs, advance)
             report = await engine.run_jobs("heal", jobs, on_start=approver.started)

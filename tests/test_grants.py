@@ -78,9 +78,14 @@ def test_a_revoked_window_stays_closed_until_a_new_grant(tmp_path: Path) -> None
         old = Grant("r1", 1, "c", "x-cause", "f", "a", "app-role", "p", "t", "2027-01-01T00:00:00+00:00")
         store.add(old)
         store.update(old, state="revoked", revoked_run="r2")
-        assert set(closed_windows(store)) == {("c", "x-cause")}
+        early = Grant("r0", 1, "c", "y-cause", "f", "a", "app-role", "p", "t", "2027-01-01T00:00:00+00:00")
+        store.add(early)
+        store.update(early, state="removed")  # someone else removed it: closed once it expired
+        assert set(closed_windows(store, NOW)) == {("c", "x-cause")}
+        later = datetime(2027, 1, 2, tzinfo=UTC)
+        assert set(closed_windows(store, later)) == {("c", "x-cause"), ("c", "y-cause")}
         store.add(Grant("r3", 1, "c", "x-cause", "f", "a", "app-role", "p", "t", "2027-03-01T00:00:00+00:00"))
-        assert closed_windows(store) == {}
+        assert closed_windows(store, NOW) == {}
         soon = expiring(store.grants(), datetime(2027, 2, 25, tzinfo=UTC), 7)
         assert [g.run_id for g in soon] == ["r3"]
         assert expiring(store.grants(), datetime(2027, 2, 1, tzinfo=UTC), 7) == []
