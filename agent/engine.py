@@ -117,6 +117,8 @@ class Job:
 class Engine:
     """Runs diagnose, fix (or dry-run) and undo over the configured connectors."""
 
+    grant_hook: Any = None  # agent.grants.GrantHook: stamps grant steps with their expiry, records them
+
     def __init__(self, config: Config, playbooks: Sequence[PlaybookLike], journal: Journal,
                  clients_factory: ClientsFactory, approver: Approver = deny_all, *,
                  sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
@@ -145,6 +147,13 @@ class Engine:
 
         undo = Undo(self, run_id, dry_run)  # checks the run, connectors and fixers before any write
         return await self._run("undo-dry-run" if dry_run else "undo", undo.run, undoes=run_id)
+
+    async def revoke(self, grants: Sequence[Any], store: Any, dry_run: bool = False) -> RunReport:
+        """Revoke time-boxed grants (agent.grants_store.Grant) as a `revoke` run, like an undo of each."""
+        from agent.engine_grants import Revoke
+
+        revoke = Revoke(self, grants, store, dry_run)  # resolves connectors and fixers before any write
+        return await self._run("revoke-dry-run" if dry_run else "revoke", revoke.run)
 
     async def run_jobs(self, mode: str, jobs: list[Job],
                        on_start: Callable[[str], None] | None = None) -> RunReport:
@@ -300,6 +309,8 @@ class Engine:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
             return
         job.plan.risk = _max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
+        if self.grant_hook is not None:
+            self.grant_hook.annotate(job)
         job.outcome = self._outcome(job, Status.FOUND)
         if job.plan.empty:
             note = job.plan.note or "the fix found nothing to change"
@@ -407,6 +418,8 @@ class Engine:
         finally:
             await binding.close()
         job.changes += changes
+        if self.grant_hook is not None:
+            self.grant_hook.record(run_id, job, changes)
         job.uncertain = error if changes and changes[-1].get("state") == "uncertain" else None
         if job.uncertain is not None:
             return not await self._not_made_yet(job, job.plan.steps[len(changes) - 1])

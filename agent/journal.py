@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import BadInput
+from agent.grants_store import SCHEMA as GRANTS_SCHEMA
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
 from agent.statedir import JOURNAL_NAME, check_private
@@ -25,8 +26,8 @@ Now = Callable[[], datetime]
 # uncertain: the write was sent but its answer was lost; the tenant may or may not have it
 CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
 # 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on; 4: the uncertain state
-# and each change's HMAC (changes.mac)
-SCHEMA_VERSION = 4
+# and each change's HMAC (changes.mac); 5: the grants table of time-boxed grants (agent.grants_store)
+SCHEMA_VERSION = 5
 KEY_NAME = "journal.key"
 # the modes of runs that hold the lock (agent.cli_lock) while they run
 WRITING_MODES = ("fix", "undo", "heal", "approve")
@@ -157,6 +158,7 @@ class Journal:
         sql = self._db.execute("SELECT sql FROM sqlite_master WHERE name='changes'").fetchone()[0]
         if "'uncertain'" not in sql:
             self._rebuild_changes()
+        self._db.executescript(GRANTS_SCHEMA)  # version 5
 
     def _rebuild_changes(self) -> None:
         """Recreate the changes table with the new state CHECK (SQLite cannot alter a CHECK), sealing the
