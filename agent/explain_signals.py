@@ -48,7 +48,8 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
               "/beta/", "msgraph", "odataerror", "graph api"),
     "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services", "ews ",
             "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",
-            "x-feserver", "x-beserver"),  # the front-end and back-end server headers of Exchange
+            "x-feserver", "x-beserver",  # the front-end and back-end server headers of Exchange
+            "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice"),  # EWS clients
     "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint",
                    "microsoft.sharepoint", "spo", "pnp"),
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
