@@ -53,6 +53,7 @@ class Match:
     against: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     confidence: float = 0.0
+    decided: bool = False  # a signal that is the reason itself holds for it (unrelated kinds only)
     _points: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -107,8 +108,8 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     matched = [m for m in causes.values() if m.score > 0]
     others = [m for m in unrelated.values() if m.strong]
     best_cause = max((m.score for m in matched if m.strong), default=0.0)
-    other = max(others, key=lambda m: m.score, default=None)
-    if other is not None and other.score > best_cause:
+    other = max(others, key=lambda m: (m.decided, m.score), default=None)
+    if other is not None and (other.decided or other.score > best_cause):
         return Explanation([], other)
     if best_cause > 0:
         matched = [m for m in matched if m.strong]  # weak-only causes are noise next to a strong one
@@ -131,6 +132,7 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         points = clue.weight * KIND_FACTOR[clue.kind]
         if target is not None:
             target.add(points, evidence, clue.source)
+            target.decided = target.decided or clue.decides
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)

@@ -53,7 +53,10 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint",
                    "microsoft.sharepoint", "spo", "pnp"),
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
-    "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint"),
+    "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
+             "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
+             "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
+             "wsignin1.0"),  # the WS-Federation sign-in request of a federated domain's STS
 }
 # The authentication scheme a text shows (a WWW-Authenticate challenge, an Authorization header, prose).
 SCHEME_MARKS: dict[str, tuple[str, ...]] = {
@@ -85,6 +88,7 @@ class Signals:
     schemes: set[str] = field(default_factory=set)  # basic, ntlm, negotiate, bearer
     cloud: str | None = None  # online (Microsoft 365 hosts), onprem (an EWS host of its own), or unknown
     offered: set[str] = field(default_factory=set)  # schemes a WWW-Authenticate challenge in the text names
+    placeholders: list[str] = field(default_factory=list)  # quoted values that are a sample's placeholder
 
 
 def normalise(text: str) -> str:
@@ -118,7 +122,39 @@ def read_signals(raw: str) -> Signals:
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
     signals.cloud = _cloud(signals.flat)
     signals.offered = {m.lower() for line in _CHALLENGE.findall(text) for m in _SCHEME_NAME.findall(line)}
+    signals.placeholders = placeholders(text)
     return signals
+
+
+# A value that is a sample's or template's placeholder, never a real id, name or URL: a quoted name with
+# "enter"/"your"/"here" in it (Microsoft's samples ship 'Enter_the_Application_Id_here'), or an upper-case
+# snake_case name of a setting (CLIENT_ID, TENANT_NAME, MY_COMPANY_NAME) quoted or inside a URL, where
+# Entra and SharePoint put a GUID, a host or a URI. Error constants (E_ACCESSDENIED, ERROR_ACCESS_DENIED)
+# are upper-case too, hence the setting-name endings and the error words. Angle brackets, asterisks and
+# [guid] are left alone: that is how people redact a log before posting it.
+_QUOTED = re.compile(r"['\"]([^'\"\s]{3,80})['\"]")
+_PLACEHOLDER_WORD = re.compile(r"(?i)(?:^|[_-])(?:enter|your|here|placeholder|changeme)(?:[_-]|$)")
+# quoted, or a part of a host or path (RESOURCE_ID/TENANT_NAME.sharepoint.com); never a $VARIABLE of a script
+_IN_URL = re.compile(r"(?<![\w$%{-])([A-Z]+(?:_[A-Z]+)+)(?=['\"./])|(?<=['\"/.])([A-Z]+(?:_[A-Z]+)+)(?![\w-])")
+_SETTING_END = ("ID", "NAME", "SECRET", "DOMAIN", "URL", "URI", "TENANT", "GUID", "HERE", "HOST")
+_ERROR_WORDS = {"E", "ERROR", "DENIED", "FAILED", "INVALID", "NOT", "ACCESS", "REQUEST", "BAD", "NO"}
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholder values the text shows (at most a few: evidence, not an inventory)."""
+    sample = text[:200_000]
+    candidates = [v for v in _QUOTED.findall(sample) if _PLACEHOLDER_WORD.search(v)]
+    candidates += [w for m in _IN_URL.finditer(sample) if _setting_name(w := m.group(1) or m.group(2))]
+    found: list[str] = []
+    for value in candidates:
+        if value not in found:
+            found.append(value)
+    return found[:3]
+
+
+def _setting_name(word: str) -> bool:
+    parts = word.split("_")
+    return parts[-1] in _SETTING_END and not _ERROR_WORDS & set(parts)
 
 
 # EWS ResponseCode values that name EWS by themselves (the rest of the Error* family is shared with Graph)
