@@ -34,6 +34,7 @@ STRONG = 1.0  # a match contributing less is a weak signal (a bare 401, a generi
 SATURATION = 4.0  # score at which the evidence alone gives ~63% confidence
 AGAINST = 0.5  # a signal that speaks against a cause takes back this share of its points
 CLOSE = 0.5  # candidates within this share of the best score are worth telling apart on the tenant
+WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
 MAX_NEXT = 3
 
 _MATCHERS: dict[str, Callable[[Any, Signals], str | None]] = {
@@ -111,8 +112,8 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     other = max(others, key=lambda m: (m.decided, m.score), default=None)
     if other is not None and (other.decided or other.score > best_cause):
         return Explanation([], other)
-    if best_cause > 0:
-        matched = [m for m in matched if m.strong]  # weak-only causes are noise next to a strong one
+    if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
+        matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
     matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
     _confidences(matched)
     return Explanation(matched)

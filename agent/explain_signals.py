@@ -50,9 +50,13 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
             "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",
             "x-feserver", "x-beserver",  # the front-end and back-end server headers of Exchange
             "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice"),  # EWS clients
-    "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint",
+    "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint", "/sites/",
                    "microsoft.sharepoint", "spo", "pnp"),
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
+    # Exchange mailboxes, whichever API reaches them (EWS, or Graph's mail, calendar and contact paths)
+    "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
+             "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com", "full_access_as_app",
+             "mail.read", "mail.send"),
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
              "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
@@ -84,7 +88,7 @@ class Signals:
     words: set[str] = field(default_factory=set)  # every lower-case word of the text (codes stand alone)
     statuses: set[int] = field(default_factory=set)
     exceptions: set[str] = field(default_factory=set)  # lower-case class names, without module
-    services: set[str] = field(default_factory=set)  # identity, graph, ews, sharepoint, onedrive, adfs
+    services: set[str] = field(default_factory=set)  # identity, graph, ews, mail, sharepoint, onedrive, adfs
     schemes: set[str] = field(default_factory=set)  # basic, ntlm, negotiate, bearer
     cloud: str | None = None  # online (Microsoft 365 hosts), onprem (an EWS host of its own), or unknown
     offered: set[str] = field(default_factory=set)  # schemes a WWW-Authenticate challenge in the text names
@@ -119,6 +123,8 @@ def read_signals(raw: str) -> Signals:
     signals.services = _marked(signals.flat, SERVICE_MARKS)
     if (signals.codes | signals.words) & _EWS_CODES:
         signals.services.add("ews")
+    if "ews" in signals.services:
+        signals.services.add("mail")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
     signals.cloud = _cloud(signals.flat)
     signals.offered = {m.lower() for line in _CHALLENGE.findall(text) for m in _SCHEME_NAME.findall(line)}

@@ -22,7 +22,7 @@ from agent.playbook_schema import MATCH_KINDS, check_pattern
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 NOT_VOCABULARIES = ("unrelated.yaml",)  # the unrelated kinds themselves (agent.explain_knowledge)
-Service = Literal["identity", "graph", "ews", "sharepoint", "onedrive", "adfs"]
+Service = Literal["identity", "graph", "ews", "mail", "sharepoint", "onedrive", "adfs"]
 Scheme = Literal["basic", "ntlm", "negotiate", "bearer"]
 _SOURCE = re.compile(r"(https?://\S+|[\w.-]+/[\w.-]+:\S+)")  # a URL, or owner/repo:path[@version]
 CLUE_KINDS = (*MATCH_KINDS, "context")
