@@ -31,9 +31,10 @@ _STATUS_PATTERNS = (
     re.compile(r"\bHTTP/\d(?:\.\d)?\s+(\d{3})\b"),  # a status line
     re.compile(r"\b(?:HTTP(?: error)?|status(?:[ _]?code)?|reply status code was)"
                r"[\"']?\s*[:=]?\s*[\"']?(\d{3})\b", re.I),
-    re.compile(r"\b(\d{3})\s+(?:Unauthorized|Forbidden|Not Found|Too Many Requests|Bad Request|"
+    re.compile(r"\b(\d{3})\s*[-:(]?\s*(?:Unauthorized|Forbidden|Not Found|Too Many Requests|Bad Request|"
                r"Client Error|Server Error|Service Unavailable|Proxy Authentication Required|"
-               r"Internal Server Error)\b", re.I),
+               r"Internal Server Error)\b", re.I),  # also "401 (Unauthorized)" (.NET HttpClient), "401 - ..."
+    re.compile(r"\b(?:error|returned|response|code)\s+(4\d\d|5\d\d)\b", re.I),  # "Error 401", "returned 403"
 )
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed
 _WORD = re.compile(r"[\w-]+")
