@@ -52,12 +52,13 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
             "x-feserver", "x-beserver",  # the front-end and back-end server headers of Exchange
             "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice"),  # EWS clients
     "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint", "/sites/",
+                   "extsts.srf", "spoidcrl", "fedauth",
                    "microsoft.sharepoint", "spo", "pnp"),
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
     # Exchange mailboxes, whichever API reaches them (EWS, or Graph's mail, calendar and contact paths)
     "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
-             "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com", "full_access_as_app",
-             "mail.read", "mail.send"),
+             "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com",
+             "full_access_as_app", "mail.read", "mail.send"),
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
              "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
@@ -142,7 +143,8 @@ def read_signals(raw: str) -> Signals:
 _QUOTED = re.compile(r"['\"]([^'\"\s]{3,80})['\"]")
 _PLACEHOLDER_WORD = re.compile(r"(?i)(?:^|[_-])(?:enter|your|here|placeholder|changeme)(?:[_-]|$)")
 # quoted, or a part of a host or path (RESOURCE_ID/TENANT_NAME.sharepoint.com); never a $VARIABLE of a script
-_IN_URL = re.compile(r"(?<![\w$%{-])([A-Z]+(?:_[A-Z]+)+)(?=['\"./])|(?<=['\"/.])([A-Z]+(?:_[A-Z]+)+)(?![\w-])")
+_IN_URL = re.compile(r"(?<![\w$%{-])([A-Z]+(?:_[A-Z]+)+)(?=['\"./])"
+                     r"|(?<=['\"/.])([A-Z]+(?:_[A-Z]+)+)(?![\w-])")
 _SETTING_END = ("ID", "NAME", "SECRET", "DOMAIN", "URL", "URI", "TENANT", "GUID", "HERE", "HOST")
 _ERROR_WORDS = {"E", "ERROR", "DENIED", "FAILED", "INVALID", "NOT", "ACCESS", "REQUEST", "BAD", "NO"}
 
