@@ -201,8 +201,13 @@ def _codes(text: str) -> set[str]:
 def match_code(code: str, signals: Signals) -> str | None:
     """A code read from the structure, or standing alone as a word anywhere in the text."""
     key = code.strip().lower()
-    alone = key in signals.words if _WORD.fullmatch(key) else bool(_word(key).search(signals.flat))
-    if key in signals.codes or alone:
+    if key in signals.codes:
+        return f"code {code}"
+    if _WORD.fullmatch(key):
+        alone = key in signals.words
+    else:  # the substring test first: most codes are absent, and a regex per code costs a compile
+        alone = key in signals.flat and bool(_word(key).search(signals.flat))
+    if alone:
         return f"code {code}"
     return None
 
