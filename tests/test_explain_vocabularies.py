@@ -102,6 +102,11 @@ def shipped() -> Knowledge:
      "namespace</psf:text>", "sso-federated-account"),
     ("Cannot contact web site 'https://contoso.sharepoint.com/' or the web site does not support SharePoint "
      "Online credentials. The response status code is 'Unauthorized'.", "legacy-auth-disabled"),
+    # Exchange Online's refusals of the legacy protocols a mail tool may also use
+    ("New-PSSession : [outlook.office365.com] Connecting to remote server outlook.office365.com failed with "
+     "the following error message : Access is denied.", "legacy-auth-disabled"),
+    ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+     "legacy-auth-disabled"),
     # ADAL / MSAL texts of other ecosystems
     ("AdalError: Unsupported wstrust endpoint version. Current support version is wstrust2005 or wstrust13.",
      "sso-federated-account"),
