@@ -14,15 +14,17 @@ from urllib.parse import quote, urlsplit
 
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
 from agent.clients.timeouts import azure_core_timeouts
+from agent.clouds import CLOUDS
 from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
+from agent.trust import bundle_path
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
 
     from agent.config import Tenant
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the public cloud's; a tenant's: graph_scope(tenant)
-EWS_SCOPE = "https://outlook.office365.com/.default"  # the public cloud's; a tenant's: ews_scope(tenant)
+GRAPH_SCOPE = f"{CLOUDS['public'].graph}/.default"  # the public cloud's; a tenant's: graph_scope(tenant)
+EWS_SCOPE = f"{CLOUDS['public'].exchange}/.default"  # the public cloud's; a tenant's: ews_scope(tenant)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _realm_lock = threading.Lock()
 
@@ -96,7 +98,7 @@ def credential_options(tenant: Tenant) -> dict[str, Any]:
         **azure_core_timeouts(tenant),
     }
     if tenant.endpoints.ca_bundle is not None:
-        opts["connection_verify"] = str(tenant.endpoints.ca_bundle)
+        opts["connection_verify"] = bundle_path(tenant.endpoints.ca_bundle)  # extra CAs add to the default
     return opts
 
 
@@ -311,7 +313,7 @@ def user_realm(tenant: Tenant, upn: str) -> UserRealm:
 
     authority = tenant.endpoints.authority_host.rstrip("/")
     ca = tenant.endpoints.ca_bundle
-    transport = RequestsTransport(connection_verify=str(ca) if ca is not None else True,
+    transport = RequestsTransport(connection_verify=bundle_path(ca) or True,
                                   **azure_core_timeouts(tenant))
     url = f"{authority}/common/userrealm/{quote(upn, safe='@')}?api-version=1.0"
     try:

@@ -28,8 +28,23 @@ def admin_without_role(t: Tenant) -> None:
     t.touch("remove-admin-roles")
 
 
+def agent_app_missing(t: Tenant) -> None:
+    """A tenant the agent has never been set up in: no app registration, service principal or grant of it."""
+    app_id = str(t.extras.get("admin_app_id") or "")
+    for key, app in list(t.applications.items()):
+        if app.app_id == app_id:
+            del t.applications[key]
+    sp = t.sp_by_app_id(app_id)
+    if sp is not None:
+        for grant in [g for g in t.app_role_assignments.values() if g.principal_id == sp.id]:
+            t.delete_app_role_assignment(grant.id)
+        del t.service_principals[sp.id]
+    t.touch("remove-agent-app")
+
+
 SWITCHES: dict[str, Callable[[Tenant], None]] = {"device-code-blocked": block_device_code,
-                                                 "admin-without-role": admin_without_role}
+                                                 "admin-without-role": admin_without_role,
+                                                 "agent-app-missing": agent_app_missing}
 
 
 def check_switches(items: Iterable[object], where: str = "switch") -> tuple[str, ...]:
