@@ -293,9 +293,10 @@ def config_path(config: Path | None) -> Path:
     if not path.is_file():
         where = "--config" if config else (f"${ENV_CONFIG}" if os.environ.get(ENV_CONFIG) else "default")
         if where == "default":  # a first run: say how to begin, not only what is missing
-            raise BadInput(f"config file not found: {path}; run `agent init --tenant contoso.onmicrosoft.com` "
-                           f"to set up the agent in your tenant and write it, or pass one with --config FILE or "
-                           f"${ENV_CONFIG}, or try the built-in simulated tenant with --sim")
+            raise BadInput(f"config file not found: {path}; run `agent init --tenant YOUR-DOMAIN` to set "
+                           "the agent up in your tenant and write it, or write one from configs/example.yaml "
+                           f"and pass it with --config FILE or ${ENV_CONFIG}, or try the built-in simulated "
+                           "tenant with --sim")
         raise BadInput(f"config file not found: {path} ({where}; use --config FILE or ${ENV_CONFIG})")
     return path
 

@@ -32,7 +32,8 @@ class InitTier(enum.StrEnum):
     fix_high = "fix-high"
 
 
-TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant's domain (contoso.onmicrosoft.com) or id.")]
+TenantOpt = Annotated[str, typer.Option("--tenant", help="The tenant's domain (contoso.onmicrosoft.com) "
+                                                         "or id.")]
 AuthorityOpt = Annotated[str | None, typer.Option(
     "--authority-host", help="The sign-in host to ask (default: the public cloud's, which knows every "
     "tenant); for a proxy or a private endpoint.")]
@@ -51,28 +52,33 @@ def _sign_in(browser: bool, azure_cli: bool) -> str:
 
     if browser and azure_cli:
         raise BadInput("choose one of --browser and --azure-cli")
-    return SignIn.browser.value if browser else SignIn.azure_cli.value if azure_cli else SignIn.device_code.value
+    chosen = SignIn.browser if browser else SignIn.azure_cli if azure_cli else SignIn.device_code
+    return chosen.value
 
 
 def init(tenant: TenantOpt,
-         tier: Annotated[InitTier, typer.Option("--tier", help="read (diagnose only), fix (fixes up to medium "
+         tier: Annotated[InitTier, typer.Option("--tier", help="read (diagnose only), fix (fixes up to "
+                                                               "medium "
                                                 "risk), fix-high (every fix).")] = InitTier.read,
          cloud: Annotated[CloudChoice, typer.Option("--cloud", help="Default: found from the tenant's OpenID "
                                                     "configuration.")] = CloudChoice.auto,
          out: Annotated[Path, typer.Option("--out", help="The config to write.")] = Path("agent.yaml"),
-         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every call, change nothing.")] = False,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print every call, change nothing.")]
+         = False,
          force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config and key file.")]
          = False,
          update: Annotated[bool, typer.Option("--update", help="Re-sync the existing app's grants with the "
                                               "playbooks.")] = False,
-         adopt: Annotated[str | None, typer.Option("--adopt", help="Use this existing app (its appId).")] = None,
+         adopt: Annotated[str | None, typer.Option("--adopt", help="Use this existing app (its "
+                                                                   "appId).")] = None,
          name: Annotated[str, typer.Option("--name", help="The app registration's unique name.")]
          = "m365-401-agent",
          browser: BrowserOpt = False, azure_cli: CliOpt = False, client_id: ClientIdOpt = None,
          authority_host: AuthorityOpt = None,
          graph_url: Annotated[str | None, typer.Option("--graph-url", help="Graph root, when not the "
                                                        "cloud's.")] = None,
-         ews_url: Annotated[str | None, typer.Option("--ews-url", help="EWS URL, when not the cloud's.")] = None,
+         ews_url: Annotated[str | None, typer.Option("--ews-url", help="EWS URL, when not the "
+                                                                       "cloud's.")] = None,
          ca_bundle: CaOpt = None,
          cert_days: Annotated[int, typer.Option("--cert-days", min=1, max=730, help="The certificate's "
                                                 "lifetime.")] = 180,
@@ -131,7 +137,8 @@ def discover(tenant: TenantOpt, browser: BrowserOpt = False, azure_cli: CliOpt =
 def add(client_id: Annotated[str, typer.Option("--from-sp", help="The connector app's appId.")],
         kind: Annotated[str, typer.Option("--kind", help="exchange-online | onedrive | sharepoint")],
         name: Annotated[str | None, typer.Option("--name", help="The connector's name.")] = None,
-        config: Annotated[Path, typer.Option("--config", help="The config to add it to.")] = Path("agent.yaml"),
+        config: Annotated[Path, typer.Option("--config", help="The config to add it to.")]
+        = Path("agent.yaml"),
         secret: Annotated[bool, typer.Option("--secret", help="Ask for the app's client secret.")] = False,
         pfx: Annotated[Path | None, typer.Option("--pfx", help="The app's certificate as a PFX file (its "
                                                  "password is asked for).", exists=True, dir_okay=False)]

@@ -123,6 +123,17 @@ async def held_roles(graph: SetupGraph, sp_id: str) -> set[tuple[str, str]]:
     return {(str(g.resource_id).lower(), str(g.app_role_id).lower()) for g in grants}
 
 
+async def _grant_one(graph: SetupGraph, writer: Writer, sp_id: str, w: Wanted) -> None:
+    body = {"principalId": sp_id, "resourceId": w.resource_sp_id, "appRoleId": w.role_id}
+    call = Call("POST", graph.url(f"/servicePrincipals/{w.resource_sp_id}/appRoleAssignedTo"), body)
+    progress(f"granting {w.label}")
+    await writer.write("grant-app-role", call,
+                       lambda: graph.adapter.grant_app_role(w.resource_sp_id, sp_id, w.role_id),
+                       lambda made: {"resource_sp_id": w.resource_sp_id, "assignment_id": str(made.id),
+                                     "role": w.label},
+                       params={"role": w.label}, description=f"grant {w.label}")
+
+
 async def grant_all(graph: SetupGraph, writer: Writer, state: AppState, wanted: list[Wanted]) -> None:
     """Each missing grant on its own, each answer checked; a refusal is recorded and the rest go on."""
     held = await held_roles(graph, state.sp_id)
@@ -130,15 +141,8 @@ async def grant_all(graph: SetupGraph, writer: Writer, state: AppState, wanted: 
         if (w.resource_sp_id.lower(), w.role_id.lower()) in held:
             state.held.append(w.label)
             continue
-        body = {"principalId": state.sp_id, "resourceId": w.resource_sp_id, "appRoleId": w.role_id}
-        call = Call("POST", graph.url(f"/servicePrincipals/{w.resource_sp_id}/appRoleAssignedTo"), body)
-        progress(f"granting {w.label}")
         try:
-            await writer.write("grant-app-role", call,
-                               lambda w=w: graph.adapter.grant_app_role(w.resource_sp_id, state.sp_id, w.role_id),
-                               lambda made, w=w: {"resource_sp_id": w.resource_sp_id,
-                                                  "assignment_id": str(made.id), "role": w.label},
-                               params={"role": w.label}, description=f"grant {w.label}")
+            await _grant_one(graph, writer, state.sp_id, w)
         except WriteFailed as exc:
             if exc.lost:
                 raise

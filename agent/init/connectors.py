@@ -86,34 +86,43 @@ async def discover(graph: SetupGraph, tenant_id: str, skip_app_ids: set[str]) ->
     found: dict[str, Candidate] = {}
     by_sp: dict[str, set[str]] = {}
     for app_id, info in resources.items():
-        if info is None:
-            continue
-        sp_id, roles = info
-        builder = graph.client.service_principals.by_service_principal_id(sp_id).app_role_assigned_to
-        grants = await graph.adapter.read_all(builder.get, lambda u, b=builder: b.with_url(u).get,
-                                              needs="Application.Read.All")
-        for g in grants:
-            value = roles.get(str(g.app_role_id).lower())
-            if value is not None and g.principal_type in (None, "ServicePrincipal"):
-                by_sp.setdefault(str(g.principal_id), set()).add(f"{app_id}|{g.app_role_id}|{value}")
+        if info is not None:
+            await _holders(graph, app_id, *info, by_sp)
     for principal, held in by_sp.items():
-        sp = await graph.adapter.read(lambda p=principal: graph.client.service_principals
-                                      .by_service_principal_id(p).get(config(
-                                          select=["id", "appId", "displayName", "appOwnerOrganizationId"])),
-                                      needs="Application.Read.All")
-        if sp is None or not sp.app_id:
-            continue
-        owner = str(sp.app_owner_organization_id or tenant_id).lower()
-        cand = found.setdefault(str(sp.app_id), Candidate(str(sp.app_id), str(sp.display_name or sp.app_id),
-                                                          "tenant" if owner == tenant_id.lower() else "vendor"))
-        cand.microsoft = owner == MICROSOFT_TENANT
-        for item in sorted(held):
-            res, role_id, value = item.split("|")
-            cand.holds.append(f"{RESOURCE_LABEL[res]} {value}")
-            cand.role_ids.append(str(role_id).lower())
+        await _add_holder(graph, tenant_id, principal, held, found)
     await _askers(graph, resources, found)
     return [c for aid, c in sorted(found.items(), key=lambda kv: kv[1].display_name.lower())
             if aid not in skip_app_ids and not c.microsoft]
+
+
+async def _holders(graph: SetupGraph, app_id: str, sp_id: str, roles: dict[str, str],
+                   by_sp: dict[str, set[str]]) -> None:
+    """Who holds one of the resource's connector-grade roles: principal sp id -> {resource|role id|value}."""
+    builder = graph.client.service_principals.by_service_principal_id(sp_id).app_role_assigned_to
+    grants = await graph.adapter.read_all(builder.get, lambda u: builder.with_url(u).get,
+                                          needs="Application.Read.All")
+    for g in grants:
+        value = roles.get(str(g.app_role_id).lower())
+        if value is not None and g.principal_type in (None, "ServicePrincipal"):
+            by_sp.setdefault(str(g.principal_id), set()).add(f"{app_id}|{g.app_role_id}|{value}")
+
+
+async def _add_holder(graph: SetupGraph, tenant_id: str, principal: str, held: set[str],
+                      found: dict[str, Candidate]) -> None:
+    select = ["id", "appId", "displayName", "appOwnerOrganizationId"]
+    item = graph.client.service_principals.by_service_principal_id(principal)
+    sp = await graph.adapter.read(lambda: item.get(config(select=select)), needs="Application.Read.All")
+    if sp is None or not sp.app_id:
+        return
+    owner = str(sp.app_owner_organization_id or tenant_id).lower()
+    whose = "tenant" if owner == tenant_id.lower() else "vendor"
+    name = str(sp.display_name or sp.app_id)
+    cand = found.setdefault(str(sp.app_id), Candidate(str(sp.app_id), name, whose))
+    cand.microsoft = owner == MICROSOFT_TENANT
+    for entry in sorted(held):
+        res, role_id, value = entry.split("|")
+        cand.holds.append(f"{RESOURCE_LABEL[res]} {value}")
+        cand.role_ids.append(role_id.lower())
 
 
 async def _askers(graph: SetupGraph, resources: dict[str, tuple[str, dict[str, str]] | None],

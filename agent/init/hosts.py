@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 from agent.clouds import CLOUDS
 
 _SHAREPOINT_HOST = re.compile(r"([a-z0-9-]+)\.(sharepoint(?:-mil)?\.(?:com|us|cn|de))", re.I)
-_ONMICROSOFT = re.compile(r"([a-z0-9-]+)\.onmicrosoft\.(?:com|us)$|([a-z0-9-]+)\.partner\.onmschina\.cn$", re.I)
+_ONMICROSOFT = re.compile(r"([a-z0-9-]+)\.onmicrosoft\.(?:com|us)$|([a-z0-9-]+)\.partner\.onmschina\.cn$",
+                          re.I)
 _SUFFIX = {"public": "sharepoint.com", "gcc": "sharepoint.com", "gcchigh": "sharepoint.us",
            "dod": "sharepoint-mil.us", "china": "sharepoint.cn"}
 
@@ -52,5 +53,6 @@ def tenant_hosts(cloud: str, root: str | None, *, authority_host: str | None = N
                  graph_url: str | None = None, ews_url: str | None = None) -> Hosts:
     c = CLOUDS[cloud]
     sp = sharepoint_hosts(root) if root else (None, None, None)
-    return Hosts(cloud, (authority_host or c.authority_host).rstrip("/"), (graph_url or c.graph_url).rstrip("/"),
+    return Hosts(cloud, (authority_host or c.authority_host).rstrip("/"),
+                 (graph_url or c.graph_url).rstrip("/"),
                  (ews_url or c.ews_url).rstrip("/"), *sp)

@@ -90,8 +90,9 @@ async def _apply(opts: phases.InitOptions, journal: Any, run_id: str, found: pha
     elif state.granted or state.created:
         missing = _wait(opts, found, state)
         if missing:
-            print(f"error: after {opts.wait_s:.0f} s the app's tokens still lack {', '.join(sorted(missing))}; "
-                  f"run `agent init --update` later to check again", file=sys.stderr)
+            lacking = ", ".join(sorted(missing))
+            print(f"error: after {opts.wait_s:.0f} s the app's tokens still lack {lacking}; run "
+                  "`agent init --update` later to check again", file=sys.stderr)
             return phases.EXIT_ERROR
     if not opts.update or not opts.out.exists():
         _write(opts, writer, run_id, found, state)
@@ -127,7 +128,8 @@ def _wait(opts: phases.InitOptions, found: phases.Found, state: AppState) -> set
     return {role for roles in missing.values() for role in roles}
 
 
-def _write(opts: phases.InitOptions, writer: Writer, run_id: str, found: phases.Found, state: AppState) -> None:
+def _write(opts: phases.InitOptions, writer: Writer, run_id: str, found: phases.Found,
+           state: AppState) -> None:
     key_path, key_ref = phases._key_ref(opts)
     names: set[str] = set()
     entries = []
@@ -138,8 +140,8 @@ def _write(opts: phases.InitOptions, writer: Writer, run_id: str, found: phases.
         names.add(entry["name"])
         entries.append(entry)
     name = opts.tenant_name or (opts.tenant.split(".")[0] if "." in opts.tenant else "tenant")
-    data = config_data(found_connectors_name(name), found.tenant_id, found.hosts, opts.ca_bundle, state.app_id,
-                       key_ref, entries)
+    data = config_data(found_connectors_name(name), found.tenant_id, found.hosts, opts.ca_bundle,
+                       state.app_id, key_ref, entries)
     digest = write_config(opts.out, data, run_id, key_path)
     writer.note_file(str(opts.out.resolve()), digest, "the config init wrote")
     print(f"wrote {opts.out} ({len(entries)} connector(s))")

@@ -106,7 +106,8 @@ async def sign_in(opts: InitOptions, tenant: Any) -> tuple[AdminSession, SetupGr
     credential = CachedCredential(admin_credential(opts.sign_in, tenant.tenant_id, e.authority_host,
                                                    str(e.ca_bundle) if e.ca_bundle else None, opts.client_id))
     claims = token_claims(credential, graph_scope(tenant), opts.sign_in)
-    user = str(claims.get("upn") or claims.get("preferred_username") or claims.get("unique_name") or "the admin")
+    user = str(claims.get("upn") or claims.get("preferred_username") or claims.get("unique_name")
+               or "the admin")
     graph = graph_for(tenant, credential, opts.dry_run)
     roles = role_ids(claims)
     if roles is None:
@@ -123,7 +124,8 @@ async def plan_grants(graph: SetupGraph, playbooks: Any, tier: str
         found = await graph.resource_roles(RESOURCE_APP_IDS[resource])
         if found is not None:
             roles[resource] = (found.sp_id, found.roles)
-            names |= {(found.sp_id.lower(), rid.lower()): f"{resource} {value}" for value, rid in found.roles.items()}
+            names |= {(found.sp_id.lower(), rid.lower()): f"{resource} {value}"
+                      for value, rid in found.roles.items()}
     return resolve(tier_permissions(playbooks, tier), roles), names
 
 
@@ -176,7 +178,8 @@ async def _target_app(opts: InitOptions, graph: SetupGraph) -> Any:
     app = await graph.app_by_unique_name(opts.name)
     if app is not None and not opts.update:
         raise BadInput(f"the app {opts.name} exists already (appId {app.app_id}); `agent init --update` "
-                       "re-syncs its grants, `agent init --adopt APP_ID` uses another app, and `agent undo RUN` "
+                       "re-syncs its grants, `agent init --adopt APP_ID` uses another app, and `agent "
+                       "undo RUN` "
                        "of the init run that made it removes it")
     if app is None and opts.update:
         raise BadInput(f"--update: no app {opts.name} in this tenant; run `agent init` without --update")
@@ -232,6 +235,7 @@ def consent_url(hosts: Hosts, tenant_id: str, app_id: str) -> str:
 def refused_lines(state: agent_app.AppState, found: Found) -> list[str]:
     lines = [f"refused: {label} ({reason})" for label, reason in state.refused]
     lines.append(f"next: a Global Administrator or Privileged Role Administrator grants consent at "
-                 f"{consent_url(found.hosts, found.tenant_id, state.app_id)} then runs `agent init --update`; "
+                 f"{consent_url(found.hosts, found.tenant_id, state.app_id)} then runs `agent init "
+                 f"--update`; "
                  "what was made is journaled (`agent undo RUN` removes it)")
     return lines

@@ -89,7 +89,8 @@ def refusal(exc: Exception, method: str) -> SignInRefused:
     text = str(exc)
     if "AADSTS53003" in text:
         if method == "device-code":
-            return SignInRefused("sign-in refused: Conditional Access blocks device code sign-in in this tenant "
+            return SignInRefused("sign-in refused: Conditional Access blocks device code sign-in in "
+                                 "this tenant "
                                  "(AADSTS53003); run `agent init --browser`, or `az login` then "
                                  "`agent init --azure-cli`")
         return SignInRefused("sign-in refused by Conditional Access (AADSTS53003); sign in from a device the "
@@ -112,10 +113,12 @@ def check_session(session: AdminSession, grants_graph: bool) -> list[str]:
     lacking = missing_scopes(session.scopes)
     if lacking:
         raise SignInRefused(f"{session.user}'s token lacks the delegated scope(s) {', '.join(lacking)}; "
-                            "consent them for the sign-in app, or sign in with --client-id of an app that has "
+                            "consent them for the sign-in app, or sign in with --client-id of an app "
+                            "that has "
                             "them")
     if not session.may_create_apps:
-        raise SignInRefused(f"{session.user} holds none of Global Administrator, Application Administrator or "
+        raise SignInRefused(f"{session.user} holds none of Global Administrator, Application "
+                            f"Administrator or "
                             "Cloud Application Administrator, which creating the agent's app needs; nothing "
                             "was changed: sign in as one of them (granting Microsoft Graph roles also needs "
                             "Privileged Role Administrator or Global Administrator)")

@@ -43,7 +43,8 @@ class Writer:
                 print(f"    {redact_obj(call.body)}")
             return None
         assert self.journal is not None and self.run_id is not None
-        step = Step(action=action, call=call, before=before, params=dict(params or {}), description=description)
+        step = Step(action=action, call=call, before=before, params=dict(params or {}),
+                    description=description)
         seq = self.journal.change_pending(self.run_id, CONNECTOR, CAUSE, FIXER, step)
         try:
             result = await do()

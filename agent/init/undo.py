@@ -22,7 +22,8 @@ def init_changes(journal: Journal, record: RunRecord) -> list[Change]:
     changes = list(reversed(journal.changes(record.id)))
     tampered = [c for c in changes if not c.sealed]
     if tampered:
-        raise BadInput(f"run {record.id}: change {tampered[-1].seq} ({tampered[-1].action}) does not match its "
+        raise BadInput(f"run {record.id}: change {tampered[-1].seq} ({tampered[-1].action}) does not "
+                       f"match its "
                        f"journal signature (edited since, or {KEY_NAME} was replaced): not undoing anything")
     return [c for c in changes if c.state in UNDOABLE]
 

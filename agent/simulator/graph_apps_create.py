@@ -5,7 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .graph_apps import APP_GET, APP_GET_DELEGATED, APP_WRITE, NOT_FOUND, _key_credential, _resource_access, application_json
+from .graph_apps import (
+    APP_GET,
+    APP_GET_DELEGATED,
+    APP_WRITE,
+    NOT_FOUND,
+    _key_credential,
+    _resource_access,
+    application_json,
+)
 from .graph_odata import JSON, GraphError, GraphRequest, GraphRoute, Reply, collection, entity
 from .graph_roles import APP_WRITE_ROLES, require_app_create, require_role
 from .state import Application, new_id

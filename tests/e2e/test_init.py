@@ -37,8 +37,10 @@ class Setup:
 
     def args(self, *extra: str) -> list[str]:
         return ["init", "--tenant", "contoso.onmicrosoft.com", "--authority-host", self.sim.base_url,
-                "--graph-url", f"{self.sim.base_url}/v1.0", "--ews-url", f"{self.sim.base_url}/EWS/Exchange.asmx",
-                "--ca-bundle", self.sim.ca_path, "--out", str(self.out), "--no-checks", "--wait", "30", *extra]
+                "--graph-url", f"{self.sim.base_url}/v1.0",
+                "--ews-url", f"{self.sim.base_url}/EWS/Exchange.asmx",
+                "--ca-bundle", self.sim.ca_path, "--out", str(self.out), "--no-checks", "--wait", "30",
+                *extra]
 
     def run(self, *argv: str) -> Any:
         return self.runner.invoke(app, list(argv), env=self.env, catch_exceptions=False)
@@ -79,7 +81,8 @@ def test_init_diagnose_undo_round_trip(sim: Simulator, tmp_path: Path) -> None:
     tenant = config.tenants[0]
     assert tenant.admin.client_id == made.app_id and tenant.admin.method == "certificate"
     assert tenant.endpoints.sharepoint_root and tenant.endpoints.cloud == "public"
-    connector = next(c for c in config.connectors if c.app and c.app.client_id == sim.state.extras["connector_app_id"])
+    connector_app = sim.state.extras["connector_app_id"]
+    connector = next(c for c in config.connectors if c.app and c.app.client_id == connector_app)
     assert connector.kind == "exchange-online"
 
     diagnosed = s.run("diagnose", "-o", "json")
