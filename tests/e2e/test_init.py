@@ -177,3 +177,54 @@ def test_connectors_discover_lists_the_connector_app(sim: Simulator, tmp_path: P
     exo = sim.state.sp_by_app_id(EXCHANGE_APP_ID)
     assert exo is not None and exo.role_by_value("full_access_as_app") is not None
     assert FULL_ACCESS_AS_APP
+
+
+def test_vendor_owned_app_is_marked_and_its_credential_checks_say_unknown(sim: Simulator, tmp_path: Path) -> None:
+    s = Setup(sim, tmp_path, switches=("vendor-connector",))
+    done = s.init()
+    assert done.exit_code == 0, done.stdout + done.stderr
+    vendor = next(x for x in done.stdout.splitlines() if "Fabrikam Migration Service" in x)
+    assert "owner: vendor" in vendor and "vendor-held credential" in vendor
+    config = load_config(s.out)
+    connector = next(c for c in config.connectors if c.app and c.app.owner == "vendor")
+    diagnosed = s.run("diagnose", "--connector", connector.name, "-o", "json")
+    rows = {r["cause"]: r for r in json.loads(diagnosed.stdout)["results"]}
+    assert rows["exo-app-missing-full-access"]["status"] == "ok"  # judged from its grant, not its token
+    assert "skipped" in json.dumps(rows["exo-app-missing-full-access"]["evidence"])
+
+
+def test_connectors_add_asks_only_for_the_secrets_and_takes_a_pfx(sim: Simulator, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from agent.init.connectors_cli import add_connector
+    from agent.simulator.contoso import make_certificate
+
+    s = Setup(sim, tmp_path)
+    assert s.init("--no-connectors").exit_code == 0
+    cert = make_certificate("vendor-pfx")
+    key = serialization.load_pem_private_key(cert.pem.encode(), None)
+    pfx = tmp_path / "connector.pfx"
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"c", key, x509.load_pem_x509_certificate(cert.public_pem.encode()), None,  # type: ignore[arg-type]
+        BestAvailableEncryption(b"pfx-pass")))
+    asked: list[str] = []
+    answers = {"password of connector.pfx: ": "pfx-pass", "password of migsvc@contoso.onmicrosoft.com: ": "pw"}
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return answers[prompt]
+
+    line = add_connector(s.out, sim.state.extras["connector_app_id"], "onedrive", "files", secret=False,
+                         pfx=pfx, account="migsvc@contoso.onmicrosoft.com", vendor=False, ask=ask)
+    assert "added connector files" in line and len(asked) == 2
+    config = load_config(s.out)
+    files = config.connector("files")
+    assert files.app is not None and files.app.certificate is not None
+    assert "PRIVATE KEY" in files.app.certificate.resolve() and "pw" not in s.out.read_text()
+    assert stat.S_IMODE((tmp_path / "files.pem").stat().st_mode) == 0o600
+    with pytest.raises(Exception, match="wrong password"):
+        add_connector(s.out, "11111111-1111-1111-1111-111111111111", "onedrive", "bad", secret=False,
+                      pfx=pfx, account=None, vendor=False, ask=lambda prompt: "nope")
