@@ -179,7 +179,7 @@ def test_connectors_discover_lists_the_connector_app(sim: Simulator, tmp_path: P
     assert FULL_ACCESS_AS_APP
 
 
-def test_vendor_owned_app_is_marked_and_its_credential_checks_say_unknown(sim: Simulator, tmp_path: Path) -> None:
+def test_vendor_owned_app_is_marked_and_judged_by_its_grants(sim: Simulator, tmp_path: Path) -> None:
     s = Setup(sim, tmp_path, switches=("vendor-connector",))
     done = s.init()
     assert done.exit_code == 0, done.stdout + done.stderr
@@ -194,10 +194,9 @@ def test_vendor_owned_app_is_marked_and_its_credential_checks_say_unknown(sim: S
 
 
 def test_connectors_add_asks_only_for_the_secrets_and_takes_a_pfx(sim: Simulator, tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives.serialization import pkcs12
-    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
     from agent.init.connectors_cli import add_connector
     from agent.simulator.contoso import make_certificate
@@ -211,7 +210,8 @@ def test_connectors_add_asks_only_for_the_secrets_and_takes_a_pfx(sim: Simulator
         b"c", key, x509.load_pem_x509_certificate(cert.public_pem.encode()), None,  # type: ignore[arg-type]
         BestAvailableEncryption(b"pfx-pass")))
     asked: list[str] = []
-    answers = {"password of connector.pfx: ": "pfx-pass", "password of migsvc@contoso.onmicrosoft.com: ": "pw"}
+    answers = {"password of connector.pfx: ": "pfx-pass", "password of migsvc@contoso.onmicrosoft.com: "
+                                                          "": "pw"}
 
     def ask(prompt: str) -> str:
         asked.append(prompt)
