@@ -114,7 +114,8 @@ def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent
     """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
     from agent.cli_init import undo_if_init
 
-    undo_if_init(run_id, dry_run, _history_state_dir(state_dir, config))  # an `agent init` run: its own undo
+    # an `agent init` run or an own-certificate renewal: undone by their own module
+    undo_if_init(run_id, dry_run, _history_state_dir(state_dir, config), config)
     report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run),
                   lock=None if dry_run else "undo")
     raise typer.Exit(_emit(report, output, out))

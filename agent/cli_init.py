@@ -155,8 +155,8 @@ def add(client_id: Annotated[str, typer.Option("--from-sp", help="The connector 
     raise typer.Exit(0)
 
 
-def undo_if_init(run_id: str, dry_run: bool, folder: Path) -> None:
-    """When `run_id` is an `agent init` run, undo it here (signing the admin in again) and exit."""
+def undo_if_init(run_id: str, dry_run: bool, folder: Path, config: Path | None = None) -> None:
+    """When `run_id` is an `agent init` run (or an own-certificate renewal), undo it here and exit."""
     from agent.journal import Journal, UnknownRun
     from agent.statedir import JOURNAL_NAME
 
@@ -167,13 +167,23 @@ def undo_if_init(run_id: str, dry_run: bool, folder: Path) -> None:
             record = journal.run(run_id)
         except UnknownRun:
             return
-        if record.mode != "init":
+        if record.mode not in ("init", "own-certificate"):
             return
         from agent import threads
         from agent.cli_lock import locked
-        from agent.init.undo_cli import undo_init_run
 
+        if record.mode == "init":
+            from agent.init.undo_cli import undo_init_run
+
+            work = undo_init_run(journal, record, dry_run)
+        else:
+            from agent.cli import config_path
+            from agent.config import load_config
+            from agent.own_certificate_undo import undo_rotation
+
+            cfg = load_config(config_path(config))
+            work = undo_rotation(journal, record, cfg, dry_run)
         if dry_run:
-            raise typer.Exit(threads.run(undo_init_run(journal, record, True)))
+            raise typer.Exit(threads.run(work))
         with locked(folder, "undo"):
-            raise typer.Exit(threads.run(undo_init_run(journal, record, False)))
+            raise typer.Exit(threads.run(work))

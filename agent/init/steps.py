@@ -31,6 +31,7 @@ class Writer:
     run_id: str | None
     dry_run: bool
     planned: list[Call] = field(default_factory=list)
+    cause: str = CAUSE  # the journal's connector and cause columns for these changes
 
     async def write(self, action: str, call: Call, do: Callable[[], Awaitable[T]],
                     undo: Callable[[T], dict[str, Any]], *, before: Any = None, description: str = "",
@@ -45,7 +46,7 @@ class Writer:
         assert self.journal is not None and self.run_id is not None
         step = Step(action=action, call=call, before=before, params=dict(params or {}),
                     description=description)
-        seq = self.journal.change_pending(self.run_id, CONNECTOR, CAUSE, FIXER, step)
+        seq = self.journal.change_pending(self.run_id, self.cause, self.cause, FIXER, step)
         try:
             result = await do()
         except ClientError as exc:
@@ -64,5 +65,5 @@ class Writer:
             return
         step = Step(action="write-file", call=Call("WRITE", f"file:{path}"), params={"path": path},
                     description=description)
-        seq = self.journal.change_pending(self.run_id, CONNECTOR, CAUSE, FIXER, step)
+        seq = self.journal.change_pending(self.run_id, self.cause, self.cause, FIXER, step)
         self.journal.change_applied(self.run_id, seq, {"path": path, "sha256": digest})
