@@ -7,6 +7,7 @@ every write instead of making it. Every write is journaled (mode `init`), so `ag
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,16 +216,43 @@ async def change_phase(opts: InitOptions, graph: SetupGraph, found: Found, write
         body = agent_app.app_body(opts.name, run_id, found.grants, key)
         object_id, app_id = await agent_app.create_app(graph, writer, opts.name, body)
     else:
-        object_id, app_id = str(existing.id), str(existing.app_id)
-        from agent.init.graph_setup import app_dict
-
-        wanted = {"requiredResourceAccess": found.grants.required_resource_access()}
-        await agent_app.update_app(graph, writer, object_id, app_dict(existing), wanted)
+        object_id, app_id = await _bring_up_to_date(opts, graph, writer, run_id, str(existing.app_id), found)
     sp_id, _ = await agent_app.ensure_sp(graph, writer, app_id)
     state = agent_app.AppState(object_id, app_id, sp_id, created=existing is None)
     await agent_app.grant_all(graph, writer, state, found.grants.wanted)
     state.extra = [found.role_names.get(tuple(x.split(":", 1)), x) for x in state.extra]  # type: ignore[arg-type]
     return state
+
+
+def _holds_key(app: dict[str, Any], pem_path: Path) -> bool:
+    """Whether the app's keyCredentials hold the certificate of the PEM file init uses."""
+    if not pem_path.is_file():
+        return False
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    der = x509.load_pem_x509_certificate(pem_path.read_bytes()).public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(der).decode() in {k.get("key") for k in app.get("keyCredentials") or []}
+
+
+async def _bring_up_to_date(opts: InitOptions, graph: SetupGraph, writer: Writer, run_id: str, app_id: str,
+                            found: Found) -> tuple[str, str]:
+    """An existing app (--update, --adopt): its requiredResourceAccess synced, and a certificate of ours
+    added next to its other keys when it holds none (PATCH keyCredentials replaces the list, so the
+    existing keys go with it; addKey needs a key we already hold)."""
+    from agent.init.graph_setup import app_dict
+
+    app = await graph.adapter.get_application(app_id, select=["id", "appId", "keyCredentials",
+                                                              "requiredResourceAccess"])
+    assert app is not None  # _target_app found it
+    before = app_dict(app)
+    wanted: dict[str, Any] = {"requiredResourceAccess": found.grants.required_resource_access()}
+    key_path, _ = _key_ref(opts)
+    if not _holds_key(before, key_path):
+        key, _ = _new_key(opts, writer, run_id)
+        wanted["keyCredentials"] = [*(before.get("keyCredentials") or []), key]
+    await agent_app.update_app(graph, writer, str(app.id), before, wanted)
+    return str(app.id), app_id
 
 
 def consent_url(hosts: Hosts, tenant_id: str, app_id: str) -> str:

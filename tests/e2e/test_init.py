@@ -228,3 +228,24 @@ def test_connectors_add_asks_only_for_the_secrets_and_takes_a_pfx(sim: Simulator
     with pytest.raises(Exception, match="wrong password"):
         add_connector(s.out, "11111111-1111-1111-1111-111111111111", "onedrive", "bad", secret=False,
                       pfx=pfx, account=None, vendor=False, ask=lambda prompt: "nope")
+
+
+def test_adopt_uses_an_existing_app_and_undo_restores_it(sim: Simulator, tmp_path: Path) -> None:
+    from agent.simulator.contoso import ADMIN_APP_ID
+
+    s = Setup(sim, tmp_path)
+    sim.apply_scenario({"users": 4})  # the agent's app exists, registered by hand
+    sim.state.extras[INTERVAL_KEY] = 0
+    app = sim.state.application_by_app_id(ADMIN_APP_ID)
+    assert app is not None
+    keys_before, access_before = list(app.key_credentials), list(app.required_resource_access)
+    done = s.init("--adopt", ADMIN_APP_ID, "--no-connectors")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert len(app.key_credentials) == len(keys_before) + 1  # ours added next to the existing key
+    assert "held beyond what the tier needs" in done.stdout  # over-privilege reported, not removed
+    assert load_config(s.out).tenants[0].admin.client_id == ADMIN_APP_ID
+    undone = s.run("undo", _run_id(done.stdout))
+    assert undone.exit_code == 0, undone.stdout + undone.stderr
+    assert [k.thumbprint for k in app.key_credentials] == [k.thumbprint for k in keys_before]
+    assert app.required_resource_access == access_before and ADMIN_APP_ID in {
+        a.app_id for a in sim.state.applications.values()}
