@@ -23,6 +23,16 @@ def progress(text: str) -> None:
     print(f"init: {text}", file=sys.stderr, flush=True)
 
 
+def shortened(value: Any) -> Any:
+    """A body to show: certificates (long base64, public) stand as their size."""
+    if isinstance(value, dict):
+        return {k: (f"<certificate, {len(v)} base64 characters>" if k == "key" and isinstance(v, str)
+                    else shortened(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shortened(v) for v in value]
+    return value
+
+
 @dataclass
 class Writer:
     """Runs each write once: journal pending -> write -> applied (or failed / uncertain)."""
@@ -41,7 +51,7 @@ class Writer:
             self.planned.append(call)
             print(f"would {action}: {call.method} {call.url}")
             if call.body is not None:
-                print(f"    {redact_obj(call.body)}")
+                print(f"    {shortened(redact_obj(call.body))}")
             return None
         assert self.journal is not None and self.run_id is not None
         step = Step(action=action, call=call, before=before, params=dict(params or {}),

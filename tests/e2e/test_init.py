@@ -35,18 +35,18 @@ class Setup:
         self.runner = CliRunner()
         self.env = {"AGENT_STATE_DIR": str(folder / "state"), "AGENT_CONFIG": str(self.out)}
 
-    def args(self, *extra: str) -> list[str]:
+    def args(self, *extra: str, checks: bool = False) -> list[str]:
         return ["init", "--tenant", "contoso.onmicrosoft.com", "--authority-host", self.sim.base_url,
                 "--graph-url", f"{self.sim.base_url}/v1.0",
                 "--ews-url", f"{self.sim.base_url}/EWS/Exchange.asmx",
-                "--ca-bundle", self.sim.ca_path, "--out", str(self.out), "--no-checks", "--wait", "30",
-                *extra]
+                "--ca-bundle", self.sim.ca_path, "--out", str(self.out), "--wait", "30",
+                "--checks" if checks else "--no-checks", *extra]
 
     def run(self, *argv: str) -> Any:
         return self.runner.invoke(app, list(argv), env=self.env, catch_exceptions=False)
 
-    def init(self, *extra: str) -> Any:
-        return self.run(*self.args(*extra))
+    def init(self, *extra: str, checks: bool = False) -> Any:
+        return self.run(*self.args(*extra, checks=checks))
 
     def agent_apps(self) -> list[Any]:
         return [a for a in self.sim.state.applications.values() if a.unique_name == APP_NAME]
@@ -63,8 +63,9 @@ def test_init_diagnose_undo_round_trip(sim: Simulator, tmp_path: Path) -> None:
     s = Setup(sim, tmp_path, breaks=("exo-app-missing-full-access",))
     assert not s.agent_apps() and not s.out.exists()
 
-    done = s.init()
+    done = s.init(checks=True)  # then `agent permissions` and a read-only `agent diagnose`
     assert done.exit_code == 0, done.stdout + done.stderr
+    assert "agent permissions exited" in done.stdout and "agent diagnose exited 3" in done.stdout
     run_id = _run_id(done.stdout)
     [made] = s.agent_apps()
     key = tmp_path / "agent-admin.pem"
@@ -107,6 +108,7 @@ def test_dry_run_changes_nothing_and_prints_every_call(sim: Simulator, tmp_path:
     assert done.exit_code == 3, done.stdout + done.stderr
     assert s.writes(seq) == [] and not s.agent_apps() and not s.out.exists()
     assert "would create-app: PATCH" in done.stdout and "would grant-app-role: POST" in done.stdout
+    assert "<certificate, " in done.stdout and "PRIVATE KEY" not in done.stdout
     assert not (tmp_path / "agent-admin.pem").exists()
 
 
@@ -249,3 +251,18 @@ def test_adopt_uses_an_existing_app_and_undo_restores_it(sim: Simulator, tmp_pat
     assert [k.thumbprint for k in app.key_credentials] == [k.thumbprint for k in keys_before]
     assert app.required_resource_access == access_before and ADMIN_APP_ID in {
         a.app_id for a in sim.state.applications.values()}
+
+
+def test_init_in_gcc_high_finds_the_cloud_and_asks_for_its_audiences(tmp_path: Path) -> None:
+    with Simulator(users=2, cloud="gcchigh") as gov:
+        s = Setup(gov, tmp_path)
+        done = s.init("--no-connectors")
+        assert done.exit_code == 0, done.stdout + done.stderr
+        assert "in the gcchigh cloud" in done.stderr
+        tenant = load_config(s.out).tenants[0]
+        assert tenant.endpoints.cloud == "gcchigh"
+        assert tenant.endpoints.graph_resource == "https://graph.microsoft.us"
+        assert tenant.endpoints.ews_resource == "https://outlook.office365.us"
+        # the tenant refuses tokens for the public cloud's Graph: the grants reaching the app's own token
+        # (init waits for them) prove every token was asked for graph.microsoft.us
+        assert "granted: " in done.stdout
