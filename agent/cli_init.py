@@ -58,8 +58,7 @@ def _sign_in(browser: bool, azure_cli: bool) -> str:
 
 def init(tenant: TenantOpt,
          tier: Annotated[InitTier, typer.Option("--tier", help="read (diagnose only), fix (fixes up to "
-                                                               "medium "
-                                                "risk), fix-high (every fix).")] = InitTier.read,
+                                                "medium risk), fix-high (every fix).")] = InitTier.read,
          cloud: Annotated[CloudChoice, typer.Option("--cloud", help="Default: found from the tenant's OpenID "
                                                     "configuration.")] = CloudChoice.auto,
          out: Annotated[Path, typer.Option("--out", help="The config to write.")] = Path("agent.yaml"),
@@ -69,16 +68,16 @@ def init(tenant: TenantOpt,
          = False,
          update: Annotated[bool, typer.Option("--update", help="Re-sync the existing app's grants with the "
                                               "playbooks.")] = False,
-         adopt: Annotated[str | None, typer.Option("--adopt", help="Use this existing app (its "
-                                                                   "appId).")] = None,
+         adopt: Annotated[str | None, typer.Option("--adopt", help="Use this existing app (appId).")]
+         = None,
          name: Annotated[str, typer.Option("--name", help="The app registration's unique name.")]
          = "m365-401-agent",
          browser: BrowserOpt = False, azure_cli: CliOpt = False, client_id: ClientIdOpt = None,
          authority_host: AuthorityOpt = None,
          graph_url: Annotated[str | None, typer.Option("--graph-url", help="Graph root, when not the "
                                                        "cloud's.")] = None,
-         ews_url: Annotated[str | None, typer.Option("--ews-url", help="EWS URL, when not the "
-                                                                       "cloud's.")] = None,
+         ews_url: Annotated[str | None, typer.Option("--ews-url", help="EWS URL, when not the cloud's.")]
+         = None,
          ca_bundle: CaOpt = None,
          cert_days: Annotated[int, typer.Option("--cert-days", min=1, max=730, help="The certificate's "
                                                 "lifetime.")] = 180,

@@ -179,9 +179,8 @@ async def _target_app(opts: InitOptions, graph: SetupGraph) -> Any:
     app = await graph.app_by_unique_name(opts.name)
     if app is not None and not opts.update:
         raise BadInput(f"the app {opts.name} exists already (appId {app.app_id}); `agent init --update` "
-                       "re-syncs its grants, `agent init --adopt APP_ID` uses another app, and `agent "
-                       "undo RUN` "
-                       "of the init run that made it removes it")
+                       "re-syncs its grants, `agent init --adopt APP_ID` uses another app, and "
+                       "`agent undo RUN` of the init run that made it removes it")
     if app is None and opts.update:
         raise BadInput(f"--update: no app {opts.name} in this tenant; run `agent init` without --update")
     return app
