@@ -160,7 +160,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
     """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened."""
     from agent import cli
     from agent.cli_boundary import State
-    from agent.cli_lock import locked
+    from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
     from agent.engine import Engine, EngineSettings
     from agent.journal import Journal
@@ -178,6 +178,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
         # the lock first: a refused run opens nothing and records nothing
         with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
                 PendingStore(journal.path) as store:
+            close_interrupted(journal)
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                             argv=State.argv, settings=EngineSettings(deadline_s=deadline_s))
             yield engine, store, lock

@@ -28,6 +28,8 @@ CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
 # and each change's HMAC (changes.mac)
 SCHEMA_VERSION = 4
 KEY_NAME = "journal.key"
+# the modes of runs that hold the lock (agent.cli_lock) while they run
+WRITING_MODES = ("fix", "undo", "heal", "approve")
 _SEALED = ("run", "seq", "connector", "cause", "fixer", "action", "call", "before", "after", "params",
            "undo", "irreversible")
 
@@ -71,6 +73,14 @@ class RunRecord:
     argv: list[str]
     undoes: str | None
     targets: dict[str, dict[str, str]] | None = None  # connector -> Tenant.location() when it ran
+
+    @property
+    def state(self) -> str:
+        """`finished`; `interrupted` (a later writer found it dead: an end time, no exit code); or
+        `unfinished` (still running, or killed with no writer run since to notice)."""
+        if self.finished is None:
+            return "unfinished"
+        return "interrupted" if self.exit_code is None else "finished"
 
 
 def plain(obj: Any) -> Any:
@@ -203,6 +213,17 @@ class Journal:
     def finish_run(self, run_id: str, exit_code: int) -> None:
         self._db.execute("UPDATE runs SET finished=?, exit_code=? WHERE id=?",
                          (self._stamp(), int(exit_code), run_id))
+
+    def close_interrupted(self) -> list[str]:
+        """Mark the writing runs that never finished as interrupted, and return their ids. Only a caller
+        holding the state directory's lock may call this: every writing run holds that lock while it
+        runs, so one that is unfinished while another holds the lock has died."""
+        rows = self._db.execute("SELECT id FROM runs WHERE finished IS NULL AND mode IN "
+                                f"({','.join('?' * len(WRITING_MODES))})", WRITING_MODES).fetchall()
+        for row in rows:
+            self._db.execute("UPDATE runs SET finished=?, exit_code=NULL WHERE id=?",
+                             (self._stamp(), row["id"]))
+        return [row["id"] for row in rows]
 
     def run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()

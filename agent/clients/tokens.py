@@ -14,7 +14,6 @@ from urllib.parse import quote, urlsplit
 
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
 from agent.clients.timeouts import azure_core_timeouts
-from agent.clouds import CLOUDS
 from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
 from agent.trust import bundle_path
 
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 
     from agent.config import Tenant
 
-GRAPH_SCOPE = f"{CLOUDS['public'].graph}/.default"  # the public cloud's; a tenant's: graph_scope(tenant)
-EWS_SCOPE = f"{CLOUDS['public'].exchange}/.default"  # the public cloud's; a tenant's: ews_scope(tenant)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _realm_lock = threading.Lock()
 
