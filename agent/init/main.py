@@ -59,9 +59,10 @@ async def run_init(opts: phases.InitOptions, playbooks: Any, journal: Any) -> in
 async def _changes(opts: phases.InitOptions, playbooks: Any, journal: Any, found: phases.Found,
                    graph: Any) -> int:
     print_plan(found, opts)
+    existing = await phases.target_app(opts, graph)  # BadInput here: before any run or change
     if opts.dry_run:
         writer = Writer(None, None, True)
-        await phases.change_phase(opts, graph, found, writer, "<run id>")
+        await phases.change_phase(opts, graph, found, writer, "<run id>", existing)
         print(f"dry run: {len(writer.planned)} write(s) planned, nothing changed")
         return phases.EXIT_PENDING if writer.planned else phases.EXIT_OK
     run_id = journal.start_run("init", config=str(opts.out.resolve()), argv=opts.argv,
@@ -69,16 +70,17 @@ async def _changes(opts: phases.InitOptions, playbooks: Any, journal: Any, found
     print(f"run {run_id}")
     code = phases.EXIT_ERROR
     try:
-        code = await _apply(opts, journal, run_id, found, graph)
+        code = await _apply(opts, journal, run_id, found, graph, existing)
         return code
     finally:
         journal.finish_run(run_id, code)
 
 
-async def _apply(opts: phases.InitOptions, journal: Any, run_id: str, found: phases.Found, graph: Any) -> int:
+async def _apply(opts: phases.InitOptions, journal: Any, run_id: str, found: phases.Found, graph: Any,
+                 existing: Any) -> int:
     writer = Writer(journal, run_id, False)
     try:
-        state = await phases.change_phase(opts, graph, found, writer, run_id)
+        state = await phases.change_phase(opts, graph, found, writer, run_id, existing)
     except ClientError as exc:
         print(f"error: {exc.reason}; what was made is journaled: `agent undo {run_id}` removes it",
               file=sys.stderr)

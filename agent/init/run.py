@@ -169,7 +169,7 @@ async def read_phase(opts: InitOptions, playbooks: Any) -> tuple[Found, SetupGra
     return found, graph
 
 
-async def _target_app(opts: InitOptions, graph: SetupGraph) -> Any:
+async def target_app(opts: InitOptions, graph: SetupGraph) -> Any:
     """The existing app init works on (None: create one); BadInput when the options and tenant disagree."""
     if opts.adopt:
         app = await graph.app_by_app_id(opts.adopt)
@@ -208,8 +208,8 @@ def _new_key(opts: InitOptions, writer: Writer, run_id: str) -> tuple[dict[str, 
 
 
 async def change_phase(opts: InitOptions, graph: SetupGraph, found: Found, writer: Writer,
-                       run_id: str) -> agent_app.AppState:
-    existing = await _target_app(opts, graph)
+                       run_id: str, existing: Any) -> agent_app.AppState:
+    """`existing`: target_app's answer, asked before the run starts (a refusal journals nothing)."""
     if existing is None:
         key, _ = _new_key(opts, writer, run_id)
         body = agent_app.app_body(opts.name, run_id, found.grants, key)
@@ -243,7 +243,7 @@ async def _bring_up_to_date(opts: InitOptions, graph: SetupGraph, writer: Writer
 
     app = await graph.adapter.get_application(app_id, select=["id", "appId", "keyCredentials",
                                                               "requiredResourceAccess"])
-    assert app is not None  # _target_app found it
+    assert app is not None  # target_app found it
     before = app_dict(app)
     wanted: dict[str, Any] = {"requiredResourceAccess": found.grants.required_resource_access()}
     key_path, _ = _key_ref(opts)

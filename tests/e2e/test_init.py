@@ -117,6 +117,12 @@ def test_rerun_refuses_to_overwrite_and_update_resyncs(sim: Simulator, tmp_path:
     assert s.init().exit_code == 0
     again = s.init()
     assert again.exit_code == 2 and "exists" in again.stderr and "--force" in again.stderr
+    refused = s.init("--force", "--no-connectors")  # the app exists: refused before any run is journaled
+    assert refused.exit_code == 2 and "--update" in refused.stderr
+    from agent.journal import Journal
+
+    with Journal.in_dir(tmp_path / "state") as journal:
+        assert [r.mode for r in journal.runs()] == ["init"]
     [made] = s.agent_apps()
     sp = sim.state.sp_by_app_id(made.app_id)
     assert sp is not None
