@@ -4,7 +4,7 @@
 the public authority, with `tenant_region_scope`, `cloud_instance_name` and `msgraph_host`
 (https://learn.microsoft.com/en-us/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri,
 and https://learn.microsoft.com/en-us/graph/deployments for the hosts). `tenant_region_sub_scope` (GCC,
-DOD, DODCON) is what public tools read to tell the US Government clouds apart; its values are not on a
+DOD, DODCON) is what public projects read to tell the US Government clouds apart; its values are not on a
 Microsoft page, so the Graph host decides first and the sub-scope only refines it.
 """
 

@@ -18,7 +18,7 @@ class CloudAudiences:
     aliases: tuple[str, ...] = ()  # other Exchange resource URIs the cloud accepts
     # What the tenant's OpenID configuration says of its cloud: cloud_instance_name, tenant_region_scope and
     # tenant_region_sub_scope. Only the public cloud's values are on a Microsoft page (a tenant's discovery
-    # document); the government and China values are the ones public tools read them as.
+    # document); the government and China values are the ones public projects read them as.
     instance: str = "microsoftonline.com"
     region_scope: str = "NA"
     sub_scope: str | None = None
