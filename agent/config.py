@@ -290,7 +290,7 @@ class Config(_Strict):
     """The whole configuration file."""
 
     tenants: Annotated[list[Tenant], Field(min_length=1)]
-    connectors: list[Connector] = Field(default_factory=list)  # none yet: `agent connectors add`
+    connectors: list[Connector]  # required; empty until a connector is found or `agent connectors add`-ed
     state_dir: ConfigPath | None = None
     network: Timeouts = Field(default_factory=Timeouts)  # every tenant's, unless it sets timeouts:
 
