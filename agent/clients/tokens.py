@@ -107,6 +107,15 @@ def secret_credential(tenant: Tenant, client_id: str, secret: str, **extra: Any)
 
 
 def certificate_credential(tenant: Tenant, client_id: str, cert_pem: str, **extra: Any) -> TokenCredential:
+    """A fresh certificate credential; its key parsed once per process (agent.clients.keys).
+
+    A PEM the key cache cannot take (encrypted, or not PEM) goes to CertificateCredential as it is.
+    """
+    from agent.clients.keys import cached_key_credential
+
+    if "-----BEGIN" in cert_pem and "ENCRYPTED" not in cert_pem:
+        return cached_key_credential(tenant.tenant_id, client_id, cert_pem, **credential_options(tenant),
+                                     **extra)
     from azure.identity import CertificateCredential
 
     return CertificateCredential(tenant.tenant_id, client_id, certificate_data=cert_pem.encode(),
