@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 if TYPE_CHECKING:
-    from msgraph.generated.models.application import Application
-
+    from agent.clients.graph_view import GraphObject
     from agent.clients.tokens import TokenProbe
     from agent.config import Connector
 
@@ -114,8 +113,8 @@ class KeyView:
                 "expired": self.expired}
 
 
-def key_views(app: Application) -> list[KeyView]:
-    from agent.clients.graph import as_dict  # msgraph loads only when a Graph answer is at hand
+def key_views(app: GraphObject) -> list[KeyView]:
+    from agent.clients.graph_json import as_dict
 
     return [KeyView(as_dict(k)) for k in app.key_credentials or []]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import warnings
@@ -253,7 +254,7 @@ def _acquire_once(make: Callable[..., TokenCredential], scope: str) -> tuple[Tok
 
 
 def _failed(exc: Exception, seen: _ErrorCapture) -> TokenProbe:
-    text = str(getattr(exc, "message", None) or exc).removeprefix("Authentication failed: ")
+    text = _description(str(getattr(exc, "message", None) or exc).removeprefix("Authentication failed: "))
     code = aadsts_code(text)
     status = seen.status or getattr(getattr(exc, "response", None), "status_code", None)
     if code is None or status in (429, 503, 504):
@@ -261,6 +262,16 @@ def _failed(exc: Exception, seen: _ErrorCapture) -> TokenProbe:
         seen.status = status
         raise _no_verdict(f"token endpoint: {text}", seen) from None
     return TokenProbe(ok=False, aadsts=code, error=seen.error, message=one_line(text), status=status)
+
+
+_ENTRA_ERROR = re.compile(r"^Microsoft Entra ID error '(?:\(\w+\) )?(.*)'$", re.S)
+
+
+def _description(text: str) -> str:
+    """The error_description alone, whichever azure-identity client raised (msal's or its own AadClient,
+    which wraps it as "Microsoft Entra ID error '(class) description'")."""
+    match = _ENTRA_ERROR.match(text.strip())
+    return match.group(1) if match else text
 
 
 def _no_verdict(text: str, seen: _ErrorCapture) -> ReadFailed:
