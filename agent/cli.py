@@ -62,6 +62,13 @@ class Tier(enum.StrEnum):
     fix_high = "fix-high"
 
 
+class VerifyScope(enum.StrEnum):
+    """What `fix` probes after applying: the items its fixes changed, or everything detect read."""
+
+    changed = "changed"
+    full = "full"
+
+
 DeadlineOpt = Annotated[str, typer.Option(
     "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported unknown.")]
 DEFAULT_DEADLINE = "15m"
@@ -88,7 +95,10 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
         sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-        deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
+        deadline: DeadlineOpt = DEFAULT_DEADLINE,
+        verify: Annotated[VerifyScope, typer.Option(
+            "--verify", help="What verify probes after a fix: what it changed, or a full re-scan.")
+        ] = VerifyScope.changed) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
 
@@ -97,7 +107,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
-                  lock=None if dry_run else "fix", deadline=limit)
+                  lock=None if dry_run else "fix", deadline=limit, verify_full=verify == VerifyScope.full)
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -213,7 +223,7 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
-         lock: str | None = None, deadline: float | None = None) -> RunReport:
+         lock: str | None = None, deadline: float | None = None, verify_full: bool = False) -> RunReport:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
@@ -235,7 +245,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
             journal = held.enter_context(Journal.in_dir(folder))
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
-                            settings=EngineSettings(deadline_s=deadline))
+                            settings=EngineSettings(deadline_s=deadline, verify_full=verify_full))
             from agent import threads  # not at module level: asyncio costs ~50 ms of `agent --help`
 
             # daemon worker threads: a read stalled past the deadline does not hold the exit

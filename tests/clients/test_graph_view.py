@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from agent.clients.graph_json import as_dict
 from agent.clients.graph_view import GraphObject, camel, parse_datetime, views
@@ -19,7 +19,7 @@ def test_attributes_read_the_camel_case_fields() -> None:
 
 def test_timestamps_become_aware_datetimes_with_graphs_seven_digits() -> None:
     cred = GraphObject({"endDateTime": "2026-12-07T01:02:03.1234567Z", "hint": "abc"})
-    assert cred.end_date_time == datetime(2026, 12, 7, 1, 2, 3, 123456, tzinfo=timezone.utc)
+    assert cred.end_date_time == datetime(2026, 12, 7, 1, 2, 3, 123456, tzinfo=UTC)
     assert cred.hint == "abc"  # only ...DateTime fields are parsed
     assert parse_datetime("not a date") is None
 
