@@ -11,7 +11,9 @@ it through msal's own JWT assertion creator: a fresh credential still means a fr
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -86,8 +88,43 @@ def cached_key_credential(tenant_id: str, client_id: str, pem: str, *, authority
     key = load_key(pem)
     audience = token_endpoint(authority if "://" in authority else f"https://{authority}", tenant_id)
     options.pop("disable_instance_discovery", None)  # no discovery here: the endpoint is the tenant's own
+    options["raw_response_hook"] = _guarded(options.get("raw_response_hook"))
     return ClientAssertionCredential(tenant_id, client_id, lambda: key.assertion(audience, client_id),
                                      authority=authority, **options)
+
+
+MAX_TOKEN_ANSWER = 256 * 1024  # a token answer is a few KB; anything far larger is not one
+
+
+def _guarded(hook: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    """A raw_response_hook that refuses a token answer azure-identity's own client would quote whole.
+
+    Its AadClient puts an unexpected body into the exception text ("Unexpected response from Microsoft
+    Entra ID: {body}"): a 200 missing a field but carrying a token would leak it into logs, and a huge
+    body holds the interpreter while it is formatted. Such answers fail here, before that, with a short
+    message and as a dropped answer (retried under the read policy like one)."""
+    def check(response: Any) -> None:
+        if hook is not None:
+            hook(response)
+        _check_token_answer(response.http_response)
+    return check
+
+
+def _check_token_answer(http: Any) -> None:
+    from azure.core.exceptions import ServiceResponseError
+
+    body = http.body() or b""
+    if len(body) > MAX_TOKEN_ANSWER:
+        raise ServiceResponseError(f"the token endpoint answered {len(body)} bytes: not a token answer")
+    if http.status_code >= 400:
+        return  # an OAuth error body (error, error_description) says nothing secret: let it through
+    try:
+        content = json.loads(body)
+    except ValueError:
+        raise ServiceResponseError("the token endpoint's answer is not JSON") from None
+    if not isinstance(content, dict) or "access_token" not in content or not (
+            "expires_in" in content or "expires_on" in content):
+        raise ServiceResponseError("the token endpoint's answer lacks access_token or its expiry")
 
 
 def cache_size() -> int:

@@ -49,3 +49,29 @@ def test_the_loaded_key_prints_nothing_secret(pem: str) -> None:
 def test_a_pem_without_a_key_is_refused_as_the_library_does() -> None:
     with pytest.raises(ValueError):
         keys.load_key("-----BEGIN CERTIFICATE-----\nnot a key\n-----END CERTIFICATE-----\n")
+
+
+class _Answer:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status_code, self._body = status, body
+
+    def body(self) -> bytes:
+        return self._body
+
+
+@pytest.mark.parametrize(("status", "body", "why"), [
+    (200, b'{"access_token": "eyJ.secret.token"}', "lacks access_token or its expiry"),
+    (200, b"<html>", "not JSON"),
+    (200, b"x" * (keys.MAX_TOKEN_ANSWER + 1), "not a token answer"),
+])
+def test_odd_token_answers_fail_short_without_quoting_the_body(status: int, body: bytes, why: str) -> None:
+    from azure.core.exceptions import ServiceResponseError
+
+    with pytest.raises(ServiceResponseError, match=why) as raised:
+        keys._check_token_answer(_Answer(status, body))
+    assert "secret" not in str(raised.value)
+
+
+def test_a_token_answer_and_an_oauth_error_pass_the_guard() -> None:
+    keys._check_token_answer(_Answer(200, b'{"access_token": "t", "expires_in": 3599}'))
+    keys._check_token_answer(_Answer(400, b'{"error": "invalid_client", "error_description": "AADSTS"}'))
