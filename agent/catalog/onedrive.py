@@ -12,7 +12,6 @@ from agent.catalog.fleet import THROTTLED, fleet_map, fleet_map_threads, tenant_
 from agent.catalog.site_access import login_name
 from agent.clients.csom import MAX_ACTIONS, PROCESS_QUERY
 from agent.clients.errors import ClientError, ReadFailed, answer_lost
-from agent.config import GroupScope
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import (
     AlreadyReversed,
@@ -66,6 +65,8 @@ def _host(ctx: Context) -> str:
 
 async def users_in_scope(ctx: Context) -> list[str]:
     """The UPNs whose OneDrives the connector migrates (scope.users), the migration account left out."""
+    from agent.config import GroupScope  # the config's models load with a run, not with the catalog
+
     scope, graph = ctx.connector.scope.users, ctx.clients.graph
     if scope == "all":
         upns = await graph.user_principal_names()
