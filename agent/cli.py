@@ -63,6 +63,13 @@ class Tier(enum.StrEnum):
     fix_high = "fix-high"
 
 
+class VerifyScope(enum.StrEnum):
+    """What `fix` probes after applying: the items its fixes changed, or everything detect read."""
+
+    changed = "changed"
+    full = "full"
+
+
 DeadlineOpt = Annotated[str, typer.Option(
     "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported unknown.")]
 DEFAULT_DEADLINE = "15m"
@@ -95,7 +102,9 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         = None,
         grant_until: Annotated[str | None, typer.Option("--grant-until", help="Time-box the grants until "
                                                         "this date or time (2027-01-31).")] = None,
-        ) -> NoReturn:
+        verify: Annotated[VerifyScope, typer.Option(
+            "--verify", help="What verify probes after a fix: what it changed, or a full re-scan.")
+        ] = VerifyScope.changed) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
     from agent.grants import attach
@@ -107,7 +116,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: attach(engine, lifetimes).fix(connector, only or (), dry_run=dry_run),
-                  lock=None if dry_run else "fix", deadline=limit)
+                  lock=None if dry_run else "fix", deadline=limit, verify_full=verify == VerifyScope.full)
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -228,7 +237,7 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
-         lock: str | None = None, deadline: float | None = None) -> RunReport:
+         lock: str | None = None, deadline: float | None = None, verify_full: bool = False) -> RunReport:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
@@ -252,7 +261,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
                 close_interrupted(journal)
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
-                            settings=EngineSettings(deadline_s=deadline))
+                            settings=EngineSettings(deadline_s=deadline, verify_full=verify_full))
             from agent import threads  # not at module level: asyncio costs ~50 ms of `agent --help`
 
             # daemon worker threads: a read stalled past the deadline does not hold the exit
@@ -409,5 +418,26 @@ _mount_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. The process ends right after the command (output flushed, journal and
+    simulator already closed by their own context managers): tearing down the thousands of library
+    modules a run imported would cost another ~0.3 s for nothing."""
+    try:
+        app()
+    except SystemExit as done:
+        code = done.code
+    else:
+        code = 0
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what SystemExit("text") prints, as the interpreter would
+        code = 1
+    _end(code or 0)
+
+
+def _end(code: int) -> NoReturn:
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said there
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)

@@ -90,6 +90,7 @@ class EngineSettings:
     verify: Backoff = field(default_factory=Backoff)
     max_rounds: int = DEFAULT_MAX_ROUNDS  # a fix run detects again what its fixes unmasked, this often
     deadline_s: float | None = None  # the whole run; past it the rest is reported, never waited for
+    verify_full: bool = False  # verify re-runs the whole detect, not only what the fix changed
 
 
 @dataclass
@@ -457,8 +458,9 @@ class Engine:
         async def probe() -> Finding:
             binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
             try:
+                found = None if self.settings.verify_full else job.finding
                 return await detect_safely(job.detector, binding.context(job.cause),
-                                           self.settings.detect_timeout_s)
+                                           self.settings.detect_timeout_s, verifying=found)
             finally:
                 await binding.close()
 

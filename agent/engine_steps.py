@@ -93,10 +93,13 @@ def bind_clients(factory: ClientsFactory, tenant: Tenant, connector: Connector, 
     return Binding(tenant, connector, guard, factory(tenant, connector, guard))
 
 
-async def detect_safely(detector: Detector, ctx: Context, timeout_s: float | None) -> Finding:
-    """Run a detector; an exception or a timeout is `unknown`, never `found`."""
+async def detect_safely(detector: Detector, ctx: Context, timeout_s: float | None,
+                        verifying: Finding | None = None) -> Finding:
+    """Run a detector (its verify() of `verifying` when given); an exception or a timeout is `unknown`,
+    never `found`."""
     try:
-        finding = await asyncio.wait_for(detector.detect(ctx), timeout_s)
+        probe = detector.detect(ctx) if verifying is None else detector.verify(ctx, verifying)
+        finding = await asyncio.wait_for(probe, timeout_s)
     except SecretError as exc:  # this connector's secret is missing: its checks cannot run, others can
         return Finding.unknown(f"{exc} (fix the reference in the config)")
     except (DryRunWrite, BadInput):

@@ -66,6 +66,11 @@ _TRIGGER = re.compile(rf"-----BEGIN|eyJ|authorization|bearer|basic|ntlm|negotiat
 _lock = threading.Lock()
 _values: set[str] = set()
 _compiled: re.Pattern[str] | None = None  # alternation of registered values, longest first
+# Short texts already redacted under the current pattern (a fleet's thousands of user names recur in its
+# evidence, plans, journal and output: each was scanned by the alternation many times). The memo lives
+# with its pattern: register() starts a new one, so no text is answered from before a new secret.
+_MEMO_TEXT, _MEMO_SIZE = 256, 200_000
+_state: tuple[re.Pattern[str] | None, dict[str, str]] = (None, {})
 
 
 def register(value: str | None) -> None:
@@ -81,6 +86,7 @@ def register(value: str | None) -> None:
         _values.update(forms)
         ordered = sorted(_values, key=len, reverse=True)
         _compiled = re.compile("|".join(re.escape(v) for v in ordered))
+        _renew()
 
 
 def clear() -> None:
@@ -89,13 +95,31 @@ def clear() -> None:
     with _lock:
         _values.clear()
         _compiled = None
+        _renew()
+
+
+def _renew() -> None:
+    """A new (pattern, memo) pair; callers hold _lock."""
+    global _state
+    _state = (_compiled, {})
 
 
 def redact(text: str) -> str:
     """`text` with registered values and token-looking things replaced by ***."""
     if not text:
         return text
-    compiled = _compiled  # one read: a concurrent register() swaps the whole pattern, never half of it
+    compiled, memo = _state  # one read: a concurrent register() swaps both, never half of them
+    if len(text) > _MEMO_TEXT:
+        return _redact(text, compiled)
+    done = memo.get(text)
+    if done is None:
+        done = _redact(text, compiled)
+        if len(memo) < _MEMO_SIZE:
+            memo[text] = done
+    return done
+
+
+def _redact(text: str, compiled: re.Pattern[str] | None) -> str:
     if compiled is not None:
         text = compiled.sub(MASK, text)
     if _TRIGGER.search(text) is None:

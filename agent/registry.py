@@ -69,6 +69,15 @@ class Detector(ABC):
     async def detect(self, ctx: Context) -> Finding:
         """Probe as the connector would, read why with the admin credential."""
 
+    async def verify(self, ctx: Context, found: Finding) -> Finding:
+        """After a fix of what `found` showed: probe again, with the fresh clients of `ctx`.
+
+        By default the whole detect. A detector over many items (sites, OneDrives) probes only those
+        `found` named as lacking or unreadable, since the fix changed those alone; `--verify full`
+        makes the engine call detect() instead.
+        """
+        return await self.detect(ctx)
+
 
 class Fixer(ABC):
     """Plans (read-only), applies and undoes the writes that repair one cause."""

@@ -11,7 +11,13 @@ Both start from the same broken simulated tenant (N OneDrive users, 20 ms of lat
 A second part repeats the agent's run with 10% of Graph and SharePoint requests throttled (429,
 Retry-After 1 s) and counts the OneDrives left without the grant (must be 0).
 
-Run: python benchmarks/onedrive_fleet.py [--users N] [--latency-ms MS] [--throttle-rate R] [--repeat N]
+For each agent run it prints requests, wall time, the agent process's CPU time and peak RSS, and the
+physical limit beside them: requests x latency / 32 (the concurrency SharePoint is driven at), the
+wall time no client could beat at that latency. `--skip-naive` times the naive loop on a sample of
+`--naive-sample` users only and scales it linearly (it is latency-bound and linear); the output says so.
+
+Run: python benchmarks/onedrive_fleet.py [--users N] [--skip-naive] [--naive-sample N] [--latency-ms MS]
+     [--throttle-rate R] [--repeat N] [--no-throttled]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +40,7 @@ import requests
 
 CAUSE, CONNECTOR = "no-onedrive-access", "files-onedrive"
 ACCOUNT = "migsvc@contoso.onmicrosoft.com"
+CONCURRENCY = 32  # the playbook's workers: concurrent SharePoint requests per tenant
 
 
 @dataclass
@@ -43,6 +51,8 @@ class Run:
     seconds: float
     requests: int
     note: str = ""
+    cpu_s: float | None = None  # the agent process's user + system CPU
+    rss_mb: float | None = None  # its peak resident set
 
 
 class Tenant:
@@ -103,8 +113,11 @@ def tenant(users: int) -> Iterator[Tenant]:
             sim.stop()
 
 
-def naive(sim: Tenant, users: int) -> Run:
-    """The admin script: one OneDrive at a time, a fresh ClientContext each (as Microsoft's samples do)."""
+def naive(sim: Tenant, users: int, sample: int | None = None) -> Run:
+    """The admin script: one OneDrive at a time, a fresh ClientContext each (as Microsoft's samples do).
+
+    With `sample`, only the first `sample` OneDrives are done and time and requests are scaled to `users`
+    (the loop is sequential and latency-bound: each OneDrive costs the same)."""
     from azure.identity import CertificateCredential
     from office365.sharepoint.client_context import ClientContext
 
@@ -121,14 +134,19 @@ def naive(sim: Tenant, users: int) -> Run:
         access = credential.get_token(f"{sim.base_url}/.default")
         return {"access_token": access.token, "token_type": "Bearer", "expires_in": 3600}
 
+    done = min(users, sample) if sample else users
     seq, started = sim.seq(), time.perf_counter()
-    for i in range(1, users + 1):
+    for i in range(1, done + 1):
         site = f"{sim.base_url}/personal/user{i:04d}_contoso_onmicrosoft_com"
         ctx = ClientContext(site).with_access_token(token).with_transport(verify=sim.ca)
         user = ctx.web.ensure_user(f"i:0#.f|membership|{ACCOUNT}").execute_query()
         user.set_property("IsSiteAdmin", True).update().execute_query()
-    seconds = time.perf_counter() - started
-    return Run("naive loop (office365, sequential)", seconds, sim.requests_since(seq))
+    seconds, sent = time.perf_counter() - started, sim.requests_since(seq)
+    if done == users:
+        return Run("naive loop (office365, sequential)", seconds, sent)
+    scale = users / done
+    return Run(f"naive loop, {done} measured, scaled x{scale:g}", seconds * scale, round(sent * scale),
+               f"measured {seconds:.2f} s and {sent} requests on {done} OneDrives")
 
 
 def agent(sim: Tenant, label: str) -> Run:
@@ -137,16 +155,27 @@ def agent(sim: Tenant, label: str) -> Run:
         argv = [sys.executable, "-m", "agent", "fix", "--only", CAUSE, "--connector", CONNECTOR, "--yes",
                 "-o", "json", "--config", str(sim.config), "--state-dir", state]
         seq, started = sim.seq(), time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "AGENT_DEBUG": "0"})
+        code, stdout, stderr, usage = _measured(argv, Path(state))
         seconds = time.perf_counter() - started
     try:
-        row = next(r for r in json.loads(done.stdout)["results"] if r["cause"] == CAUSE)
-        note = f"exit {done.returncode}, {row['status']}"
+        row = next(r for r in json.loads(stdout)["results"] if r["cause"] == CAUSE)
+        note = f"exit {code}, {row['status']}"
         if row["status"] != "fixed":
             note += f": {(row.get('reason') or '')[:160]}"
     except (ValueError, StopIteration, KeyError):
-        note = f"exit {done.returncode}: {done.stderr.strip()[-200:]}"
-    return Run(label, seconds, sim.requests_since(seq), note)
+        note = f"exit {code}: {stderr.strip()[-200:]}"
+    return Run(label, seconds, sim.requests_since(seq), note, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss / 1024)  # Linux reports ru_maxrss in KiB
+
+
+def _measured(argv: list[str], folder: Path) -> tuple[int, str, str, resource.struct_rusage]:
+    """Run argv to its end; its exit code, output and its own resource usage (wait4: this child alone)."""
+    out, err = folder / "stdout", folder / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env={**os.environ, "AGENT_DEBUG": "0"})
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, out.read_text(), err.read_text(), usage
 
 
 def median_agent(sim: Tenant, users: int, latency: dict[str, Any], repeat: int) -> Run:
@@ -168,11 +197,21 @@ def median_agent(sim: Tenant, users: int, latency: dict[str, Any], repeat: int) 
     return middle
 
 
-def table(runs: list[Run], baseline: Run) -> str:
-    lines = [f"{'run':44} {'seconds':>9} {'requests':>9} {'vs naive':>9}  result"]
+def physical_limit(requests: int, latency_ms: int) -> float:
+    """Seconds no client can beat: every request waits its latency, at most CONCURRENCY at a time."""
+    return requests * latency_ms / 1000 / CONCURRENCY
+
+
+def table(runs: list[Run], baseline: Run | None, latency_ms: int) -> str:
+    lines = [f"{'run':44} {'seconds':>9} {'requests':>9} {'CPU s':>7} {'RSS MB':>7} {'limit s':>8} "
+             f"{'x limit':>8} {'vs naive':>9}  result"]
     for run in runs:
-        ratio = baseline.seconds / run.seconds if run.seconds else float("inf")
-        lines.append(f"{run.name:44} {run.seconds:9.2f} {run.requests:9d} {ratio:8.1f}x  {run.note}")
+        ratio = f"{baseline.seconds / run.seconds:8.1f}x" if baseline and run.seconds else f"{'-':>9}"
+        limit = physical_limit(run.requests, latency_ms)
+        cpu = f"{run.cpu_s:7.2f}" if run.cpu_s is not None else f"{'-':>7}"
+        rss = f"{run.rss_mb:7.1f}" if run.rss_mb is not None else f"{'-':>7}"
+        lines.append(f"{run.name:44} {run.seconds:9.2f} {run.requests:9d} {cpu} {rss} {limit:8.3f} "
+                     f"{run.seconds / limit if limit else 0:7.1f}x {ratio}  {run.note}")
     return "\n".join(lines)
 
 
@@ -183,14 +222,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle-rate", type=float, default=0.1, help="share throttled in part 2")
     parser.add_argument("--repeat", type=int, default=3, choices=range(1, 10), metavar="N",
                         help="agent runs from the same broken state; the median is compared (default 3)")
+    parser.add_argument("--skip-naive", action="store_true",
+                        help="time the naive loop on --naive-sample users only and scale it")
+    parser.add_argument("--naive-sample", type=int, default=100, metavar="N",
+                        help="users the naive loop is timed on with --skip-naive (default 100)")
+    parser.add_argument("--no-throttled", action="store_true", help="skip the throttled part")
     args = parser.parse_args(argv)
+    if args.users < 1 or args.naive_sample < 1:
+        parser.error("--users and --naive-sample must be at least 1")
     latency = {"latency_ms": args.latency_ms}
     with tenant(args.users) as sim:
         sim.reset(args.users, latency)
-        baseline = naive(sim, args.users)
+        baseline = naive(sim, args.users, args.naive_sample if args.skip_naive else None)
         fast = median_agent(sim, args.users, latency, args.repeat)
-        print(f"{args.users} OneDrives, {args.latency_ms} ms latency per request\n")
-        print(table([baseline, fast], baseline))
+        print(f"{args.users} OneDrives, {args.latency_ms} ms latency per request; physical limit = requests "
+              f"x {args.latency_ms} ms / {CONCURRENCY} concurrent")
+        if baseline.note:
+            print(f"the naive loop was NOT run on every OneDrive: {baseline.note}, scaled linearly to "
+                  f"{args.users}")
+        print()
+        print(table([baseline, fast], baseline, args.latency_ms))
+        if args.no_throttled:
+            return 0 if "fixed" in fast.note else 1
         throttle = {"rate": args.throttle_rate, "retry_after_s": 1, "services": ["graph", "sharepoint"]}
         sim.reset(args.users, {**latency, "throttle": throttle})
         throttled = agent(sim, f"agent fix, {args.throttle_rate:.0%} throttled (Retry-After 1 s)")

@@ -423,3 +423,30 @@ def test_approvers() -> None:
 
 def test_toy_registration_is_scoped(toy_catalog: None) -> None:
     assert registry.detector("toy-licence-missing") is ToyLicenceMissing
+
+
+class _CountingLicence(ToyLicenceMissing):
+    """Records which entry the engine used after a fix: verify() of detect's finding, or detect()."""
+
+    name: ClassVar[str] = "toy-counting-licence"
+    calls: ClassVar[list[str]] = []
+
+    async def detect(self, ctx: Context) -> Finding:
+        self.calls.append("detect")
+        return await super().detect(ctx)
+
+    async def verify(self, ctx: Context, found: Finding) -> Finding:
+        self.calls.append(f"verify:{found.evidence.get('user')}")
+        return await super().detect(ctx)
+
+
+@pytest.mark.parametrize(("full", "after_fix"), [(False, "verify:svc"), (True, "detect")])
+async def test_verify_probes_what_the_fix_changed_unless_asked_for_a_full_scan(
+        make_engine: MakeEngine, toy_world: ToyWorld, full: bool, after_fix: str) -> None:
+    _CountingLicence.calls = []
+    toy_world.state["licensed"] = False
+    engine = make_engine([ToyPlaybook("toy-unlicensed", _CountingLicence, ToyAssignLicence)],
+                         settings=EngineSettings(verify_full=full))
+    report = await engine.fix()
+    assert by_cause(report)["toy-unlicensed"].status == Status.FIXED
+    assert _CountingLicence.calls == ["detect", after_fix]

@@ -210,3 +210,11 @@ def test_the_quick_check_never_skips_a_text_a_pattern_would_mask(text: str) -> N
 def test_plain_fleet_evidence_passes_unchanged() -> None:
     users = [f"user{i:04d}@contoso.onmicrosoft.com" for i in range(50)]
     assert redact.redact_obj({"missing_users": users}) == {"missing_users": users}
+
+
+def test_a_secret_registered_after_a_text_was_redacted_is_masked_in_it() -> None:
+    text = "connector says: hunter2-but-longer-secret-value rejected"
+    assert redact.redact(text) == text  # not a secret yet: answered, and remembered
+    redact.register("hunter2-but-longer-secret-value")
+    assert "hunter2-but-longer-secret-value" not in redact.redact(text)
+    assert redact.redact(text) == redact.redact(text)  # the same answer again, from the new memo

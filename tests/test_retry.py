@@ -183,3 +183,25 @@ def test_library_retry_layers_can_be_switched_off() -> None:
     option = graph_middleware_options()["RetryHandlerOption"]
     assert option.max_retry == 0 and option.should_retry is False
     assert type(exchangelib_retry_policy()).__name__ == "FailFast"
+
+
+def test_one_retrying_reused_gives_every_call_its_own_attempts_and_budget() -> None:
+    """The SharePoint adapter keeps one Retrying per thread and policy: state must not carry over."""
+    from agent.retry import RetryPolicy, sync_retrying
+
+    now = [0.0]
+    policy = RetryPolicy(attempts=3, budget_s=10.0, cap_s=1.0, base_s=1.0, max_backoff_s=1.0, jitter_s=0.0)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    retrying = sync_retrying(policy, sleep=sleep, clock=lambda: now[0])
+    for _ in range(4):  # 4 calls x 3 attempts x 1 s: far past one call's 10 s budget in total
+        tries: list[int] = []
+
+        def failing(tries: list[int] = tries) -> None:
+            tries.append(1)
+            raise ConnectionError("dropped")
+        with pytest.raises(ConnectionError):
+            retrying(failing)
+        assert len(tries) == 3

@@ -14,8 +14,7 @@ from agent.model import Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 
 if TYPE_CHECKING:
-    from msgraph.generated.models.service_principal import ServicePrincipal
-
+    from agent.clients.graph_view import GraphObject
     from agent.config import ConnectorApp
     from agent.context import Context
 
@@ -69,7 +68,7 @@ async def needed_roles(ctx: Context, app: ConnectorApp) -> tuple[list[RoleRef], 
     return refs, unresolved
 
 
-def _matches(resources: list[ServicePrincipal], want: str, declared: dict[str, str]) -> list[RoleRef]:
+def _matches(resources: list[GraphObject], want: str, declared: dict[str, str]) -> list[RoleRef]:
     """Roles matching an id or a value; a value on several resources (Sites.FullControl.All) is settled by
     what the registration declares."""
     hits = [RoleRef(str(sp.id), str(sp.app_id), str(sp.display_name), str(role.id).lower(), str(role.value))

@@ -9,11 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 if TYPE_CHECKING:
-    from msgraph.generated.models.application import Application
-
+    from agent.clients.graph_view import GraphObject
     from agent.clients.tokens import TokenProbe
     from agent.config import Connector
 
@@ -61,8 +58,10 @@ def connector_certificate(connector: Connector) -> ConnectorCert | None:
     match = _PEM_CERT.search(text)
     if match is None:
         raise ValueError(f"connector {connector.name}: its configured certificate holds no PEM certificate")
-    cert = x509.load_pem_x509_certificate(match.group(0).encode())
+    from cryptography import x509  # loaded with the first certificate, not with the catalog
     from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = x509.load_pem_x509_certificate(match.group(0).encode())
 
     return ConnectorCert(app.client_id, pem, cert.public_bytes(Encoding.DER), cert.subject.rfc4514_string(),
                          cert.not_valid_before_utc, cert.not_valid_after_utc)
@@ -114,8 +113,8 @@ class KeyView:
                 "expired": self.expired}
 
 
-def key_views(app: Application) -> list[KeyView]:
-    from agent.clients.graph import as_dict  # msgraph loads only when a Graph answer is at hand
+def key_views(app: GraphObject) -> list[KeyView]:
+    from agent.clients.graph_json import as_dict
 
     return [KeyView(as_dict(k)) for k in app.key_credentials or []]
 

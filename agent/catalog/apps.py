@@ -17,8 +17,7 @@ from agent.registry import Detector, Fixer, Settled, register_detector, register
 from agent.secrets import write_secret
 
 if TYPE_CHECKING:
-    from msgraph.generated.models.application import Application
-
+    from agent.clients.graph_view import GraphObject
     from agent.context import Context
 
 WRONG_SECRET, EXPIRED_SECRET = 7000215, 7000222
@@ -43,7 +42,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _secret_views(app: Application | None, secret: str) -> list[dict[str, Any]]:
+def _secret_views(app: GraphObject | None, secret: str) -> list[dict[str, Any]]:
     """The app's secrets, described without their hints; `configured` marks the one the connector holds.
 
     Graph returns the first three characters of each secret as `hint`: comparing them with the
@@ -133,7 +132,7 @@ class ClientSecretInvalid(Detector):
                                f"secret, and the app's secrets could not be read: {reason}", **evidence)
 
     @staticmethod
-    def _by_registration(probe: TokenProbe, registration: Application | None, views: list[dict[str, Any]],
+    def _by_registration(probe: TokenProbe, registration: GraphObject | None, views: list[dict[str, Any]],
                          evidence: dict[str, Any]) -> Finding:
         """Entra refused for another reason (app not installed, disabled): judge the secret from Graph."""
         if registration is None:

@@ -6,11 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
 from agent import redact
 from agent.catalog.app_keys import ConnectorCert
 from agent.secrets import SecretStore, atomic_write, file_mode
@@ -24,6 +19,9 @@ KEY_BITS = 2048
 
 def common_name(der: bytes) -> str:
     """The CN of a DER certificate's subject ("" when it has none)."""
+    from cryptography import x509  # cryptography loads when a certificate is at hand, not with the catalog
+    from cryptography.x509.oid import NameOID
+
     names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else ""
 
@@ -46,6 +44,11 @@ def new_certificate(client_id: str, cn: str, days: int = LIFETIME_DAYS) -> tuple
 
     The PEM is registered with the redactor before it is returned, so no later output can show it.
     """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn or "migration connector")])
     # a few minutes back: clocks differ, and Entra ID refuses a certificate that is not valid yet
@@ -65,6 +68,9 @@ def new_certificate(client_id: str, cn: str, days: int = LIFETIME_DAYS) -> tuple
 
 def public_pem(cert: ConnectorCert) -> str:
     """The certificate alone, PEM-encoded (what a `certificate_public` file holds)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     loaded = x509.load_der_x509_certificate(cert.der)
     return loaded.public_bytes(serialization.Encoding.PEM).decode()
 

@@ -223,8 +223,19 @@ class ExcludeFromPolicies(Fixer):
 
 def _refuse_if_modified(policy: dict[str, Any], expected: str | None) -> None:
     actual = policy.get("modifiedDateTime")
-    if expected is not None and actual != expected:
+    if expected is not None and not _same_time(actual, expected):
         name = policy.get("displayName")
         raise RuntimeError(f"Conditional Access policy '{name}' was modified at {actual}, "
                            f"after the fix ({expected}): not overwriting that edit; restore its excludeUsers "
                            "by hand from the journal")
+
+
+def _same_time(actual: Any, expected: str) -> bool:
+    """The same instant however it is spelled (Graph's `Z` as read raw, or `+00:00` as older journals
+    kept it from the typed model)."""
+    from agent.clients.graph_view import parse_datetime
+
+    if actual == expected:
+        return True
+    when = parse_datetime(str(actual)) if actual else None
+    return when is not None and when == parse_datetime(expected)

@@ -12,7 +12,6 @@ from agent.catalog.fleet import THROTTLED, fleet_map, fleet_map_threads, tenant_
 from agent.catalog.site_access import login_name
 from agent.clients.csom import MAX_ACTIONS, PROCESS_QUERY
 from agent.clients.errors import ClientError, ReadFailed, answer_lost
-from agent.config import GroupScope
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import (
     AlreadyReversed,
@@ -66,6 +65,8 @@ def _host(ctx: Context) -> str:
 
 async def users_in_scope(ctx: Context) -> list[str]:
     """The UPNs whose OneDrives the connector migrates (scope.users), the migration account left out."""
+    from agent.config import GroupScope  # the config's models load with a run, not with the catalog
+
     scope, graph = ctx.connector.scope.users, ctx.clients.graph
     if scope == "all":
         upns = await graph.user_principal_names()
@@ -96,7 +97,6 @@ class OneDriveAdminMissing(Detector):
         account = ctx.connector.account
         if account is None:
             return Finding.ok("the connector has no migration account to check")
-        host, login = _host(ctx), login_name(account.username)
         try:
             users = await users_in_scope(ctx)
         except ReadFailed as exc:
@@ -104,7 +104,22 @@ class OneDriveAdminMissing(Detector):
         if not users:  # "every OneDrive in scope (0)" would be a healthy verdict on nothing
             return Finding.unknown("no users in scope (scope.users is empty, or its group has no members "
                                    "besides the migration account): nothing was checked")
-        sp = ctx.clients.sharepoint
+        return self._verdict(await self._scan(ctx, account.username, users))
+
+    async def verify(self, ctx: Context, found: Finding) -> Finding:
+        """Probe only the OneDrives detect found lacking the grant (the fix granted them, or failed on
+        them) or could not read: the others were not touched. No user listing, no re-scan of the rest."""
+        account, ev = ctx.connector.account, found.evidence
+        if account is None or "missing_users" not in ev:
+            return await self.detect(ctx)
+        users = [*ev["missing_users"], *(u["user"] for u in ev.get("unreadable") or [])]
+        evidence = await self._scan(ctx, account.username, sorted(set(users), key=str.lower))
+        evidence["verified"] = "the OneDrives the fix changed or could not read"
+        return self._verdict(evidence, scope="the fix changed")
+
+    async def _scan(self, ctx: Context, username: str, users: list[str]) -> dict[str, Any]:
+        """One read of each user's OneDrive site collection admins, on the adapter's threads."""
+        host, login, sp = _host(ctx), login_name(username), ctx.clients.sharepoint
 
         def is_admin(upn: str) -> bool:  # runs on the adapter's threads
             answer = sp.read_now(lambda: sp.rest(personal_url(host, upn), "GET", ADMINS_PATH))
@@ -113,7 +128,7 @@ class OneDriveAdminMissing(Detector):
         limit = tenant_limit(ctx.tenant.name, SERVICE, self.params.workers)
         results = await fleet_map_threads(users, is_admin, limit, f"checking {len(users)} OneDrives",
                                           sp.in_pool, min(self.params.workers, sp.threads))
-        evidence: dict[str, Any] = {"account": account.username, "users": len(users),
+        evidence: dict[str, Any] = {"account": username, "users": len(users),
                                     "site_url": site_template(host), "admin_already": 0,
                                     "missing_users": [], "no_onedrive": [], "unreadable": []}
         for r in results:
@@ -126,10 +141,10 @@ class OneDriveAdminMissing(Detector):
             elif r.error is not None:
                 evidence["unreadable"].append({"user": r.item, "site": personal_url(host, r.item),
                                                "status": r.error.status, "reason": r.error.reason})
-        return self._verdict(evidence)
+        return evidence
 
     @staticmethod
-    def _verdict(evidence: dict[str, Any]) -> Finding:
+    def _verdict(evidence: dict[str, Any], scope: str = "in scope") -> Finding:
         missing, unreadable = evidence["missing_users"], evidence["unreadable"]
         evidence["missing"] = len(missing)
         with_drive = evidence["users"] - len(evidence["no_onedrive"])
@@ -140,7 +155,7 @@ class OneDriveAdminMissing(Detector):
             why = unreadable[0]["reason"]
             return Finding.unknown(f"{len(unreadable)} OneDrive(s) could not be read ({why}): "
                                    f"{_named([u['user'] for u in unreadable])}", **evidence)
-        return Finding.ok(f"{evidence['account']} is a site collection admin of every OneDrive in scope "
+        return Finding.ok(f"{evidence['account']} is a site collection admin of every OneDrive {scope} "
                           f"({evidence['admin_already']})", **evidence)
 
 

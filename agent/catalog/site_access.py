@@ -35,12 +35,18 @@ def login_of(connector: Connector) -> str:
 class SiteReads:
     """Collects one detector's per-site answers and turns them into ok / found / unknown."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, verifying: Finding | None = None) -> None:
         self.ctx = ctx
         account = ctx.connector.account
         self.account = account.username if account is not None else ""
         self.login = login_name(self.account) if account is not None else ""
         self.sites = list(ctx.connector.scope.sites)
+        self.scope = "in scope"
+        if verifying is not None and "missing_sites" in verifying.evidence:
+            # verify after a fix: only the sites detect found lacking (the fix changed them) or unreadable
+            ev = verifying.evidence
+            changed = {*ev["missing_sites"], *(f["site"] for f in ev.get("unreadable") or [])}
+            self.sites, self.scope = [s for s in self.sites if s in changed], "the fix changed"
         self.skip = "the connector has no migration account" if account is None else (
             "no sites in scope (scope.sites is empty)" if not self.sites else "")
         self.rows: list[dict[str, Any]] = []

@@ -27,7 +27,13 @@ class SiteAdminMissing(Detector):
     permissions = ("SharePoint:Sites.FullControl.All",)
 
     async def detect(self, ctx: Context) -> Finding:
-        reads = SiteReads(ctx)
+        return await self._check(SiteReads(ctx))
+
+    async def verify(self, ctx: Context, found: Finding) -> Finding:
+        return await self._check(SiteReads(ctx, verifying=found))
+
+    async def _check(self, reads: SiteReads) -> Finding:
+        ctx = reads.ctx
         if reads.skip:
             return Finding.ok(reads.skip)
         async for site, admins in reads.each(ctx.clients.sharepoint.site_admins):
@@ -36,7 +42,7 @@ class SiteAdminMissing(Detector):
         return await reads.finding(
             found=f"{reads.account} is not a site collection administrator of {{n}} site(s): the "
                   "migration tool's full-fidelity copy (permissions, versions, metadata) is refused",
-            ok=f"{reads.account} is a site collection administrator of every site in scope")
+            ok=f"{reads.account} is a site collection administrator of every site {reads.scope}")
 
 
 class _SiteFixer(Fixer):
@@ -118,7 +124,13 @@ class FullControlMissing(Detector):
     permissions = ("SharePoint:Sites.FullControl.All",)
 
     async def detect(self, ctx: Context) -> Finding:
-        reads = SiteReads(ctx)
+        return await self._check(SiteReads(ctx))
+
+    async def verify(self, ctx: Context, found: Finding) -> Finding:
+        return await self._check(SiteReads(ctx, verifying=found))
+
+    async def _check(self, reads: SiteReads) -> Finding:
+        ctx = reads.ctx
         if reads.skip:
             return Finding.ok(reads.skip)
         async for site, assignments in reads.each(ctx.clients.sharepoint.role_assignments):
@@ -128,7 +140,7 @@ class FullControlMissing(Detector):
         return await reads.finding(
             found=f"{reads.account} has no Full Control role assignment (1073741829) on {{n}} site(s): the "
                   "migration tool's permission check fails before it copies anything",
-            ok=f"{reads.account} holds Full Control on every site in scope")
+            ok=f"{reads.account} holds Full Control on every site {reads.scope}")
 
 
 @register_fixer

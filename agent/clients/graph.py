@@ -24,6 +24,7 @@ from agent import redact
 from agent.clients.errors import ReadFailed, translate
 from agent.clients.graph_directory import DirectoryOps, Query, config, guid
 from agent.clients.graph_json import as_dict, from_dict
+from agent.clients.graph_view import GraphObject, views
 from agent.clients.timeouts import httpx_timeout
 from agent.clients.tokens import AsyncTokenSource, graph_scope
 from agent.model import Call
@@ -128,10 +129,10 @@ class GraphAdapter(DirectoryOps):
         return items
 
     # -- applications and service principals -------------------------------------------------
-    async def get_application(self, app_id: str, select: list[str] | None = None) -> Application | None:
+    async def get_application(self, app_id: str, select: list[str] | None = None) -> GraphObject | None:
         """The app registration by appId (home tenant only); None when absent."""
         builder = self.client.applications_with_app_id(app_id)
-        return await self.maybe(lambda: builder.get(config(select=select)), needs="Application.Read.All")
+        return await self.read_json(builder, "Application.Read.All", config(select=select))
 
     async def add_password(self, app_object_id: str, display_name: str, end: datetime) -> PasswordCredential:
         """addPassword; the returned secretText is registered with the redactor before anything else."""
@@ -170,12 +171,11 @@ class GraphAdapter(DirectoryOps):
         await self.write(call, lambda: item.patch(body), needs="Application.ReadWrite.All")
 
     async def get_service_principal(self, app_id: str, select: list[str] | None = None
-                                    ) -> ServicePrincipal | None:
+                                    ) -> GraphObject | None:
         """The service principal of an appId in this tenant; None when the app is not installed."""
         query = config(filter=f"appId eq '{app_id}'", select=select)
-        page = await self.read(lambda: self.client.service_principals.get(query),
-                               needs="Application.Read.All")
-        found = list(page.value or []) if page is not None else []
+        found = views(await self.read_json_pages(self.client.service_principals, "Application.Read.All",
+                                                 query))
         return found[0] if found else None
 
     async def create_service_principal(self, app_id: str) -> ServicePrincipal:
@@ -192,11 +192,10 @@ class GraphAdapter(DirectoryOps):
         item = self.client.service_principals.by_service_principal_id(sp_id)
         await self.write(call, item.delete, needs="Application.ReadWrite.All")
 
-    async def app_role_assignments(self, sp_id: str) -> list[AppRoleAssignment]:
+    async def app_role_assignments(self, sp_id: str) -> list[GraphObject]:
         """The app roles granted TO this service principal (its consented application permissions)."""
         builder = self.client.service_principals.by_service_principal_id(sp_id).app_role_assignments
-        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
-                                   needs="Application.Read.All")
+        return views(await self.read_json_pages(builder, "Application.Read.All"))
 
     async def grant_app_role(self, resource_sp_id: str, principal_sp_id: str, app_role_id: str
                              ) -> AppRoleAssignment:

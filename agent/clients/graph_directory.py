@@ -11,19 +11,10 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
-from msgraph.generated.models.directory_object import DirectoryObject
-from msgraph.generated.models.domain import Domain
-from msgraph.generated.models.drive import Drive
-from msgraph.generated.models.identity_security_defaults_enforcement_policy import (
-    IdentitySecurityDefaultsEnforcementPolicy,
-)
-from msgraph.generated.models.site import Site
-from msgraph.generated.models.subscribed_sku import SubscribedSku
-from msgraph.generated.models.user import User
 
 from agent import redact
 from agent.clients.graph_json import from_dict
+from agent.clients.graph_view import GraphObject, views
 
 if TYPE_CHECKING:
     from kiota_abstractions.serialization import Parsable
@@ -75,16 +66,16 @@ class DirectoryOps:
         async def maybe(self, fn: Factory[T], *, needs: str | None = None) -> T | None: ...
 
     # -- users ------------------------------------------------------------------------------------
-    async def get_user(self, user: str, select: list[str] | None = None) -> User | None:
+    async def get_user(self, user: str, select: list[str] | None = None) -> GraphObject | None:
         """A user by id or UPN; None when there is no such user."""
         builder = self.client.users.by_user_id(user)
-        return await self.maybe(lambda: builder.get(config(select=select)), needs="User.Read.All")
+        return await self.read_json(builder, "User.Read.All", config(select=select))
 
-    async def list_users(self, select: list[str] | None = None, filter: str | None = None) -> list[User]:
+    async def list_users(self, select: list[str] | None = None,
+                         filter: str | None = None) -> list[GraphObject]:
         """Every user (all pages)."""
-        users = self.client.users
-        return await self.read_all(lambda: users.get(config(select=select, filter=filter, top=999)),
-                                   lambda url: users.with_url(url).get, needs="User.Read.All")
+        query = config(select=select, filter=filter, top=999)
+        return views(await self.read_json_pages(self.client.users, "User.Read.All", query))
 
     async def user_principal_names(self, group_id: str | None = None) -> list[str]:
         """The UPN of every user (or of every user member of a group), from raw JSON pages.
@@ -100,6 +91,19 @@ class DirectoryOps:
         needs = "User.Read.All" if group_id is None else "GroupMember.Read.All"
         items = await self.read_json_pages(builder, needs, config(**query))
         return [str(i["userPrincipalName"]) for i in items if i.get("userPrincipalName")]
+
+    async def read_json(self, builder: Any, needs: str, request_config: Any = None, *,
+                        absent_ok: bool = True) -> GraphObject | None:
+        """One Graph object as JSON (agent.clients.graph_view), through the SDK's own request pipeline;
+        None for a 404 when `absent_ok` (errors as ODataError, as the typed read raises them)."""
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        info = builder.to_get_request_information(request_config)
+        send = functools.partial(self.client.request_adapter.send_primitive_async, info, "bytes",
+                                 {"XXX": ODataError})
+        raw = await (self.maybe(send, needs=needs) if absent_ok else self.read(send, needs=needs))
+        data = json.loads(raw) if raw else None
+        return GraphObject(data) if isinstance(data, dict) else None
 
     async def read_json_pages(self, builder: Any, needs: str,
                               request_config: Any = None) -> list[dict[str, Any]]:
@@ -120,12 +124,11 @@ class DirectoryOps:
                 return items
             info = builder.with_url(next_link).to_get_request_information()
 
-    async def group_members(self, group_id: str) -> list[DirectoryObject]:
-        builder = self.client.groups.by_group_id(group_id).members
-        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
-                                   needs="GroupMember.Read.All")
+    async def group_members(self, group_id: str) -> list[GraphObject]:
+        return views(await self.read_json_pages(self.client.groups.by_group_id(group_id).members,
+                                                "GroupMember.Read.All"))
 
-    async def memberships(self, user: str) -> list[DirectoryObject]:
+    async def memberships(self, user: str) -> list[GraphObject]:
         """The user's groups and directory roles, direct and transitive (all pages).
 
         User.Read.All suffices (user-list-transitivememberof.md); without a group or role read permission
@@ -134,7 +137,7 @@ class DirectoryOps:
         #limited-information-returned-for-inaccessible-member-objects).
         """
         builder = self.client.users.by_user_id(user).transitive_member_of
-        return await self.read_all(builder.get, lambda url: builder.with_url(url).get, needs="User.Read.All")
+        return views(await self.read_json_pages(builder, "User.Read.All"))
 
     async def assign_license(self, user: str, add: list[str], remove: list[str]) -> None:
         """assignLicense; removeLicenses is always sent, even empty (Graph rejects it missing)."""
@@ -155,6 +158,8 @@ class DirectoryOps:
         """PATCH /users/{id} with Graph JSON names (accountEnabled, usageLocation, passwordProfile ...)."""
         password = (changes.get("passwordProfile") or {}).get("password")
         redact.register(password)  # the new password must not show up in any later output
+        from msgraph.generated.models.user import User
+
         body = from_dict(User, changes)
         nulls = {key: None for key, value in changes.items() if value is None}
         if nulls:  # kiota skips None fields; an undo restoring "unset" (usageLocation) must send null
@@ -164,52 +169,49 @@ class DirectoryOps:
         call = self.call("PATCH", f"/users/{user}", changes)
         await self.write(call, lambda: builder.patch(body), needs=needs)
 
-    async def subscribed_skus(self) -> list[SubscribedSku]:
-        builder = self.client.subscribed_skus
-        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
-                                   needs="Organization.Read.All")
+    async def subscribed_skus(self) -> list[GraphObject]:
+        return views(await self.read_json_pages(self.client.subscribed_skus, "Organization.Read.All"))
 
-    async def get_domain(self, name: str) -> Domain | None:
-        builder = self.client.domains.by_domain_id(name)
-        return await self.maybe(builder.get, needs="Domain.Read.All")
+    async def get_domain(self, name: str) -> GraphObject | None:
+        return await self.read_json(self.client.domains.by_domain_id(name), "Domain.Read.All")
 
     # -- Conditional Access and security defaults ---------------------------------------------------
-    async def ca_policies(self) -> list[ConditionalAccessPolicy]:
+    async def ca_policies(self) -> list[GraphObject]:
         builder = self.client.identity.conditional_access.policies
-        return await self.read_all(builder.get, lambda url: builder.with_url(url).get,
-                                   needs="Policy.Read.All")
+        return views(await self.read_json_pages(builder, "Policy.Read.All"))
 
-    async def get_ca_policy(self, policy_id: str) -> ConditionalAccessPolicy | None:
+    async def get_ca_policy(self, policy_id: str) -> GraphObject | None:
         builder = self.client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
-        return await self.maybe(builder.get, needs="Policy.Read.All")
+        return await self.read_json(builder, "Policy.Read.All")
 
     async def set_ca_excluded_users(self, policy_id: str, exclude_users: list[str]) -> None:
         """PATCH conditions.users.excludeUsers; the list REPLACES the old one, so merge before calling."""
+        from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
+
         wire = {"conditions": {"users": {"excludeUsers": list(exclude_users)}}}
         body = from_dict(ConditionalAccessPolicy, wire)
         builder = self.client.identity.conditional_access.policies.by_conditional_access_policy_id(policy_id)
         call = self.call("PATCH", f"/identity/conditionalAccess/policies/{policy_id}", wire)
         await self.write(call, lambda: builder.patch(body), needs="Policy.ReadWrite.ConditionalAccess")
 
-    async def security_defaults(self) -> IdentitySecurityDefaultsEnforcementPolicy | None:
+    async def security_defaults(self) -> GraphObject | None:
         builder = self.client.policies.identity_security_defaults_enforcement_policy
-        return await self.read(builder.get, needs="Policy.Read.All")
+        return await self.read_json(builder, "Policy.Read.All", absent_ok=False)
 
     # -- SharePoint through Graph -----------------------------------------------------------------
-    async def get_site_by_path(self, hostname: str, path: str) -> Site | None:
+    async def get_site_by_path(self, hostname: str, path: str) -> GraphObject | None:
         """GET /sites/{hostname}:/{server-relative path}; None when the site does not exist (404)."""
         builder = self.client.sites.by_site_id("root")  # only for its adapter: the URL is set raw,
         # because kiota would percent-encode the ':' and '/' of a path-addressed site id
         raw = f"{builder.request_adapter.base_url}/sites/{hostname}:/{path.strip('/')}"
-        return await self.maybe(builder.with_url(raw).get, needs="Sites.Read.All")
+        return await self.read_json(builder.with_url(raw), "Sites.Read.All")
 
-    async def get_site_by_url(self, url: str) -> Site | None:
+    async def get_site_by_url(self, url: str) -> GraphObject | None:
         """The site collection at an absolute URL (https://contoso.sharepoint.com/sites/x); None if absent."""
         parts = urlsplit(url)
         return await self.get_site_by_path(parts.hostname or "", parts.path)
 
-    async def get_user_drive(self, user: str) -> Drive | None:
+    async def get_user_drive(self, user: str) -> GraphObject | None:
         """The user's OneDrive; None when it is not provisioned (404)."""
         builder = self.client.users.by_user_id(user).drive
-        return await self.maybe(lambda: builder.get(config(select=["id", "webUrl", "owner"])),
-                                needs="Files.Read.All")
+        return await self.read_json(builder, "Files.Read.All", config(select=["id", "webUrl", "owner"]))

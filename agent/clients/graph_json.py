@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 if TYPE_CHECKING:
     from kiota_abstractions.serialization import Parsable
 
+    from agent.clients.graph_view import GraphObject
+
 P = TypeVar("P", bound="Parsable")
 
 
-def as_dict(model: Parsable) -> dict[str, Any]:
-    """A Graph model as its JSON (camelCase) dict, for evidence, plans and the journal."""
+def as_dict(model: Parsable | GraphObject) -> dict[str, Any]:
+    """A Graph model (or a GraphObject read as JSON) as its JSON (camelCase) dict, for evidence, plans and
+    the journal."""
+    from agent.clients.graph_view import GraphObject
+
+    if isinstance(model, GraphObject):
+        return dict(model.json)
     from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
 
     writer = JsonSerializationWriter()

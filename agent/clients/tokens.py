@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import warnings
@@ -106,6 +107,15 @@ def secret_credential(tenant: Tenant, client_id: str, secret: str, **extra: Any)
 
 
 def certificate_credential(tenant: Tenant, client_id: str, cert_pem: str, **extra: Any) -> TokenCredential:
+    """A fresh certificate credential; its key parsed once per process (agent.clients.keys).
+
+    A PEM the key cache cannot take (encrypted, or not PEM) goes to CertificateCredential as it is.
+    """
+    from agent.clients.keys import cached_key_credential
+
+    if "-----BEGIN" in cert_pem and "ENCRYPTED" not in cert_pem:
+        return cached_key_credential(tenant.tenant_id, client_id, cert_pem, **credential_options(tenant),
+                                     **extra)
     from azure.identity import CertificateCredential
 
     return CertificateCredential(tenant.tenant_id, client_id, certificate_data=cert_pem.encode(),
@@ -243,7 +253,7 @@ def _acquire_once(make: Callable[..., TokenCredential], scope: str) -> tuple[Tok
 
 
 def _failed(exc: Exception, seen: _ErrorCapture) -> TokenProbe:
-    text = str(getattr(exc, "message", None) or exc).removeprefix("Authentication failed: ")
+    text = _description(str(getattr(exc, "message", None) or exc).removeprefix("Authentication failed: "))
     code = aadsts_code(text)
     status = seen.status or getattr(getattr(exc, "response", None), "status_code", None)
     if code is None or status in (429, 503, 504):
@@ -251,6 +261,16 @@ def _failed(exc: Exception, seen: _ErrorCapture) -> TokenProbe:
         seen.status = status
         raise _no_verdict(f"token endpoint: {text}", seen) from None
     return TokenProbe(ok=False, aadsts=code, error=seen.error, message=one_line(text), status=status)
+
+
+_ENTRA_ERROR = re.compile(r"^Microsoft Entra ID error '(?:\(\w+\) )?(.*)'$", re.S)
+
+
+def _description(text: str) -> str:
+    """The error_description alone, whichever azure-identity client raised (msal's or its own AadClient,
+    which wraps it as "Microsoft Entra ID error '(class) description'")."""
+    match = _ENTRA_ERROR.match(text.strip())
+    return match.group(1) if match else text
 
 
 def _no_verdict(text: str, seen: _ErrorCapture) -> ReadFailed:

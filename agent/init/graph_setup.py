@@ -17,6 +17,7 @@ from msgraph.generated.models.application import Application
 
 from agent.clients.graph import GraphAdapter, as_dict, from_dict
 from agent.clients.graph_directory import config
+from agent.clients.graph_view import GraphObject
 
 
 @dataclass
@@ -84,7 +85,7 @@ class SetupGraph:
         builder = self.client.applications_with_unique_name(name)
         return await self.adapter.maybe(builder.get, needs="Application.Read.All")
 
-    async def app_by_app_id(self, app_id: str) -> Application | None:
+    async def app_by_app_id(self, app_id: str) -> Application | GraphObject | None:
         return await self.adapter.get_application(app_id)
 
     async def upsert_app(self, name: str, body: dict[str, Any]) -> Application | None:
@@ -109,6 +110,6 @@ class SetupGraph:
         await self.adapter.write(call, item.delete, needs="Application.ReadWrite.All")
 
 
-def app_dict(app: Application) -> dict[str, Any]:
+def app_dict(app: Application | GraphObject) -> dict[str, Any]:
     """An Application as Graph JSON (camelCase), for the journal's before/after."""
     return dict(as_dict(app))

@@ -291,3 +291,29 @@ async def test_an_empty_scope_is_unknown_not_healthy(world: World, scope: list[s
         ctx.connector.scope.users = scope
         finding = await OneDriveAdminMissing().detect(ctx)
     assert finding.status == Status.UNKNOWN and "nothing was checked" in (finding.reason or finding.summary)
+
+
+async def test_verify_probes_only_the_onedrives_the_fix_changed(world: World) -> None:
+    detector, fixer = OneDriveAdminMissing(), GrantOneDriveAdmin()
+    async with world.open_context(FILES, CAUSE) as ctx:
+        finding = await detector.detect(ctx)
+    # as if detect had found only these two lacking the grant (and one unreadable)
+    finding.evidence["missing_users"] = [upn(2), upn(5)]
+    finding.evidence["unreadable"] = [{"user": upn(3), "site": "", "status": 503, "reason": "busy"}]
+    seq = world.log_seq()
+    async with world.open_context(FILES, CAUSE) as ctx:
+        before = await detector.verify(ctx, finding)
+    probed = sorted(e["path"].split("/")[2] for e in world.requests_since(seq) if "/personal/" in e["path"])
+    assert probed == ["user0002_contoso_onmicrosoft_com", "user0003_contoso_onmicrosoft_com",
+                      "user0005_contoso_onmicrosoft_com"]
+    assert not any(e["service"] == "graph" for e in world.requests_since(seq))  # no user listing again
+    assert before.status == Status.FOUND and before.evidence["missing_users"] == [upn(2), upn(3), upn(5)]
+    async with world.open_context(FILES, CAUSE, write=True) as ctx:
+        [step] = (await fixer.plan(ctx, before)).steps
+        await fixer.apply_step(ctx, step)
+    async with world.open_context(FILES, CAUSE) as ctx:
+        after = await detector.verify(ctx, finding)
+    assert after.status == Status.OK and "the fix changed (3)" in after.summary
+    assert not is_admin(world, 1)  # never probed, never granted: a full scan would still find it
+    async with world.open_context(FILES, CAUSE) as ctx:
+        assert (await detector.detect(ctx)).status == Status.FOUND

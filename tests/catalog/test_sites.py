@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,23 @@ async def test_undo_of_a_site_admin_grant_uses_the_recorded_user(world: World) -
         reverse = await fixer.undo_step(ctx, step)
     assert reverse.call.url.endswith(f"/siteusers/getbyid({step.undo['user_id']})")
     assert reverse.call.body == {"IsSiteAdmin": False} and reverse.action == "unset-site-admin"
+
+
+@pytest.mark.parametrize("detector", [SiteAdminMissing(), FullControlMissing()])
+async def test_verify_reads_only_the_sites_detect_found_lacking(world: World, detector: Any) -> None:
+    world.reset(["not-site-collection-admin", "no-full-control"])
+    async with world.open_context(SP) as ctx:
+        sites = list(ctx.connector.scope.sites)
+        finding = await detector.detect(ctx)
+    assert finding.status == Status.FOUND
+    lacking = finding.evidence["missing_sites"][0]
+    finding.evidence["missing_sites"] = [lacking]
+    seq = world.log_seq()
+    async with world.open_context(SP) as ctx:
+        again = await detector.verify(ctx, finding)
+    read = {e["path"].split("/_api/")[0] for e in world.requests_since(seq) if "/_api/" in e["path"]}
+    assert read and all(lacking.endswith(path) for path in read)  # no other site was read
+    assert [r["site"] for r in again.evidence["sites"]] == [lacking]
+    assert again.status == Status.FOUND  # still lacking: verify says so, it does not assume
+    if len(sites) > 1:
+        assert len(read) < len(sites)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from azure.identity import (
     AzureCliCredential,
-    CertificateCredential,
+    ClientAssertionCredential,
     ClientSecretCredential,
     DefaultAzureCredential,
     ManagedIdentityCredential,
@@ -71,4 +71,5 @@ def test_a_certificate_credential_is_built_from_the_pem(tmp_path: Path) -> None:
     pem.write_text(cert.private_key_pem.bytes().decode() + cert.cert_chain_pems[0].bytes().decode())
     tenant = _tenant(tmp_path, {"certificate": f"file:{pem}"})
     assert tenant.admin.method == "certificate"
-    assert isinstance(admin_credential(tenant), CertificateCredential)
+    # the key is parsed once per process; each credential signs its assertions with it
+    assert isinstance(admin_credential(tenant), ClientAssertionCredential)
