@@ -60,9 +60,20 @@ def key_id_of(app: Any, pem: str) -> str | None:
     """The keyId of the app's key credential holding `pem`'s certificate."""
     thumb = hashlib.sha1(_der(pem)).digest()
     for cred in app.key_credentials or []:
-        if cred.custom_key_identifier in (thumb, thumb.hex().upper().encode()) or cred.key == _der(pem):
+        ident, key = _binary(cred.custom_key_identifier), _binary(cred.key)
+        if ident in (thumb, thumb.hex().upper().encode()) or key == _der(pem):
             return str(cred.key_id)
     return None
+
+
+def _binary(value: Any) -> bytes | None:
+    """An Edm.Binary field: bytes from a typed model, base64 text from Graph's JSON (a detect-path read)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except ValueError:
+        return None
 
 
 async def add_key(graph: Any, object_id: str, der: bytes, signer_pem: str, label: str) -> Any:
