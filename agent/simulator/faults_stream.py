@@ -155,4 +155,5 @@ async def _huge(size: int, service: str, send: Send, gone: asyncio.Future[None])
     while sent < size and not gone.done():
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         sent += len(chunk)
+        await asyncio.sleep(0)  # a client that hung up is seen at once, not after the whole body
     await send({"type": "http.response.body", "body": tail, "more_body": False})
