@@ -65,17 +65,21 @@ class Tier(enum.StrEnum):
 DeadlineOpt = Annotated[str, typer.Option(
     "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported unknown.")]
 DEFAULT_DEADLINE = "15m"
+CauseDeadlineOpt = Annotated[str | None, typer.Option(
+    "--cause-deadline", help="Give each cause's own work at most this long (30s, 2m); what it leaves is "
+                             "reported unknown. Default: no limit but the run's.")]
 
 
 @app.command()
 def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
              output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
              sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-             deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
+             deadline: DeadlineOpt = DEFAULT_DEADLINE, cause_deadline: CauseDeadlineOpt = None) -> NoReturn:
     """Find which known cause is behind each connector's 401 (reads only)."""
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, None,
-                  lambda engine: engine.diagnose(connector, only or ()), deadline=deadline_s(deadline))
+                  lambda engine: engine.diagnose(connector, only or ()), deadline=deadline_s(deadline),
+                  cause_deadline=deadline_s(cause_deadline, "--cause-deadline"))
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -88,7 +92,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
         sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-        deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
+        deadline: DeadlineOpt = DEFAULT_DEADLINE, cause_deadline: CauseDeadlineOpt = None) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
 
@@ -97,7 +101,8 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
-                  lock=None if dry_run else "fix", deadline=limit)
+                  lock=None if dry_run else "fix", deadline=limit,
+                  cause_deadline=deadline_s(cause_deadline, "--cause-deadline"))
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -109,10 +114,11 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
 def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent history`).")],
          dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the undo steps only.")] = False,
          config: ConfigOpt = None, output: ReportOpt = ReportOutput.table, out: OutOpt = None,
-         state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
+         state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None,
+         deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
     """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
     report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run),
-                  lock=None if dry_run else "undo")
+                  lock=None if dry_run else "undo", deadline=deadline_s(deadline))
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -213,7 +219,8 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
-         lock: str | None = None, deadline: float | None = None) -> RunReport:
+         lock: str | None = None, deadline: float | None = None,
+         cause_deadline: float | None = None) -> RunReport:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
@@ -235,7 +242,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
             journal = held.enter_context(Journal.in_dir(folder))
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
-                            settings=EngineSettings(deadline_s=deadline))
+                            settings=EngineSettings(deadline_s=deadline, cause_deadline_s=cause_deadline))
             from agent import threads  # not at module level: asyncio costs ~50 ms of `agent --help`
 
             # daemon worker threads: a read stalled past the deadline does not hold the exit
@@ -271,14 +278,14 @@ def check_tls(cfg: Any) -> None:
         tls.check(cfg)
 
 
-def deadline_s(text: str | None) -> float | None:
-    """--deadline in seconds; a bad value is bad input (None: not given)."""
+def deadline_s(text: str | None, option: str = "--deadline") -> float | None:
+    """--deadline (or `option`) in seconds; a bad value is bad input (None: not given)."""
     if text is None:
         return None
     from agent.deadline import parse_duration
 
     try:
-        return parse_duration(text, "--deadline")
+        return parse_duration(text, option)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -85,19 +86,20 @@ class Policy(_Strict):
     rotate_expiring_days: int = Field(default=0, ge=0, le=365)  # rotate what expires within N days; 0: never
     notify: tuple[Webhook, ...] = ()
     deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
+    cause_deadline: str | None = None  # one cause's own work; default none; --cause-deadline wins
     _base_dir: Path | None = PrivateAttr(None)  # the policy file's folder: file: references start there
 
     @property
     def base_dir(self) -> Path | None:
         return self._base_dir
 
-    @field_validator("deadline")
+    @field_validator("deadline", "cause_deadline")
     @classmethod
-    def _duration(cls, value: str | None) -> str | None:
+    def _duration(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             from agent.deadline import parse_duration
 
-            parse_duration(value, "deadline")
+            parse_duration(value, str(info.field_name))
         return value
 
     @property
@@ -105,6 +107,12 @@ class Policy(_Strict):
         from agent.deadline import parse_duration
 
         return None if self.deadline is None else parse_duration(self.deadline)
+
+    @property
+    def cause_deadline_s(self) -> float | None:
+        from agent.deadline import parse_duration
+
+        return None if self.cause_deadline is None else parse_duration(self.cause_deadline)
 
     @field_validator("allow", "deny")
     @classmethod

@@ -38,10 +38,10 @@ def test_requests_stops_a_streamed_body_at_the_cap(huge: Simulator) -> None:
 
 
 def test_requests_stops_a_caller_stream_at_the_cap(huge: Simulator) -> None:
-    with _session(huge) as session, session.get(f"{huge.base_url}/v1.0/users", timeout=5, stream=True) as r:
-        with pytest.raises(ResponseTooLarge):
-            for _ in r.iter_content(8192):
-                pass
+    with _session(huge) as session, session.get(f"{huge.base_url}/v1.0/users", timeout=5, stream=True) as r, \
+            pytest.raises(ResponseTooLarge):
+        for _ in r.iter_content(8192):
+            pass
 
 
 def test_requests_refuses_a_declared_length_over_the_cap(tenant: Simulator) -> None:

@@ -1,5 +1,5 @@
-"""A huge answer is never read into memory: each library's call stops at network.max_response_bytes and is
-reported `unknown (response too large)`, and the reading process's peak RSS stays far below the body's size."""
+"""A huge answer is never read into memory: each library's call stops at network.max_response_bytes and
+is reported `unknown (response too large)`, and the reading process's peak RSS stays far below the body."""
 
 from __future__ import annotations
 
