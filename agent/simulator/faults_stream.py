@@ -6,7 +6,7 @@ truncate  a 200 whose connection closes half-way through the body it announced
 garbage   a 200 whose body is malformed JSON, XML or SOAP, as each service would send it
 huge      a 200 whose body is `size_mb` of valid-looking JSON or XML, streamed, never built in memory
 
-Each is a FaultRule (rate, first, services, path) with its own extra knob. Every fault waits on the
+Each is a FaultRule (rate, first, services, path, after) with its own extra knob. Every fault waits on the
 event loop, so a stalled request never blocks the server's other requests.
 """
 
