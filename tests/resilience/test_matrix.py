@@ -194,7 +194,7 @@ def _lock_free(state_dir: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, Record | BaseException]]:
-    with Lanes(tmp_path_factory.mktemp("lanes")) as lanes:
+    with Lanes(tmp_path_factory.mktemp("lanes"), count=6) as lanes:
         yield lanes.run_all(CASES, lambda case, sim, folder: run_case(case, sim, folder, lanes))
 
 
