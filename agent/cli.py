@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the
     from agent.model import Plan, RunReport
 
 # sub-apps other modules provide, mounted when present: (module, attribute, command name)
-SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"))
+SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"),
+            ("agent.cli_grants", "grants_app", "grants"))
 
 
 # rich_markup_mode=None: plain help, so `agent --help` does not import typer's rich formatting (~0.1 s)
@@ -92,15 +93,24 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
         sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-        deadline: DeadlineOpt = DEFAULT_DEADLINE, cause_deadline: CauseDeadlineOpt = None) -> NoReturn:
+        deadline: DeadlineOpt = DEFAULT_DEADLINE, cause_deadline: CauseDeadlineOpt = None,
+        grant_for: Annotated[str | None, typer.Option("--grant-for", help="Time-box the grants this fix "
+                                                      "makes (30d, 2w, 12h): heal revokes them then.")]
+        = None,
+        grant_until: Annotated[str | None, typer.Option("--grant-until", help="Time-box the grants until "
+                                                        "this date or time (2027-01-31).")] = None,
+        ) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
+    from agent.grants import attach
+    from agent.lifetime import from_cli
 
     limit = deadline_s(deadline)
+    lifetimes = from_cli(grant_for, grant_until)
     approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
-                  lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
+                  lambda engine: attach(engine, lifetimes).fix(connector, only or (), dry_run=dry_run),
                   lock=None if dry_run else "fix", deadline=limit,
                   cause_deadline=deadline_s(cause_deadline, "--cause-deadline"))
     if plan_out is not None:
@@ -126,7 +136,8 @@ def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent
 def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in full.")] = None,
             output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
             config: ConfigOpt = None,
-            limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 20,
+            limit: Annotated[int, typer.Option("--limit", min=1, max=100_000,
+                                               help="How many runs to list.")] = 20,
             ) -> NoReturn:
     """List recent runs, or show one run's results and changes."""
     from agent.journal import Journal, UnknownRun
@@ -224,7 +235,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
-    from agent.cli_lock import locked
+    from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
     from agent.engine import Engine, EngineSettings
     from agent.journal import Journal
@@ -240,6 +251,8 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
             if lock is not None:  # one writer per state directory: fix, undo, heal and approve alike
                 held.enter_context(locked(folder, lock))
             journal = held.enter_context(Journal.in_dir(folder))
+            if lock is not None:
+                close_interrupted(journal)
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
                             settings=EngineSettings(deadline_s=deadline, cause_deadline_s=cause_deadline))

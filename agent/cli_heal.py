@@ -114,7 +114,11 @@ def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pendi
     limit = cli.deadline_s(deadline)  # approve runs unattended too: bounded like heal
     limits = (limit, None)
     with _session(config, False, state_dir, playbooks, "approve", None, limits) as (engine, store, lock):
+        from agent.grants import attach
+        from agent.lifetime import Lifetimes
+
         _note_recovered(lock)
+        attach(engine, Lifetimes())  # an approved grant gets its playbook's lifetime, if it has one
         try:
             engine.journal.run(run_id)
             known = True
@@ -160,7 +164,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
     `deadlines`: the run's and each cause's, in seconds."""
     from agent import cli
     from agent.cli_boundary import State
-    from agent.cli_lock import locked
+    from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
     from agent.engine import Engine, EngineSettings
     from agent.journal import Journal
@@ -178,6 +182,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
         # the lock first: a refused run opens nothing and records nothing
         with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
                 PendingStore(journal.path) as store:
+            close_interrupted(journal)
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                             argv=State.argv, settings=EngineSettings(deadline_s=deadlines[0],
                                                                      cause_deadline_s=deadlines[1]))

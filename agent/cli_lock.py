@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from agent.journal import Journal
     from agent.lock import HealLock
 
 
@@ -27,3 +28,10 @@ def locked(folder: Path, command: str) -> Iterator[HealLock]:
         yield lock
     finally:
         lock.release()
+
+
+def close_interrupted(journal: Journal) -> None:
+    """With the lock held: mark the writing runs that died unfinished as interrupted, and say so once."""
+    for run_id in journal.close_interrupted():
+        typer.echo(f"warning: run {run_id} was interrupted before it finished; `agent history {run_id}` "
+                   f"shows what it journaled and `agent undo {run_id}` reverses it", err=True)

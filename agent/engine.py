@@ -28,9 +28,10 @@ from agent.engine_steps import (
 )
 from agent.errors import BadInput
 from agent.journal import Journal, plain
-from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status
+from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status, Step
 from agent.redact import redact, redact_obj
 from agent.registry import Detector, Fixer
+from agent.shared_targets import merge_shared
 from agent.verify import Backoff, poll_until_ok
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class Job:
     round: int = 1  # the round of the converging run that last detected this job
     uncertain: str | None = None  # why its last write's answer was lost: verify's read settles it
     budget: stepping.CauseBudget | None = None  # its own deadline (--cause-deadline), once it started
+    follows: Job | None = None  # the job whose plan carries this one's write too (agent.shared_targets)
 
     @property
     def cause(self) -> str:
@@ -116,6 +118,8 @@ class Job:
 
 class Engine:
     """Runs diagnose, fix (or dry-run) and undo over the configured connectors."""
+
+    grant_hook: Any = None  # agent.grants.GrantHook: stamps grant steps with their expiry, records them
 
     def __init__(self, config: Config, playbooks: Sequence[PlaybookLike], journal: Journal,
                  clients_factory: ClientsFactory, approver: Approver = deny_all, *,
@@ -145,6 +149,13 @@ class Engine:
 
         undo = Undo(self, run_id, dry_run)  # checks the run, connectors and fixers before any write
         return await self._run("undo-dry-run" if dry_run else "undo", undo.run, undoes=run_id)
+
+    async def revoke(self, grants: Sequence[Any], store: Any, dry_run: bool = False) -> RunReport:
+        """Revoke time-boxed grants (agent.grants_store.Grant) as a `revoke` run, like an undo of each."""
+        from agent.engine_grants import Revoke
+
+        revoke = Revoke(self, grants, store, dry_run)  # resolves connectors and fixers before any write
+        return await self._run("revoke-dry-run" if dry_run else "revoke", revoke.run)
 
     async def run_jobs(self, mode: str, jobs: list[Job],
                        on_start: Callable[[str], None] | None = None) -> RunReport:
@@ -300,6 +311,8 @@ class Engine:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
             return
         job.plan.risk = _max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
+        if self.grant_hook is not None:
+            self.grant_hook.annotate(job)
         job.outcome = self._outcome(job, Status.FOUND)
         if job.plan.empty:
             note = job.plan.note or "the fix found nothing to change"
@@ -342,6 +355,7 @@ class Engine:
         applied = []
         try:
             await self._detect_all(todo, bindings, plan=True)
+            merge_shared(todo)
             for job in todo:  # one at a time: approval may ask a person, and fixes follow their order
                 if job.changes and job.finding is not None and job.finding.status == Status.OK:
                     job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
@@ -363,8 +377,23 @@ class Engine:
                     applied.append(job)
         finally:
             await self.close(bindings)
-        await self._per_tenant(applied, self._verify, on_deadline=self._cut_verify)
+        followers = self._followers(todo, applied)
+        await self._per_tenant([*applied, *followers], self._verify, on_deadline=self._cut_verify)
         return applied
+
+    def _followers(self, todo: list[Job], applied: list[Job]) -> list[Job]:
+        """Jobs whose only write another job's plan made: verified when it landed, else reported as it."""
+        verify = []
+        for job in todo:
+            if job.follows is None or job in applied or job.plan is None or not job.plan.empty:
+                continue
+            owner = job.follows.outcome
+            if job.follows in applied:
+                verify.append(job)
+            elif owner is not None:
+                job.outcome = self._outcome(job, owner.status, reason=f"{job.plan.note}; {owner.reason or ''}"
+                                            .rstrip("; "), changes=owner.changes)
+        return verify
 
     async def _bounded_apply(self, run_id: str, job: Job) -> bool:
         """_apply within the deadline; a write it interrupts stays journaled as it is, and undoable."""
@@ -391,13 +420,36 @@ class Engine:
         finally:
             await binding.close()
         job.changes += changes
+        if self.grant_hook is not None:
+            self.grant_hook.record(run_id, job, changes)
         job.uncertain = error if changes and changes[-1].get("state") == "uncertain" else None
         if job.uncertain is not None:
-            return True  # the write may have been made: verify's read tells
+            return not await self._not_made_yet(job, job.plan.steps[len(changes) - 1])
         if error is not None:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
                                         changes=job.changes)
             return False
+        return True
+
+    async def _not_made_yet(self, job: Job, step: Step) -> bool:
+        """A write whose answer was lost, read back at once: when the tenant does not show it, say so now
+        rather than let verify poll the fixer's whole propagation time (15 minutes for a licence). The
+        journal keeps it `uncertain` all the same: the tenant may still show it later, and undo reads."""
+        assert job.fixer is not None
+        binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
+        try:
+            settled = await job.fixer.settle(binding.context(job.cause), step)
+        except DryRunWrite:
+            raise  # settle only reads: a write there is a bug, loudly
+        except Exception:  # a failed read settles nothing: verify's probe decides
+            return False
+        finally:
+            await binding.close()
+        if settled is None or settled.made:
+            return False
+        job.outcome = self._outcome(job, Status.FAILED, changes=job.changes,
+                                    reason=f"fix uncertain: {job.uncertain}; the tenant does not show it "
+                                           "made; undo reads the tenant again before reversing it")
         return True
 
     async def _verify(self, job: Job) -> None:
@@ -416,6 +468,8 @@ class Engine:
                                                 clock=self.clock, backoff=self.settings.verify)
         if finding.status == Status.OK:
             where = f"fixed in round {job.round}: " if job.round > 1 else ""
+            if job.follows is not None and job.plan is not None and job.plan.empty:
+                where += f"{job.plan.note}; "
             lost = f" ({job.uncertain}; the probe shows it made)" if job.uncertain else ""
             job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
                                         reason=f"{where}verified after {attempts} probe(s){lost}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import BadInput
+from agent.grants_store import SCHEMA as GRANTS_SCHEMA
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
 from agent.statedir import JOURNAL_NAME, check_private
@@ -25,9 +26,11 @@ Now = Callable[[], datetime]
 # uncertain: the write was sent but its answer was lost; the tenant may or may not have it
 CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
 # 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on; 4: the uncertain state
-# and each change's HMAC (changes.mac)
-SCHEMA_VERSION = 4
+# and each change's HMAC (changes.mac); 5: the grants table of time-boxed grants (agent.grants_store)
+SCHEMA_VERSION = 5
 KEY_NAME = "journal.key"
+# the modes of runs that hold the lock (agent.cli_lock) while they run
+WRITING_MODES = ("fix", "undo", "heal", "approve")
 _SEALED = ("run", "seq", "connector", "cause", "fixer", "action", "call", "before", "after", "params",
            "undo", "irreversible")
 
@@ -71,6 +74,14 @@ class RunRecord:
     argv: list[str]
     undoes: str | None
     targets: dict[str, dict[str, str]] | None = None  # connector -> Tenant.location() when it ran
+
+    @property
+    def state(self) -> str:
+        """`finished`; `interrupted` (a later writer found it dead: an end time, no exit code); or
+        `unfinished` (still running, or killed with no writer run since to notice)."""
+        if self.finished is None:
+            return "unfinished"
+        return "interrupted" if self.exit_code is None else "finished"
 
 
 def plain(obj: Any) -> Any:
@@ -147,6 +158,7 @@ class Journal:
         sql = self._db.execute("SELECT sql FROM sqlite_master WHERE name='changes'").fetchone()[0]
         if "'uncertain'" not in sql:
             self._rebuild_changes()
+        self._db.executescript(GRANTS_SCHEMA)  # version 5
 
     def _rebuild_changes(self) -> None:
         """Recreate the changes table with the new state CHECK (SQLite cannot alter a CHECK), sealing the
@@ -203,6 +215,17 @@ class Journal:
     def finish_run(self, run_id: str, exit_code: int) -> None:
         self._db.execute("UPDATE runs SET finished=?, exit_code=? WHERE id=?",
                          (self._stamp(), int(exit_code), run_id))
+
+    def close_interrupted(self) -> list[str]:
+        """Mark the writing runs that never finished as interrupted, and return their ids. Only a caller
+        holding the state directory's lock may call this: every writing run holds that lock while it
+        runs, so one that is unfinished while another holds the lock has died."""
+        rows = self._db.execute("SELECT id FROM runs WHERE finished IS NULL AND mode IN "
+                                f"({','.join('?' * len(WRITING_MODES))})", WRITING_MODES).fetchall()
+        for row in rows:
+            self._db.execute("UPDATE runs SET finished=?, exit_code=NULL WHERE id=?",
+                             (self._stamp(), row["id"]))
+        return [row["id"] for row in rows]
 
     def run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()

@@ -40,6 +40,7 @@ class Playbook:
     references: tuple[str, ...]
     source: Path
     relations: Relations = field(default_factory=Relations)
+    expires_after: str | None = None  # fix.expires_after: the default lifetime of the grants it makes
 
     @property
     def detector_name(self) -> str:
@@ -113,6 +114,8 @@ def _expand(paths: list[Path]) -> tuple[list[_File], list[Problem]]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             files += [_File(p, _display(p)) for p in found]
+            if not found:  # a typo'd or empty folder would otherwise check nothing and report healthy
+                problems.append(Problem(_display(path), None, "no playbook files (*.yaml) in this folder"))
         elif path.is_file():
             files.append(_File(path, _display(path)))
         else:
@@ -280,4 +283,5 @@ def _build(f: _File) -> Playbook:
         source=f.path,
         relations=Relations(tuple(Relation(kind, r.cause, r.why)
                                   for kind in KINDS for r in getattr(spec, kind))),
+        expires_after=spec.fix.expires_after if spec.fix is not None else None,
     )

@@ -14,7 +14,7 @@ from agent.simulator import Simulator
 from agent.simulator.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID
 from agent.simulator.state import EXCHANGE_APP_ID
 from tests.e2e.harness import World
-from tests.resilience import MAIL_PLAYBOOKS, agent_process, change_states, wait_for
+from tests.resilience import MAIL_PLAYBOOKS, agent_process, change_states, kill_when
 
 EXO = "mail-exo"
 BREAKS = ["account-unlicensed", "exo-app-missing-full-access"]
@@ -36,13 +36,8 @@ def test_sigkill_mid_apply_then_history_and_undo(sim: Simulator, tmp_path: Path)
     process = agent_process("heal", "--config", str(world.config), "--state-dir", str(world.state_dir),
                             "--policy", str(policy), "--connector", EXO)
     try:
-        states = wait_for(lambda: _mid_apply(world.state_dir), what="one change applied and one pending")
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
+        states = kill_when(process, lambda: _mid_apply(world.state_dir), "one change applied and one pending")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
         sim.set_faults(None)
     assert process.returncode == -signal.SIGKILL
     assert licensed(sim) and not granted(sim)  # the throttled write never reached the tenant
@@ -55,6 +50,9 @@ def test_sigkill_mid_apply_then_history_and_undo(sim: Simulator, tmp_path: Path)
         [("assign-licence", "applied"), ("grant-app-role", "pending")]
     table = world.run("history", run_id)
     assert "[applied] assign-licence" in table.stdout and "[pending] grant-app-role" in table.stdout
+    assert history.json["state"] == "unfinished"
+    assert "not finished" in table.stdout and "exit code 0" not in table.stdout  # never shown as healthy
+    assert "nothing to check" not in table.stdout
     listing = world.run("history")
     assert run_id in listing.stdout and "(not finished)" in listing.stdout
 
@@ -65,8 +63,12 @@ def test_sigkill_mid_apply_then_history_and_undo(sim: Simulator, tmp_path: Path)
     assert rows["exo-app-missing-full-access"]["status"] == "skipped"
     assert "interrupted while being applied" in rows["exo-app-missing-full-access"]["reason"]
     assert not licensed(sim) and not granted(sim)
+    # the undo holds the lock, so it knows the unfinished heal died: it marks it and says so
+    assert f"run {run_id} was interrupted" in undo.stderr
     after = world.run("history", run_id, "-o", "json")
     assert [c["state"] for c in after.json["changes"]] == ["undone", "pending"]
+    assert after.json["state"] == "interrupted" and after.json["exit_code"] is None
+    assert "interrupted" in world.run("history").stdout
 
 
 def _mid_apply(state_dir: Path) -> list[tuple[str, int, str, str]] | None:
