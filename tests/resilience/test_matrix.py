@@ -134,6 +134,7 @@ class Record:
     secrets: list[str]
     lock_free: bool
     clean: Run | None = None
+    world: World | None = None
     changes: list[str] | None = None  # the journaled states of the run's changes (None: not a writing run)
     undo: Run | None = None
     after_undo: Run | None = None
@@ -143,24 +144,40 @@ class Record:
 
 
 def run_case(case: Case, sim: Simulator, folder: Path, lanes: Lanes) -> Record:
+    deadline = deadline_for(lanes, case.phase)
+    record = _faulted_run(case, sim, folder, lanes, deadline)
+    if not any(e.get("fault") == case.kind for e in record.log):
+        # a machine so busy that the run's deadline passed before it reached the faulted service: once
+        # more, on a fresh tenant, with twice the time (the test then checks the second run)
+        record = _faulted_run(case, sim, folder / "again", lanes, 2 * deadline)
+    return _settle(record, lanes)
+
+
+def _faulted_run(case: Case, sim: Simulator, folder: Path, lanes: Lanes, deadline: float) -> Record:
     target = case.target
     books = MAIL_PLAYBOOKS if target.connector == MAIL else REPO / "playbooks" / "sharepoint"
     broken = MAIL_CAUSE if target.connector == MAIL else SITE_CAUSE
+    folder.mkdir(parents=True, exist_ok=True)
     world = World(sim, folder, playbooks=[books]).reset([broken], users=4)
     with world.config.open("a") as config:
         config.write(NETWORK)
-    env = world.env()
     seq = world.log_seq()
-    deadline = deadline_for(lanes, case.phase)
     sim.set_faults(case.wire())
     try:
-        faulted = Run(*lanes.cli(case.argv(deadline), env))
+        faulted = Run(*lanes.cli(case.argv(deadline), world.env()))
     finally:
         sim.set_faults(None)
     if case.kind in ("stall", "trickle"):  # a read given up on is logged once its socket closes
         time.sleep(LINGER_S)
-    record = Record(case, deadline, faulted, world.requests_since(seq), _secrets(world),
-                    _lock_free(world.state_dir))
+    return Record(case, deadline, faulted, world.requests_since(seq), _secrets(world),
+                  _lock_free(world.state_dir), world=world)
+
+
+def _settle(record: Record, lanes: Lanes) -> Record:
+    """The clean diagnose, the journal and the undo that check what the faulted run claimed."""
+    case, faulted, world = record.case, record.faulted, record.world
+    assert world is not None
+    target, env = case.target, world.env()
     if any(r["status"] in ("ok", "fixed") for r in faulted.rows()):
         record.clean = Run(*lanes.cli(_diagnose(target), env))
     run_id = (faulted.json or {}).get("run_id")
