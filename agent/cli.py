@@ -73,17 +73,21 @@ class VerifyScope(enum.StrEnum):
 DeadlineOpt = Annotated[str, typer.Option(
     "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported unknown.")]
 DEFAULT_DEADLINE = "15m"
+CauseDeadlineOpt = Annotated[str | None, typer.Option(
+    "--cause-deadline", help="Give each cause's own work at most this long (30s, 2m); what it leaves is "
+                             "reported unknown. Default: no limit but the run's.")]
 
 
 @app.command()
 def diagnose(config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
              output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
              sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-             deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
+             deadline: DeadlineOpt = DEFAULT_DEADLINE, cause_deadline: CauseDeadlineOpt = None) -> NoReturn:
     """Find which known cause is behind each connector's 401 (reads only)."""
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, None,
-                  lambda engine: engine.diagnose(connector, only or ()), deadline=deadline_s(deadline))
+                  lambda engine: engine.diagnose(connector, only or ()), deadline=deadline_s(deadline),
+                  cause_deadline=deadline_s(cause_deadline, "--cause-deadline"))
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -96,7 +100,7 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
         sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-        deadline: DeadlineOpt = DEFAULT_DEADLINE,
+        deadline: DeadlineOpt = DEFAULT_DEADLINE, cause_deadline: CauseDeadlineOpt = None,
         grant_for: Annotated[str | None, typer.Option("--grant-for", help="Time-box the grants this fix "
                                                       "makes (30d, 2w, 12h): heal revokes them then.")]
         = None,
@@ -116,7 +120,8 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
                   lambda engine: attach(engine, lifetimes).fix(connector, only or (), dry_run=dry_run),
-                  lock=None if dry_run else "fix", deadline=limit, verify_full=verify == VerifyScope.full)
+                  lock=None if dry_run else "fix", deadline=limit, verify_full=verify == VerifyScope.full,
+                  cause_deadline=deadline_s(cause_deadline, "--cause-deadline"))
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text
 
@@ -128,14 +133,15 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
 def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent history`).")],
          dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the undo steps only.")] = False,
          config: ConfigOpt = None, output: ReportOpt = ReportOutput.table, out: OutOpt = None,
-         state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
+         state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None,
+         deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
     """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
     from agent.cli_init import undo_if_init
 
     # an `agent init` run or an own-certificate renewal: undone by their own module
     undo_if_init(run_id, dry_run, _history_state_dir(state_dir, config), config)
     report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run),
-                  lock=None if dry_run else "undo")
+                  lock=None if dry_run else "undo", deadline=deadline_s(deadline))
     raise typer.Exit(_emit(report, output, out))
 
 
@@ -237,7 +243,8 @@ def permissions(config: ConfigOpt = None, sim: SimOpt = False, output: OutputOpt
 # internals ------------------------------------------------------------------------------
 def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
          approver: Any, action: Callable[[Engine], Coroutine[Any, Any, RunReport]],
-         lock: str | None = None, deadline: float | None = None, verify_full: bool = False) -> RunReport:
+         lock: str | None = None, deadline: float | None = None, verify_full: bool = False,
+         cause_deadline: float | None = None) -> RunReport:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
@@ -261,7 +268,8 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
                 close_interrupted(journal)
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
-                            settings=EngineSettings(deadline_s=deadline, verify_full=verify_full))
+                            settings=EngineSettings(deadline_s=deadline, verify_full=verify_full,
+                                                    cause_deadline_s=cause_deadline))
             from agent import threads  # not at module level: asyncio costs ~50 ms of `agent --help`
 
             # daemon worker threads: a read stalled past the deadline does not hold the exit
@@ -297,14 +305,14 @@ def check_tls(cfg: Any) -> None:
         tls.check(cfg)
 
 
-def deadline_s(text: str | None) -> float | None:
-    """--deadline in seconds; a bad value is bad input (None: not given)."""
+def deadline_s(text: str | None, option: str = "--deadline") -> float | None:
+    """--deadline (or `option`) in seconds; a bad value is bad input (None: not given)."""
     if text is None:
         return None
     from agent.deadline import parse_duration
 
     try:
-        return parse_duration(text, "--deadline")
+        return parse_duration(text, option)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
 

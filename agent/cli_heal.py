@@ -61,7 +61,11 @@ def heal(policy: PolicyOpt = None,
          playbooks: PlaybooksOpt = None,
          deadline: Annotated[str | None, typer.Option(
              "--deadline", help="End the run after this long (90s, 15m, 1h); what is left is reported "
-                                "unknown (default: the policy's deadline:, else 15m).")] = None) -> NoReturn:
+                                "unknown (default: the policy's deadline:, else 15m).")] = None,
+         cause_deadline: Annotated[str | None, typer.Option(
+             "--cause-deadline", help="Give each cause's own work at most this long; what it leaves is "
+                                      "reported unknown (default: the policy's cause_deadline:, else no "
+                                      "limit but the run's).")] = None) -> NoReturn:
     """Scheduled self-heal: fix what the policy allows, keep the rest for approval, notify, exit code."""
     from agent import cli
     from agent.heal import run_heal
@@ -70,9 +74,11 @@ def heal(policy: PolicyOpt = None,
     limit = cli.deadline_s(deadline)
     rules = load_policy(policy_path(policy))
     limit = limit or rules.deadline_s or cli.deadline_s(cli.DEFAULT_DEADLINE)
+    per_cause = cli.deadline_s(cause_deadline, "--cause-deadline") or rules.cause_deadline_s
     _quiet_for(output)
     check = rules.check_causes  # a policy naming no known cause is bad input, before anything opens
-    with _session(config, sim, state_dir, playbooks, "heal", check, limit) as (engine, store, lock):
+    limits = (limit, per_cause)
+    with _session(config, sim, state_dir, playbooks, "heal", check, limits) as (engine, store, lock):
         _note_recovered(lock)
         _renew_own_certificates(engine, rules.own_certificate_renew_days)
         result = run_heal(engine, rules, store, connector, only or ())
@@ -106,7 +112,10 @@ def approvals(output: ListOpt = ListFormat.table, out: OutOpt = None, state_dir:
 def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pending plans to apply.")],
             cause: Annotated[str | None, typer.Option("--cause", help="Only this cause's plan.")] = None,
             config: ConfigOpt = None, output: FormatOpt = ReportFormat.table, out: OutOpt = None,
-            state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
+            state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None,
+            deadline: Annotated[str, typer.Option(
+                "--deadline", help="End the run after this long (90s, 15m, 1h): what is left is reported "
+                                   "unknown.")] = "15m") -> NoReturn:
     """Apply a run's pending plans, after checking that each is still exactly what was planned."""
     from agent import cli
     from agent.heal import run_approve
@@ -114,8 +123,9 @@ def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pendi
     from agent.pending import select_entries
 
     _quiet_for(output)
-    limit = cli.deadline_s(cli.DEFAULT_DEADLINE)  # approve runs unattended too: bounded like heal
-    with _session(config, False, state_dir, playbooks, "approve", None, limit) as (engine, store, lock):
+    limit = cli.deadline_s(deadline)  # approve runs unattended too: bounded like heal
+    limits = (limit, None)
+    with _session(config, False, state_dir, playbooks, "approve", None, limits) as (engine, store, lock):
         from agent.grants import attach
         from agent.lifetime import Lifetimes
 
@@ -160,8 +170,10 @@ COMMANDS = (heal, approvals, approve, report)
 @contextlib.contextmanager
 def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
              command: str, check: Callable[[Iterable[str]], None] | None = None,
-             deadline_s: float | None = None) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
-    """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened."""
+             deadlines: tuple[float | None, float | None] = (None, None)
+             ) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
+    """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened;
+    `deadlines`: the run's and each cause's, in seconds."""
     from agent import cli
     from agent.cli_boundary import State
     from agent.cli_lock import close_interrupted, locked
@@ -184,7 +196,8 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
                 PendingStore(journal.path) as store:
             close_interrupted(journal)
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
-                            argv=State.argv, settings=EngineSettings(deadline_s=deadline_s))
+                            argv=State.argv, settings=EngineSettings(deadline_s=deadlines[0],
+                                                                     cause_deadline_s=deadlines[1]))
             yield engine, store, lock
 
 

@@ -172,6 +172,8 @@ class Timeouts(_Strict):
 
     connect_s: Annotated[float, Field(gt=0, le=300)] = 10.0  # TCP and TLS handshake
     read_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # between two bytes of an answer
+    # no answer is read past this size: hundreds of MB from a broken proxy would otherwise sit in memory
+    max_response_bytes: Annotated[int, Field(ge=1024, le=4 * 1024**3)] = 32 * 1024 * 1024
 
 
 class Tenant(_Strict):

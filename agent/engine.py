@@ -91,6 +91,7 @@ class EngineSettings:
     max_rounds: int = DEFAULT_MAX_ROUNDS  # a fix run detects again what its fixes unmasked, this often
     deadline_s: float | None = None  # the whole run; past it the rest is reported, never waited for
     verify_full: bool = False  # verify re-runs the whole detect, not only what the fix changed
+    cause_deadline_s: float | None = None  # one cause's own work (all its phases); past it, its rest
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Job:
     changes: list[dict[str, Any]] = field(default_factory=list)  # every change of the run, all rounds
     round: int = 1  # the round of the converging run that last detected this job
     uncertain: str | None = None  # why its last write's answer was lost: verify's read settles it
+    budget: stepping.CauseBudget | None = None  # its own deadline (--cause-deadline), once it started
     follows: Job | None = None  # the job whose plan carries this one's write too (agent.shared_targets)
 
     @property
@@ -277,7 +279,7 @@ class Engine:
 
         async def held(job: Job) -> None:
             sem = semaphores.setdefault(job.tenant.name, asyncio.Semaphore(self.settings.concurrency))
-            async with sem:
+            async with sem, stepping.cause_scope(job, self.settings.cause_deadline_s):
                 await work(job)
 
         async def one(job: Job) -> None:
@@ -369,9 +371,9 @@ class Engine:
                     reason = None if dry_run else refusal_reason(self.approver, job.plan)
                     job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
                                                 changes=[*job.changes, *plan_changes(job.plan)])
-                elif stepping.expired():  # no write starts after the deadline
+                elif stepping.expired(job):  # no write starts after the deadline
                     job.outcome = self._outcome(job, Status.FOUND,
-                                                reason=stepping.reason("its fix was applied"))
+                                                reason=stepping.reason("its fix was applied", job))
                 elif await self._bounded_apply(run_id, job):
                     applied.append(job)
         finally:
@@ -397,18 +399,18 @@ class Engine:
     async def _bounded_apply(self, run_id: str, job: Job) -> bool:
         """_apply within the deadline; a write it interrupts stays journaled as it is, and undoable."""
         try:
-            async with stepping.within():
+            async with stepping.cause_scope(job, self.settings.cause_deadline_s):
                 return await self._apply(run_id, job)
         except stepping.DeadlinePassed:
             job.changes += stepping.interrupted_changes(self.journal, run_id, job)
             why = stepping.reason(f"this fix finished; its changes stay journaled as they are (agent undo "
-                                  f"{run_id} reverses them)")
+                                  f"{run_id} reverses them)", job)
             job.outcome = self._outcome(job, Status.FAILED, reason=why, changes=job.changes)
             return False
 
     def _cut_verify(self, job: Job) -> None:
         job.outcome = self._outcome(job, Status.UNVERIFIED, changes=job.changes,
-                                    reason=stepping.reason("this fix was verified"))
+                                    reason=stepping.reason("this fix was verified", job))
 
     async def _apply(self, run_id: str, job: Job) -> bool:
         assert job.plan is not None and job.fixer is not None

@@ -1,10 +1,12 @@
-"""How the engine spends a run's deadline: work cut short is reported, never dropped and never `ok`."""
+"""How the engine spends deadlines (the run's, each cause's): work they cut is reported, never `ok`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent import deadline as deadlines
@@ -46,23 +48,71 @@ async def bounded(work: Awaitable[None], on_deadline: Callable[[], None]) -> Non
         on_deadline()
 
 
-def reason(what: str = "this check finished") -> str:
+def reason(what: str = "this check finished", job: Job | None = None) -> str:
+    """The deadline line: the cause's own when `job` spent its budget, else the run's."""
+    budget = getattr(job, "budget", None)
+    if budget is not None and budget.expired:
+        return f"deadline: the cause's {budget.label} deadline passed before {what}"
     current = deadlines.active()
     label = current.label if current is not None else "?"
     return f"deadline: the run's {label} deadline passed before {what}"
 
 
-def expired() -> bool:
+def expired(job: Job | None = None) -> bool:
+    """The run's deadline passed, or `job`'s own budget is spent."""
+    budget = getattr(job, "budget", None)
+    if budget is not None and budget.expired:
+        return True
     current = deadlines.active()
     return current is not None and current.expired
+
+
+@dataclass
+class CauseBudget:
+    """The time one cause's own work may take in a run (detect and plan, apply, verify, every round);
+    waiting for a turn is not counted, so a cause late in the queue is not cut for others' work."""
+
+    seconds: float
+    spent: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return deadlines.format_duration(self.seconds)
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.seconds - self.spent)
+
+    @property
+    def expired(self) -> bool:
+        return self.left <= 0
+
+
+@contextlib.asynccontextmanager
+async def cause_scope(job: Job, seconds: float | None, clock: Callable[[], float] = time.monotonic
+                      ) -> AsyncIterator[None]:
+    """Run one phase of `job` within the run's deadline and what is left of the cause's own (`seconds`,
+    None: no per-cause limit); past either, raise DeadlinePassed and `reason(..., job)` says which."""
+    if seconds is not None and job.budget is None:
+        job.budget = CauseBudget(seconds)
+    budget = job.budget
+    if budget is not None and budget.expired:
+        raise DeadlinePassed()
+    started = clock()
+    try:
+        async with within(None if budget is None else budget.left):
+            yield
+    finally:
+        if budget is not None:
+            budget.spent += clock() - started
 
 
 def cut_detect(job: Job) -> tuple[Status, str]:
     """A job whose detect or plan the deadline stopped: found stays found (unplanned), else unknown."""
     job.plan = None  # a half-made plan is never applied
     if job.finding is not None and job.finding.status == Status.FOUND:
-        return Status.FOUND, reason("its fix was planned")
-    why = reason()
+        return Status.FOUND, reason("its fix was planned", job)
+    why = reason(job=job)
     job.finding = Finding.unknown(why)
     return Status.UNKNOWN, why
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent import engine_deadline as stepping
 from agent.context import DryRunWrite
 from agent.engine_steps import (
     Binding,
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from agent.engine import Engine
 
 # Per-change result kinds, worst first: the worst one decides the status of its (connector, cause).
-_RANK = {"failed": Status.FAILED, "skipped": Status.SKIPPED, "planned": Status.PLANNED,
-         "reversed": Status.FIXED, "done": Status.OK}
+_RANK = {"failed": Status.FAILED, "unknown": Status.UNKNOWN, "skipped": Status.SKIPPED,
+         "planned": Status.PLANNED, "reversed": Status.FIXED, "done": Status.OK}
 
 
 @dataclass
@@ -117,11 +118,26 @@ class Undo:
                 if failed and change.state in ("applied", "uncertain", "pending"):
                     self._note(group, change, "skipped", "not attempted after an earlier failure")
                     continue
-                failed = await self._one(undo_run_id, change, group, reads[change.connector]) or failed
+                failed = await self._within_deadline(undo_run_id, change, group, reads[change.connector]) \
+                    or failed
         finally:
             for binding in [*reads.values(), *self.writes.values()]:
                 await binding.close()
         return [self._outcome(g) for g in groups.values()]
+
+    async def _within_deadline(self, undo_run_id: str, change: Change, group: _Group, read: Binding) -> bool:
+        """_one within the run's deadline: past it, this change and the rest are `unknown (deadline)`; a
+        reversal it interrupts stays journaled as it stood, and the next undo reads the tenant again."""
+        if stepping.expired():
+            self._note(group, change, "unknown", stepping.reason("this change was reversed"))
+            return False
+        try:
+            async with stepping.within():
+                return await self._one(undo_run_id, change, group, read)
+        except stepping.DeadlinePassed:
+            self._note(group, change, "unknown", stepping.reason("its reversal finished; undo the run "
+                                                                 "again to settle it"))
+            return True
 
     async def _one(self, undo_run_id: str, change: Change, group: _Group, read: Binding) -> bool:
         """Reverse one change; True when reversing it failed (the undo stops there)."""

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -99,6 +100,7 @@ class Policy(_Strict):
     own_certificate_renew_days: int = Field(default=30, ge=0, le=365)
     notify: tuple[Webhook, ...] = ()
     deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
+    cause_deadline: str | None = None  # one cause's own work; default none; --cause-deadline wins
     # cause id (or default) -> lifetime of the grants its fix makes (30d): heal revokes them then
     grant_lifetime: dict[str, Annotated[str, AfterValidator(_lifetime)]] = Field(default_factory=dict)
     grant_warn_days: int = Field(default=7, ge=0, le=365)  # reports name grants expiring within N days
@@ -108,13 +110,13 @@ class Policy(_Strict):
     def base_dir(self) -> Path | None:
         return self._base_dir
 
-    @field_validator("deadline")
+    @field_validator("deadline", "cause_deadline")
     @classmethod
-    def _duration(cls, value: str | None) -> str | None:
+    def _duration(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             from agent.deadline import parse_duration
 
-            parse_duration(value, "deadline")
+            parse_duration(value, str(info.field_name))
         return value
 
     @property
@@ -122,6 +124,12 @@ class Policy(_Strict):
         from agent.deadline import parse_duration
 
         return None if self.deadline is None else parse_duration(self.deadline)
+
+    @property
+    def cause_deadline_s(self) -> float | None:
+        from agent.deadline import parse_duration
+
+        return None if self.cause_deadline is None else parse_duration(self.cause_deadline)
 
     @field_validator("grant_lifetime")
     @classmethod

@@ -168,8 +168,23 @@ def _class_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
+def _too_large(exc: BaseException) -> bool:
+    """The body-size cap stopped the answer (agent.clients.bodycap): asking again brings the same body."""
+    for _ in range(8):
+        if "ResponseTooLarge" in _class_names(exc):
+            return True
+        inner = getattr(exc, "inner_exception", None) or getattr(exc, "error", None)
+        nxt = inner if isinstance(inner, BaseException) else (exc.__cause__ or exc.__context__)
+        if nxt is None:
+            return False
+        exc = nxt
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for throttling and transient failures that a later attempt may get past."""
+    if _too_large(exc):
+        return False
     status = error_status(exc)
     if status is not None:
         return status in RETRYABLE_STATUS

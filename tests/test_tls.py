@@ -26,6 +26,21 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     leaf.configure_cert(context)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    yield from _serve(context, str(ca_file))
+
+
+@pytest.fixture
+def self_signed_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A TLS server presenting a self-signed certificate (a CA's own, as a lone server's would be)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.cert_pem.write_to_path(str(tmp_path / "self.pem"))
+    ca.private_key_pem.write_to_path(str(tmp_path / "self.key"))
+    context.load_cert_chain(str(tmp_path / "self.pem"), str(tmp_path / "self.key"))
+    yield from _serve(context, None)
+
+
+def _serve(context: ssl.SSLContext, ca_file: str | None) -> Iterator[tuple[str, str]]:
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -44,7 +59,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"https://127.0.0.1:{listener.getsockname()[1]}", str(ca_file)
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}", str(ca_file or "")
     stop.set()
     thread.join(2)
     listener.close()
@@ -54,6 +69,12 @@ def test_a_wrong_host_names_the_host_and_the_issuer(tls_server: tuple[str, str])
     origin, ca_file = tls_server
     why = tls.verify_failure(origin, ca_file, 2)
     assert why is not None and "127.0.0.1" in why and "issued by 'OU=Testing CA" in why, why
+
+
+def test_a_self_signed_certificate_is_named_so(self_signed_server: tuple[str, str]) -> None:
+    origin, _ = self_signed_server
+    why = tls.verify_failure(origin, None, 2)  # the system's trust store, as on a real machine
+    assert why is not None and "self-signed" in why and "issued by 'OU=Testing CA" in why, why
 
 
 def test_a_trusted_certificate_passes(sim: Simulator) -> None:

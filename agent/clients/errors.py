@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.clients.bodycap import find_too_large
 from agent.redact import redact
 from agent.retry import error_headers, error_status, header
 
@@ -85,6 +86,8 @@ def translate(exc: BaseException, *, write: bool = False, needs: str | None = No
     if write:
         return WriteFailed(reason, status, code, lost=answer_lost(exc))
     names = _names(exc)
+    if find_too_large(exc) is not None:  # no verdict, whatever the library called it (azure: auth failed)
+        return ReadFailed(reason, status, code)
     if status in (429, 503) or names & _THROTTLE_NAMES:
         return Throttled(reason, status, code)
     if status == 401 or "ClientAuthenticationError" in names or "UnauthorizedError" in names:
@@ -101,6 +104,8 @@ def answer_lost(exc: BaseException) -> bool:
     """
     if isinstance(exc, WriteFailed):
         return exc.lost
+    if find_too_large(exc) is not None:  # the server answered, but what it said was never read
+        return True
     status = error_status(exc)
     if status is not None:
         return status >= 500 and status != 503
@@ -113,6 +118,9 @@ def answer_lost(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> tuple[int | None, str | None, str]:
     """(HTTP status, error code, one-line message) for any of the libraries' exceptions."""
     names = _names(exc)
+    too_large = find_too_large(exc)
+    if too_large is not None:  # `unknown (response too large)`, whichever library met it
+        return None, None, one_line(str(too_large))
     if "ODataError" in names or "APIError" in names:
         return _kiota(exc)
     if "ClientAuthenticationError" in names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 import time
@@ -37,8 +38,9 @@ from exchangelib.folders import Root
 from exchangelib.protocol import BaseProtocol, CachingProtocol, FailFast, Protocol
 from exchangelib.transport import NOAUTH
 
+from agent.clients.bodycap import CappedHTTPAdapter
 from agent.clients.errors import one_line, translate
-from agent.clients.timeouts import CONNECT_S, READ_S, requests_timeout
+from agent.clients.timeouts import CONNECT_S, READ_S, max_response_bytes, requests_timeout
 from agent.clients.tokens import (
     acquire,
     certificate_credential,
@@ -58,6 +60,7 @@ _AUTH_TYPES = {"basic": BASIC, "ntlm": NTLM}
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9._~+/-]*)(?:\s|$)")
 _NO_VERDICT = (ErrorServerBusy, ErrorTimeoutExpired, ErrorInternalServerTransientError)
 _CA_BY_ORIGIN: dict[str, str] = {}
+_CAP_BY_ORIGIN: dict[str, int] = {}
 _ca_lock = threading.Lock()
 
 
@@ -125,13 +128,17 @@ class PresetTokenCredentials(OAuth2Credentials):
         return f"{self._authority_host}/{self.tenant_id}/oauth2/v2.0/token"
 
 
-class _TenantCAAdapter(requests.adapters.HTTPAdapter):
-    """exchangelib's HTTP adapter: a registered tenant origin is verified against that tenant's CA.
+class _TenantCAAdapter(CappedHTTPAdapter):
+    """exchangelib's HTTP adapter: a registered tenant origin is verified against that tenant's CA, and
+    no answer from it is read past that tenant's body-size cap.
 
     exchangelib builds its sessions itself; its documented hook is BaseProtocol.HTTP_ADAPTER_CLS.
     Other origins keep the default verification, so nothing changes for them and os.environ is
     never touched.
     """
+
+    def limit_for(self, url: str) -> int:
+        return _CAP_BY_ORIGIN.get(_origin(url), self.max_bytes)
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         super().cert_verify(conn, url, _ca_for(url, verify), cert)
@@ -151,14 +158,29 @@ def _ca_for(url: str, verify: Any) -> Any:
     return _CA_BY_ORIGIN.get(_origin(url), verify)
 
 
-def trust_ca(url: str, ca_bundle: Any) -> None:
-    """Verify `url`'s origin (and only it) against `ca_bundle` in exchangelib's sessions."""
-    if ca_bundle is None:
-        return
+def trust_ca(url: str, ca_bundle: Any, max_bytes: int | None = None) -> None:
+    """Verify `url`'s origin (and only it) against `ca_bundle` in exchangelib's sessions, and read no
+    answer from it past `max_bytes` (exchangelib reads every SOAP answer whole)."""
     with _ca_lock:
-        # extra CAs add to the default trust
-        _CA_BY_ORIGIN[_origin(url)] = bundle_path(ca_bundle) or str(ca_bundle)
+        if ca_bundle is not None:  # extra CAs add to the default trust
+            _CA_BY_ORIGIN[_origin(url)] = bundle_path(ca_bundle) or str(ca_bundle)
+        if max_bytes is not None:
+            _CAP_BY_ORIGIN[_origin(url)] = max_bytes
         BaseProtocol.HTTP_ADAPTER_CLS = _TenantCAAdapter
+
+
+class _DropCapTracebacks(logging.Filter):
+    """exchangelib logs an unexpected transport error with the whole request before re-raising it; the
+    cap's error is reported once, by the check that met it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (isinstance(args, tuple) and args and args[0] == "RequestsResponseTooLarge")
+
+
+_util_logger = logging.getLogger("exchangelib.util")
+if not any(isinstance(f, _DropCapTracebacks) for f in _util_logger.filters):
+    _util_logger.addFilter(_DropCapTracebacks())
 
 
 def challenge_schemes(value: str | None) -> list[str]:
@@ -246,7 +268,7 @@ def probe_ews_app(tenant: Tenant, ews_url: str, client_id: str, mailbox: str, *,
     if token is None:
         code = f"AADSTS{probe.aadsts}" if probe.aadsts else probe.error
         return EwsProbe(False, probe.status, code, message=probe.message)
-    trust_ca(ews_url, tenant.endpoints.ca_bundle)
+    trust_ca(ews_url, tenant.endpoints.ca_bundle, max_response_bytes(tenant))
     # The token comes from azure-identity (secret or certificate alike); exchangelib only sends it.
     creds = PresetTokenCredentials(
         authority_host=tenant.endpoints.authority_host, client_id=client_id, client_secret=None,
@@ -265,7 +287,7 @@ def probe_ews_user(tenant: Tenant, ews_url: str, client_id: str, username: str, 
     if token is None:
         code = f"AADSTS{probe.aadsts}" if probe.aadsts else probe.error
         return EwsProbe(False, probe.status, code, message=probe.message)
-    trust_ca(ews_url, tenant.endpoints.ca_bundle)
+    trust_ca(ews_url, tenant.endpoints.ca_bundle, max_response_bytes(tenant))
     creds = PresetTokenCredentials(
         authority_host=tenant.endpoints.authority_host, client_id=client_id, client_secret=None,
         tenant_id=tenant.tenant_id, identity=None,  # exchangelib impersonates whatever identity it has
@@ -278,18 +300,20 @@ def probe_ews_user(tenant: Tenant, ews_url: str, client_id: str, username: str, 
 def probe_ews_basic(ews_url: str, username: str, password: str, *, mailbox: str | None = None,
                     auth: str = "basic", ca_bundle: Any = None, policy: RetryPolicy = DEFAULT_POLICY,
                     sleep: SyncSleep = time.sleep,
-                    timeout: tuple[float, float] = (CONNECT_S, READ_S)) -> EwsProbe:
+                    timeout: tuple[float, float] = (CONNECT_S, READ_S),
+                    max_bytes: int | None = None) -> EwsProbe:
     """Basic or NTLM sign-in to EWS (Exchange on-premises) with the migration account."""
-    trust_ca(ews_url, ca_bundle)
+    trust_ca(ews_url, ca_bundle, max_bytes)
     config = Configuration(service_endpoint=ews_url, credentials=Credentials(username, password),
                            auth_type=_AUTH_TYPES[auth], version=EXO_VERSION, retry_policy=DiagFailFast())
     return _run(config, mailbox or username, DELEGATE, policy, sleep, timeout)
 
 
 def ews_challenge(ews_url: str, *, ca_bundle: Any = None,
-                  timeout: tuple[float, float] = (CONNECT_S, READ_S)) -> EwsProbe:
+                  timeout: tuple[float, float] = (CONNECT_S, READ_S),
+                  max_bytes: int | None = None) -> EwsProbe:
     """POST exchangelib's dummy request with no credentials; the 401 lists the schemes the server offers."""
-    trust_ca(ews_url, ca_bundle)
+    trust_ca(ews_url, ca_bundle, max_bytes)
     config = Configuration(service_endpoint=ews_url, auth_type=NOAUTH, version=EXO_VERSION,
                            retry_policy=DiagFailFast())
     protocol = Protocol(config=config)
@@ -330,8 +354,10 @@ class EwsAdapter:
         return await asyncio.to_thread(probe_ews_basic, ews_url, username, password, mailbox=mailbox,
                                        auth=auth, ca_bundle=self.tenant.endpoints.ca_bundle,
                                        policy=self.policy, sleep=self.sleep,
-                                       timeout=requests_timeout(self.tenant))
+                                       timeout=requests_timeout(self.tenant),
+                                       max_bytes=max_response_bytes(self.tenant))
 
     async def challenge(self, ews_url: str) -> EwsProbe:
         return await asyncio.to_thread(ews_challenge, ews_url, ca_bundle=self.tenant.endpoints.ca_bundle,
-                                       timeout=requests_timeout(self.tenant))
+                                       timeout=requests_timeout(self.tenant),
+                                       max_bytes=max_response_bytes(self.tenant))

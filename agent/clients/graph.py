@@ -21,11 +21,12 @@ from msgraph.generated.models.service_principal import ServicePrincipal
 from msgraph_core import GraphClientFactory
 
 from agent import redact
+from agent.clients.bodycap import DEFAULT_MAX_BYTES, CappedAsyncTransport
 from agent.clients.errors import ReadFailed, translate
 from agent.clients.graph_directory import DirectoryOps, Query, config, guid
 from agent.clients.graph_json import as_dict, from_dict
 from agent.clients.graph_view import GraphObject, views
-from agent.clients.timeouts import httpx_timeout
+from agent.clients.timeouts import httpx_timeout, max_response_bytes
 from agent.clients.tokens import AsyncTokenSource, graph_scope
 from agent.model import Call
 from agent.redact import redact_obj
@@ -58,13 +59,16 @@ def graph_base_url(graph_url: str) -> str:
 
 
 def http_client(ca_bundle: Path | str | None, max_connections: int = 64,
-                timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
-    """The httpx client msgraph runs on: the tenant's CA, a pool sized for concurrent detectors."""
+                timeout: httpx.Timeout | None = None,
+                max_bytes: int = DEFAULT_MAX_BYTES) -> httpx.AsyncClient:
+    """The httpx client msgraph runs on: the tenant's CA, a pool sized for concurrent detectors, and no
+    response body read past `max_bytes`."""
     context = ssl_context(ca_bundle)  # the default trust plus the tenant's extra CAs
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2)
     # HTTP/1.1 with a sized pool: the pool bounds concurrency predictably (the simulator speaks no h2)
-    return httpx.AsyncClient(verify=context, limits=limits, http2=False,
-                             timeout=timeout or httpx.Timeout(30.0, connect=10.0))
+    transport = CappedAsyncTransport(httpx.AsyncHTTPTransport(verify=context, limits=limits, http2=False),
+                                     max_bytes)
+    return httpx.AsyncClient(transport=transport, timeout=timeout or httpx.Timeout(30.0, connect=10.0))
 
 
 def _awaiting(fn: Factory[T]) -> Callable[[], Awaitable[T]]:
@@ -84,7 +88,8 @@ class GraphAdapter(DirectoryOps):
         self.base_url = graph_base_url(tenant.endpoints.graph_url)
         self.guard = guard
         self._sleep, self._read_policy, self._write_policy = sleep, read_policy, write_policy
-        self._http = http_client(tenant.endpoints.ca_bundle, max_connections, httpx_timeout(tenant))
+        self._http = http_client(tenant.endpoints.ca_bundle, max_connections, httpx_timeout(tenant),
+                                 max_response_bytes(tenant))
         # kiota's RetryHandler is switched off: tenacity below is the only retry layer
         middleware_client = GraphClientFactory.create_with_default_middleware(
             client=self._http, options=graph_middleware_options())

@@ -16,9 +16,10 @@ from urllib.parse import quote
 import requests
 from office365.sharepoint.client_context import ClientContext
 
+from agent.clients.bodycap import CappedHTTPAdapter
 from agent.clients.csom import PROCESS_QUERY, set_site_admin_query, site_outcomes
 from agent.clients.errors import ClientError, translate
-from agent.clients.timeouts import requests_timeout
+from agent.clients.timeouts import max_response_bytes, requests_timeout
 from agent.clients.tokens import CachedCredential, sharepoint_scope
 from agent.model import Call
 from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
@@ -108,7 +109,8 @@ class SharePointAdapter:
         self.session.verify = self._verify
         self.session.proxies = requests.utils.get_environ_proxies(self.root or "https://localhost")
         self.session.trust_env = False
-        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+        adapter = CappedHTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+        adapter.max_bytes = max_response_bytes(tenant)  # office365 reads every answer whole
         self.session.mount("https://", adapter)
         self._local = threading.local()
         # Own worker threads: asyncio's default pool has only cpu+4, too few for a fleet of sites.

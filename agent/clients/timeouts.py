@@ -1,4 +1,4 @@
-"""The per-request connect and read limits of a tenant, spelled as each client library wants them."""
+"""A tenant's per-request limits (connect, read, body size), spelled as each client library wants them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def limits(tenant: Tenant) -> tuple[float, float]:
     if found is None:
         return CONNECT_S, READ_S
     return float(found.connect_s), float(found.read_s)
+
+
+def max_response_bytes(tenant: Tenant) -> int:
+    """The largest response body any client library may read for this tenant (network.max_response_bytes)."""
+    from agent.clients.bodycap import DEFAULT_MAX_BYTES
+
+    found = getattr(tenant, "timeouts", None)
+    return DEFAULT_MAX_BYTES if found is None else int(found.max_response_bytes)
 
 
 def requests_timeout(tenant: Tenant) -> tuple[float, float]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from agent.clients.bodycap import azure_transport
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
-from agent.clients.timeouts import azure_core_timeouts
+from agent.clients.timeouts import azure_core_timeouts, max_response_bytes
 from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
 from agent.trust import bundle_path
 
@@ -97,7 +98,16 @@ def credential_options(tenant: Tenant) -> dict[str, Any]:
     }
     if tenant.endpoints.ca_bundle is not None:
         opts["connection_verify"] = bundle_path(tenant.endpoints.ca_bundle)  # extra CAs add to the default
+    # msal's http client is azure-core's transport: one that reads no answer past the cap, per credential
+    opts["transport"] = capped_transport(tenant)
     return opts
+
+
+def capped_transport(tenant: Tenant) -> Any:
+    """azure-core's requests transport with the tenant's CA, limits and body-size cap."""
+    ca = tenant.endpoints.ca_bundle
+    return azure_transport(max_response_bytes(tenant), connection_verify=bundle_path(ca) or True,
+                           **azure_core_timeouts(tenant))
 
 
 def secret_credential(tenant: Tenant, client_id: str, secret: str, **extra: Any) -> TokenCredential:
@@ -325,13 +335,10 @@ def token_still_valid(token: AccessToken | None, margin_s: float = 300.0) -> boo
 def user_realm(tenant: Tenant, upn: str) -> UserRealm:
     """Ask the authority whether the account's domain is managed or federated (no credential needed)."""
     from azure.core import PipelineClient
-    from azure.core.pipeline.transport import RequestsTransport
     from azure.core.rest import HttpRequest
 
     authority = tenant.endpoints.authority_host.rstrip("/")
-    ca = tenant.endpoints.ca_bundle
-    transport = RequestsTransport(connection_verify=bundle_path(ca) or True,
-                                  **azure_core_timeouts(tenant))
+    transport = capped_transport(tenant)
     url = f"{authority}/common/userrealm/{quote(upn, safe='@')}?api-version=1.0"
     try:
         client: Any = PipelineClient(authority, transport=transport, policies=[])

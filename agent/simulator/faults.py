@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .core import request_ids, service_of
 
 SERVICES = ("identity", "graph", "ews", "sharepoint")
-RULE_KEYS = ("first", "path", "rate", "retry_after_s", "services", "status")
+RULE_KEYS = ("after", "first", "path", "rate", "retry_after_s", "services", "status")
 STREAM_KEYS = ("garbage", "huge", "stall", "trickle", "truncate")  # faults_stream.STREAM_KINDS
 WIRE_KEYS = ("drop", "errors", "latency_ms", "seed", "throttle", *STREAM_KEYS)
 FAULT_SCOPE_KEY = "sim.fault"  # the log middleware reads which fault answered
@@ -40,11 +40,21 @@ class FaultRule:
     retry_after_s: float | None = None
     status: int | None = None
     seen: int = 0
+    after: re.Pattern[str] | None = None  # armed only once a request on a matching path was answered
+    armed: bool = True
+
+    def __post_init__(self) -> None:
+        self.armed = self.after is None
 
     def matches(self, service: str, path: str) -> bool:
-        if self.services and service not in self.services:
+        if not self.armed or (self.services and service not in self.services):
             return False
         return self.path is None or self.path.search(path) is not None
+
+    def answered(self, path: str) -> None:
+        """A request on `path` got its real answer: a rule waiting for it (`after`) fires from now on."""
+        if not self.armed and self.after is not None and self.after.search(path) is not None:
+            self.armed = True
 
     def fires(self, rng: random.Random) -> bool:
         self.seen += 1
@@ -65,6 +75,10 @@ class WireFaults:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+
+    def rules(self) -> list[FaultRule]:
+        found = [r for r in (self.throttle, self.errors, self.drop) if r is not None]
+        return found + [item.rule for item in self.stream]
 
     def latency_s(self, service: str) -> float:
         return self.latency_ms.get(service, self.latency_ms.get("*", 0)) / 1000.0
@@ -144,7 +158,8 @@ def _parse_rule(value: Any, where: str, kind: str) -> FaultRule | None:
     return FaultRule(rate=float(rate), first=_int(value.get("first", 0), f"{where}.first"),
                      services=_parse_services(value.get("services"), f"{where}.services"),
                      path=_parse_path(value.get("path"), f"{where}.path"), retry_after_s=retry,
-                     status=_parse_status(value.get("status"), f"{where}.status", kind))
+                     status=_parse_status(value.get("status"), f"{where}.status", kind),
+                     after=_parse_path(value.get("after"), f"{where}.after"))
 
 
 def _parse_services(value: Any, where: str) -> tuple[str, ...]:
@@ -295,6 +310,8 @@ class FaultMiddleware:
                 await answer(stream, service, scope, receive, send)
                 return
             await self.app(scope, receive, send)
+            for rule in wire.rules():  # e.g. a fault that waits for a write to have been made
+                rule.answered(scope["path"])
             return
         kind, rule = decision
         scope[FAULT_SCOPE_KEY] = kind

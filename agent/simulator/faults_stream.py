@@ -6,7 +6,7 @@ truncate  a 200 whose connection closes half-way through the body it announced
 garbage   a 200 whose body is malformed JSON, XML or SOAP, as each service would send it
 huge      a 200 whose body is `size_mb` of valid-looking JSON or XML, streamed, never built in memory
 
-Each is a FaultRule (rate, first, services, path) with its own extra knob. Every fault waits on the
+Each is a FaultRule (rate, first, services, path, after) with its own extra knob. Every fault waits on the
 event loop, so a stalled request never blocks the server's other requests.
 """
 
@@ -155,4 +155,5 @@ async def _huge(size: int, service: str, send: Send, gone: asyncio.Future[None])
     while sent < size and not gone.done():
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
         sent += len(chunk)
+        await asyncio.sleep(0)  # a client that hung up is seen at once, not after the whole body
     await send({"type": "http.response.body", "body": tail, "more_body": False})

@@ -16,6 +16,9 @@ from tests.resilience import MAIL_PLAYBOOKS, agent_process
 from tests.resilience.test_deadlines import CAUSE, fast
 
 EXIT_AFTER_REPORT_S = 5.0
+# A new interpreter loading four client libraries: a few seconds, over ten on a busy machine. The report
+# still comes within the deadline plus this, never after minutes of stalled reads.
+START_S = 15.0
 STALL = {"stall": {"rate": 1.0, "services": ["ews", "graph"], "hold_s": 60}}
 
 
@@ -63,18 +66,20 @@ def test_the_process_exits_soon_after_its_report(mail: World, command: tuple[str
         mail.sim.set_faults(None)
     assert code == 3, out
     assert '"unknown"' in out and "deadline: the run's 3s deadline passed" in out
-    assert to_report < 3 + 5, to_report
+    assert to_report < 3 + START_S, to_report
     assert to_exit < EXIT_AFTER_REPORT_S, to_exit
 
 
-def test_undo_and_approve_exit_soon_after_their_report(mail: World, tmp_path: Path) -> None:
-    fast(mail.reset([CAUSE], users=4), read_s=1)  # undo and approve are bounded by request limits
+def test_undo_and_approve_end_by_their_deadline_and_exit_soon_after(mail: World, tmp_path: Path) -> None:
+    fast(mail.reset([CAUSE], users=4), read_s=30)  # reads held longer than the deadline: only it ends them
     fixed = mail.run("fix", "--yes", "-o", "json", "--connector", "mail-exo")
     assert fixed.result("mail-exo", CAUSE)["status"] == "fixed", fixed.json
     mail.sim.set_faults({"stall": {"rate": 1.0, "services": ["graph"], "hold_s": 60}})
     try:
-        code, out, _, to_exit = timed_exit(mail, "undo", fixed.run_id, "-o", "json")
-        assert code != 0 and to_exit < EXIT_AFTER_REPORT_S, (code, out, to_exit)
+        code, out, to_report, to_exit = timed_exit(mail, "undo", fixed.run_id, "--deadline", "3s",
+                                                   "-o", "json")
+        assert code != 0 and "deadline: the run's 3s deadline passed" in out, (code, out)
+        assert to_report < 3 + START_S and to_exit < EXIT_AFTER_REPORT_S, (to_report, to_exit)
         mail.sim.set_faults(None)
         assert mail.run("undo", fixed.run_id, "-o", "json").code == 0
         policy = tmp_path / "policy.yaml"
@@ -82,8 +87,10 @@ def test_undo_and_approve_exit_soon_after_their_report(mail: World, tmp_path: Pa
         healed = mail.run("heal", "--policy", str(policy), "-o", "json", "--connector", "mail-exo")
         assert healed.code == 3, healed.stdout
         mail.sim.set_faults({"stall": {"rate": 1.0, "path": r"/assignLicense$", "hold_s": 60}})
-        code, out, _, to_exit = timed_exit(mail, "approve", healed.run_id, "-o", "json")
-        assert code != 0 and to_exit < EXIT_AFTER_REPORT_S, (code, out, to_exit)
+        code, out, to_report, to_exit = timed_exit(mail, "approve", healed.run_id, "--deadline", "3s",
+                                                   "-o", "json")
+        assert code != 0 and "deadline: the run's 3s deadline passed" in out, (code, out)
+        assert to_report < 3 + START_S and to_exit < EXIT_AFTER_REPORT_S, (to_report, to_exit)
     finally:
         mail.sim.set_faults(None)
 
@@ -101,4 +108,4 @@ def test_heal_with_a_stalled_sharepoint_exits_soon_after_its_report(sim: Simulat
     finally:
         sim.set_faults(None)
     assert code == 3 and f'"cause": "{SP_CAUSE}"' in out, out
-    assert to_report < 3 + 5 and to_exit < EXIT_AFTER_REPORT_S, (to_report, to_exit)
+    assert to_report < 3 + START_S and to_exit < EXIT_AFTER_REPORT_S, (to_report, to_exit)

@@ -114,6 +114,15 @@ def test_filters_spare_other_services_and_paths(sim: Simulator) -> None:
         assert client.get(f"{sim.base_url}/v1.0/users").status_code == 401  # real answer, no fault
 
 
+def test_a_fault_after_a_path_waits_for_that_path_to_be_answered(sim: Simulator) -> None:
+    sim.set_faults({"garbage": {"rate": 1.0, "services": ["graph"], "after": "/organization$"}})
+    with _client(sim) as client:
+        assert client.get(f"{sim.base_url}/v1.0/users").status_code == 401  # not armed yet
+        assert client.get(f"{sim.base_url}/v1.0/organization").status_code == 401  # answered: arms it
+        armed = client.get(f"{sim.base_url}/v1.0/users")
+    assert armed.status_code == 200 and b'"value":[{"id":' in armed.content
+
+
 def test_the_control_plane_sets_a_stall(sim: Simulator) -> None:
     with _client(sim) as client:
         answer = client.post(f"{sim.base_url}/_sim/faults", json={"stall": {"first": 1, "hold_s": 0.3}})
