@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.clients.bodycap import find_too_large
 from agent.redact import redact
 from agent.retry import error_headers, error_status, header
 
@@ -174,3 +173,11 @@ def _exchangelib(exc: Any, names: set[str]) -> tuple[int | None, str | None, str
     if "ResponseMessageError" in names:  # EWS answered with a response code: the class name is the code
         return None, type(exc).__name__, one_line(str(exc))
     return None, None, one_line(f"{type(exc).__name__}: {exc}")
+
+
+def find_too_large(exc: BaseException | None) -> Any:
+    """agent.clients.bodycap's check, imported when an error is translated: bodycap loads httpx and
+    requests, which the commands that call no service (playbooks, history, explain) never need."""
+    from agent.clients.bodycap import find_too_large as found
+
+    return found(exc)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from agent.clients.bodycap import azure_transport
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
 from agent.clients.timeouts import azure_core_timeouts, max_response_bytes
 from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
@@ -106,6 +105,8 @@ def credential_options(tenant: Tenant) -> dict[str, Any]:
 def capped_transport(tenant: Tenant) -> Any:
     """azure-core's requests transport with the tenant's CA, limits and body-size cap."""
     ca = tenant.endpoints.ca_bundle
+    from agent.clients.bodycap import azure_transport  # loads requests and httpx: only when signing in
+
     return azure_transport(max_response_bytes(tenant), connection_verify=bundle_path(ca) or True,
                            **azure_core_timeouts(tenant))
 

@@ -60,8 +60,11 @@ class Target:
 SERVICES: dict[str, Target] = {
     "token": Target((("services", ["identity"]), ("path", r"/oauth2/v2\.0/token$")), MAIL, MAIL_CAUSE,
                     None, ("diagnose", "before", "after", "heal")),
-    "openid": Target((("services", ["identity"]), ("path", r"openid-configuration")), MAIL, MAIL_CAUSE,
-                     None, ("diagnose", "before", "after", "heal")),
+    # the admin's certificate signs in with no discovery (agent.clients.keys); the account's password
+    # sign-in (msal) reads the OpenID configuration: every cause of the connector, so that one runs too.
+    # Nothing reads it after the write (the licence's verify signs in with the certificate): no "after"
+    "openid": Target((("services", ["identity"]), ("path", r"openid-configuration")), MAIL, None,
+                     None, ("diagnose", "before", "heal")),
     "graph": Target((("services", ["graph"]),), MAIL, MAIL_CAUSE, GRAPH_WRITE,
                     ("diagnose", "before", "during", "after", "heal")),
     # EWS takes no write and the licence fix's verify does not read it: diagnose, fix and heal throughout
