@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from agent.cli_fleet import JournalOpt, LogFormat, LogFormatOpt, MetricsFileOpt, PushgatewayOpt, TenantOpt
 from agent.errors import BadInput
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from agent.lock import HealLock
     from agent.model import RunReport
     from agent.pending import PendingStore
+    from agent.tenant_lock import TenantLocks
 
 
 class ReportFormat(enum.StrEnum):
@@ -61,9 +63,11 @@ def heal(policy: PolicyOpt = None,
          playbooks: PlaybooksOpt = None,
          deadline: Annotated[str | None, typer.Option(
              "--deadline", help="End the run after this long (90s, 15m, 1h); what is left is reported "
-                                "unknown (default: the policy's deadline:, else 15m).")] = None) -> NoReturn:
+                                "unknown (default: the policy's deadline:, else 15m).")] = None,
+         journal: JournalOpt = None, tenant: TenantOpt = None, metrics_file: MetricsFileOpt = None,
+         pushgateway: PushgatewayOpt = None, log_format: LogFormatOpt = LogFormat.text) -> NoReturn:
     """Scheduled self-heal: fix what the policy allows, keep the rest for approval, notify, exit code."""
-    from agent import cli
+    from agent import cli, cli_fleet
     from agent.heal import run_heal
     from agent.policy import load_policy, policy_path
 
@@ -71,12 +75,16 @@ def heal(policy: PolicyOpt = None,
     rules = load_policy(policy_path(policy))
     limit = limit or rules.deadline_s or cli.deadline_s(cli.DEFAULT_DEADLINE)
     _quiet_for(output)
+    cli_fleet.check_outputs(metrics_file, pushgateway)
+    started = cli_fleet.start(log_format, tenant)
     check = rules.check_causes  # a policy naming no known cause is bad input, before anything opens
-    with _session(config, sim, state_dir, playbooks, "heal", check, limit) as (engine, store, lock):
+    with _session(config, sim, state_dir, playbooks, "heal", check, limit, journal, tenant) as \
+            (engine, store, lock):
         _note_recovered(lock)
         result = run_heal(engine, rules, store, connector, only or ())
     _emit(result.report, output, out, result.extras())
-    _warn(result.warnings())
+    _warn(result.warnings() + cli_fleet.observe(result.report, engine.config, started, metrics_file,
+                                                pushgateway, log_format))
     raise typer.Exit(result.report.exit_code)
 
 
@@ -121,14 +129,16 @@ def report(run_id: Annotated[str, typer.Argument(help="The run to render (see `a
            config: ConfigOpt = None) -> NoReturn:
     """Render any past run from the journal as a table, JSON, Markdown, HTML or JUnit XML."""
     from agent import cli
-    from agent.journal import Journal, UnknownRun
+    from agent.journal import UnknownRun
+    from agent.journal_open import journal_target, open_journal
     from agent.report import from_journal
     from agent.statedir import JOURNAL_NAME
 
     folder = cli._history_state_dir(state_dir, config)
-    if not (folder / JOURNAL_NAME).is_file():
+    target = journal_target()
+    if target is None and not (folder / JOURNAL_NAME).is_file():
         raise BadInput(f"unknown run id {run_id!r}: no journal in {folder}")
-    with Journal.in_dir(folder) as journal:
+    with open_journal(folder, target) as journal:
         try:
             past = from_journal(journal, run_id)
         except UnknownRun:
@@ -144,34 +154,39 @@ COMMANDS = (heal, approvals, approve, report)
 @contextlib.contextmanager
 def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
              command: str, check: Callable[[Iterable[str]], None] | None = None,
-             deadline_s: float | None = None) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
-    """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened."""
+             deadline_s: float | None = None, journal_url: str | None = None, tenant: str | None = None,
+             ) -> Iterator[tuple[Engine, PendingStore, HealLock | TenantLocks]]:
+    """Config and playbooks loaded (one tenant's part with `tenant`), the lock held, then the journal,
+    pending store and engine opened."""
     from agent import cli
     from agent.cli_boundary import State
     from agent.cli_lock import locked
     from agent.config import load_config
+    from agent.config_dir import select_tenant
     from agent.engine import Engine, EngineSettings
-    from agent.journal import Journal
+    from agent.journal_open import journal_target, open_journal
     from agent.pending import PendingStore
     from agent.playbook import load_playbooks
     from agent.statedir import state_dir as make_state_dir
 
     with cli._config_source(config, sim) as path:
         cfg = load_config(path)
+        cfg = select_tenant(cfg, tenant) if tenant else cfg
         books = load_playbooks(playbook_paths or None)
         if check is not None:
             check([pb.id for pb in books])
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
         cli.check_tls(cfg)
+        target = journal_target(journal_url, cfg.journal)
         # the lock first: a refused run opens nothing and records nothing
-        with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
-                PendingStore(journal.path) as store:
+        with locked(folder, command, target, [t.tenant_id for t in cfg.tenants]) as lock, \
+                open_journal(folder, target) as journal, PendingStore(journal) as store:
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                             argv=State.argv, settings=EngineSettings(deadline_s=deadline_s))
             yield engine, store, lock
 
 
-def _note_recovered(lock: HealLock) -> None:
+def _note_recovered(lock: HealLock | TenantLocks) -> None:
     if lock.recovered is not None:
         dead = lock.recovered
         typer.echo(f"warning: took over the lock of a {dead.command} run that died (pid {dead.pid}, "
@@ -209,10 +224,15 @@ def _warn(lines: list[str]) -> None:
 
 def _pending_entries(state_dir: Path | None, config: Path | None) -> list[Any]:
     from agent import cli
+    from agent.journal_open import journal_target, open_journal
     from agent.pending import PendingStore
     from agent.statedir import JOURNAL_NAME
 
     folder = cli._history_state_dir(state_dir, config)
+    target = journal_target()
+    if target is not None:
+        with open_journal(folder, target) as journal, PendingStore(journal) as store:
+            return store.entries()
     if not (folder / JOURNAL_NAME).is_file():
         return []
     with PendingStore(folder / JOURNAL_NAME) as store:

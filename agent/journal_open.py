@@ -41,4 +41,8 @@ def open_journal(folder: Path, target: str | None, now: Now | None = None) -> Jo
     """The journal: PostgreSQL at `target` (its HMAC key in the state directory), else folder's SQLite."""
     if target is None:
         return Journal.in_dir(folder, now)
-    return Journal(None, now, database=open_postgres(target, "agent-journal"), key_dir=folder)
+    from agent.statedir import ensure_state_dir
+
+    # the HMAC key stays on this side: whoever can write the database cannot forge undo data
+    key_dir = ensure_state_dir(folder)
+    return Journal(None, now, database=open_postgres(target, "agent-journal"), key_dir=key_dir)
