@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the
     from agent.model import Plan, RunReport
 
 # sub-apps other modules provide, mounted when present: (module, attribute, command name)
-SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"))
+SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"),
+            ("agent.cli_journal", "journal_app", "journal"))
 
 
 # rich_markup_mode=None: plain help, so `agent --help` does not import typer's rich formatting (~0.1 s)

@@ -66,6 +66,15 @@ class Dialect:
                f"DO UPDATE SET {updates}"
 
 
+    def insert_new(self, table: str, columns: Sequence[str]) -> str:
+        """INSERT that keeps the row already there with the same key (a copy run twice adds nothing)."""
+        marks = ",".join("?" * len(columns))
+        names = ", ".join(columns)
+        if self.name == "sqlite":
+            return f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})"
+        return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+
+
 SQLITE = Dialect("sqlite", (sqlite3.IntegrityError,))
 
 

@@ -43,12 +43,23 @@ class _AgentInfoOrErrors(logging.Filter):
         return record.name.startswith("agent") or record.levelno >= logging.ERROR
 
 
+TEXT = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+_ONLY_AGENT_INFO = _AgentInfoOrErrors()
+
+
 def use_json(handler: logging.Handler) -> None:
-    """Turn the command line's stderr handler into a JSON-lines one."""
+    """Turn the command line's stderr handler into a JSON-lines one (for this command)."""
     handler.setFormatter(JsonFormatter())
     handler.setLevel(logging.INFO)
-    handler.addFilter(_AgentInfoOrErrors())
+    handler.addFilter(_ONLY_AGENT_INFO)
     logging.getLogger("agent").setLevel(logging.INFO)
+
+
+def use_text(handler: logging.Handler) -> None:
+    """Every command starts with plain text lines; only `--log-format json` changes that."""
+    handler.setFormatter(TEXT)
+    handler.removeFilter(_ONLY_AGENT_INFO)
+    logging.getLogger("agent").setLevel(logging.NOTSET)
 
 
 def log_report(report: RunReport, tenant_of: dict[str, str], duration_s: float) -> None:
