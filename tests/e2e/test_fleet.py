@@ -52,7 +52,10 @@ def test_a_tenant_s_heal_job_on_postgresql_with_metrics_and_json_logs(world: Wor
     assert 'agent_causes{cause="account-unlicensed",status="fixed",tenant="contoso"} 1.0' in text
     assert 'agent_run_exit_code{mode="heal",tenant="contoso"} 0.0' in text
     lines = [json.loads(line) for line in healed.stderr.splitlines() if line.startswith("{")]
-    assert lines and all(line["run_id"] == healed.run_id and line["tenant"] == "contoso" for line in lines)
+    ours = [line for line in lines if line["logger"] == "agent.run"]  # (the in-process simulator logs too)
+    assert sorted(line["cause"] for line in ours[:-1]) == sorted(BROKEN)  # one line per result ...
+    assert ours[-1]["message"] == "heal run finished: exit 0"  # ... then the run's
+    assert all(line["run_id"] == healed.run_id and line["tenant"] == "contoso" for line in ours)
     for secret in secrets_of(world):
         assert secret not in text and secret not in healed.stderr and secret not in healed.stdout
     # the shared journal has the run; `history` and `undo` find it there through $AGENT_JOURNAL_URL
