@@ -121,7 +121,8 @@ def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent
 def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in full.")] = None,
             output: OutputOpt = Output.table, out: OutOpt = None, state_dir: StateDirOpt = None,
             config: ConfigOpt = None,
-            limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to list.")] = 20,
+            limit: Annotated[int, typer.Option("--limit", min=1, max=100_000,
+                                               help="How many runs to list.")] = 20,
             ) -> NoReturn:
     """List recent runs, or show one run's results and changes."""
     from agent.journal import UnknownRun
@@ -220,7 +221,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
     """Load config and playbooks, hold the lock when `lock` names a writing command, open the journal,
     build the engine, run `action` on it."""
     from agent.approval import deny_all
-    from agent.cli_lock import locked
+    from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
     from agent.engine import Engine, EngineSettings
     from agent.journal_open import journal_target, open_journal
@@ -235,8 +236,11 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
         target = journal_target(None, cfg.journal)
         with contextlib.ExitStack() as held:
             if lock is not None:  # one writer per state directory (or per tenant): fix, undo, heal, approve
-                held.enter_context(locked(folder, lock, target, [t.tenant_id for t in cfg.tenants]))
+                tenants = [t.tenant_id for t in cfg.tenants]
+                lock_held = held.enter_context(locked(folder, lock, target, tenants))
             journal = held.enter_context(open_journal(folder, target))
+            if lock is not None:
+                close_interrupted(journal, lock_held)
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
                             settings=EngineSettings(deadline_s=deadline))

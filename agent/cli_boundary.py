@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -58,7 +59,7 @@ def guarded(call: Callable[[], Any]) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()  # type: ignore[attr-defined]
             return 2
-        return _fail(f"error: {' '.join(exc.format_message().split())}", exc.exit_code)
+        return _fail(f"error: {hide_non_choice(' '.join(exc.format_message().split()))}", exc.exit_code)
     except typer.Abort:
         return _fail("aborted", 1)
     except PlaybookError as exc:
@@ -77,6 +78,23 @@ def guarded(call: Callable[[], Any]) -> int:
         prefix = "bug: " if type(exc).__name__ == "DryRunWrite" else ""
         return _fail(f"error: {prefix}{redact(short_reason(exc))}", 1)
     return result if isinstance(result, int) else 0
+
+
+_NOT_ONE_OF = re.compile(r"'(?P<value>[^']*)' is not one of (?P<choices>.*?)\.?$")
+
+
+def hide_non_choice(message: str) -> str:
+    """A choice option's error without the value given, unless it reads like a mistyped choice: a secret
+    pasted into `-o` or `--allow-risk` is never printed back (the rule of agent.yamlsrc.echo)."""
+    from agent.yamlsrc import echo
+
+    match = _NOT_ONE_OF.search(message)
+    if match is None:
+        return message
+    choices = match["choices"].replace("'", "")
+    shown = echo(match["value"], choices)
+    said = "the value given (not shown)" if shown.startswith(" (") else shown.strip()
+    return f"{message[:match.start()]}{said} is not one of {choices}"
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -160,7 +160,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
     pending store and engine opened."""
     from agent import cli
     from agent.cli_boundary import State
-    from agent.cli_lock import locked
+    from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
     from agent.config_dir import select_tenant
     from agent.engine import Engine, EngineSettings
@@ -181,6 +181,7 @@ def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_pa
         # the lock first: a refused run opens nothing and records nothing
         with locked(folder, command, target, [t.tenant_id for t in cfg.tenants]) as lock, \
                 open_journal(folder, target) as journal, PendingStore(journal) as store:
+            close_interrupted(journal, lock)
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                             argv=State.argv, settings=EngineSettings(deadline_s=deadline_s))
             yield engine, store, lock

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from agent.journal import Journal
     from agent.lock import HealLock
     from agent.tenant_lock import TenantLocks
 
@@ -36,3 +37,12 @@ def locked(folder: Path, command: str, journal_url: str | None = None,
         yield lock
     finally:
         lock.release()
+
+
+def close_interrupted(journal: Journal, lock: HealLock | TenantLocks) -> None:
+    """With the lock held: mark the writing runs that died unfinished as interrupted, and say so once
+    (with per-tenant locks: only the runs on the tenants this one holds)."""
+    tenants = getattr(lock, "tenants", None)
+    for run_id in journal.close_interrupted(tenants):
+        typer.echo(f"warning: run {run_id} was interrupted before it finished; `agent history {run_id}` "
+                   f"shows what it journaled and `agent undo {run_id}` reverses it", err=True)

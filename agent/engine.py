@@ -31,6 +31,7 @@ from agent.journal import Journal, plain
 from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status
 from agent.redact import redact, redact_obj
 from agent.registry import Detector, Fixer
+from agent.shared_targets import merge_shared
 from agent.verify import Backoff, poll_until_ok
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ class Job:
     changes: list[dict[str, Any]] = field(default_factory=list)  # every change of the run, all rounds
     round: int = 1  # the round of the converging run that last detected this job
     uncertain: str | None = None  # why its last write's answer was lost: verify's read settles it
+    follows: Job | None = None  # the job whose plan carries this one's write too (agent.shared_targets)
 
     @property
     def cause(self) -> str:
@@ -340,6 +342,7 @@ class Engine:
         applied = []
         try:
             await self._detect_all(todo, bindings, plan=True)
+            merge_shared(todo)
             for job in todo:  # one at a time: approval may ask a person, and fixes follow their order
                 if job.changes and job.finding is not None and job.finding.status == Status.OK:
                     job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
@@ -361,8 +364,23 @@ class Engine:
                     applied.append(job)
         finally:
             await self.close(bindings)
-        await self._per_tenant(applied, self._verify, on_deadline=self._cut_verify)
+        followers = self._followers(todo, applied)
+        await self._per_tenant([*applied, *followers], self._verify, on_deadline=self._cut_verify)
         return applied
+
+    def _followers(self, todo: list[Job], applied: list[Job]) -> list[Job]:
+        """Jobs whose only write another job's plan made: verified when it landed, else reported as it."""
+        verify = []
+        for job in todo:
+            if job.follows is None or job in applied or job.plan is None or not job.plan.empty:
+                continue
+            owner = job.follows.outcome
+            if job.follows in applied:
+                verify.append(job)
+            elif owner is not None:
+                job.outcome = self._outcome(job, owner.status, reason=f"{job.plan.note}; {owner.reason or ''}"
+                                            .rstrip("; "), changes=owner.changes)
+        return verify
 
     async def _bounded_apply(self, run_id: str, job: Job) -> bool:
         """_apply within the deadline; a write it interrupts stays journaled as it is, and undoable."""
@@ -414,6 +432,8 @@ class Engine:
                                                 clock=self.clock, backoff=self.settings.verify)
         if finding.status == Status.OK:
             where = f"fixed in round {job.round}: " if job.round > 1 else ""
+            if job.follows is not None and job.plan is not None and job.plan.empty:
+                where += f"{job.plan.note}; "
             lost = f" ({job.uncertain}; the probe shows it made)" if job.uncertain else ""
             job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
                                         reason=f"{where}verified after {attempts} probe(s){lost}")

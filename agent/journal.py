@@ -9,7 +9,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -29,6 +29,8 @@ CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
 # and each change's HMAC (changes.mac)
 SCHEMA_VERSION = 4
 KEY_NAME = "journal.key"
+# the modes of runs that hold the lock (agent.cli_lock) while they run
+WRITING_MODES = ("fix", "undo", "heal", "approve")
 _RESULT_COLUMNS = ("run", "connector", "cause", "status", "evidence", "summary", "reason", "advice", "risk",
                    "changes", "round", "masked_by", "waits_on")
 _SEALED = ("run", "seq", "connector", "cause", "fixer", "action", "call", "before", "after", "params",
@@ -110,6 +112,14 @@ class RunRecord:
     argv: list[str]
     undoes: str | None
     targets: dict[str, dict[str, str]] | None = None  # connector -> Tenant.location() when it ran
+
+    @property
+    def state(self) -> str:
+        """`finished`; `interrupted` (a later writer found it dead: an end time, no exit code); or
+        `unfinished` (still running, or killed with no writer run since to notice)."""
+        if self.finished is None:
+            return "unfinished"
+        return "interrupted" if self.exit_code is None else "finished"
 
 
 def plain(obj: Any) -> Any:
@@ -266,6 +276,20 @@ class Journal:
         self._db.execute("UPDATE runs SET finished=?, exit_code=? WHERE id=?",
                          (self._stamp(), int(exit_code), run_id))
 
+    def close_interrupted(self, tenant_ids: Collection[str] | None = None) -> list[str]:
+        """Mark the writing runs that never finished as interrupted, and return their ids. Only a caller
+        holding the state directory's lock may call this: every writing run holds that lock while it
+        runs, so one that is unfinished while another holds the lock has died. With per-tenant locks
+        (`tenant_ids`: the tenants held) only runs that acted on those tenants alone are closed: an
+        unfinished run on another tenant may be alive on another machine."""
+        rows = self._db.execute("SELECT id, targets FROM runs WHERE finished IS NULL AND mode IN "
+                                f"({','.join('?' * len(WRITING_MODES))})", WRITING_MODES).fetchall()
+        held = None if tenant_ids is None else {t.strip().lower() for t in tenant_ids}
+        closed = [row["id"] for row in rows if held is None or _only_on(_load(row["targets"]), held)]
+        for run_id in closed:
+            self._db.execute("UPDATE runs SET finished=?, exit_code=NULL WHERE id=?", (self._stamp(), run_id))
+        return closed
+
     def run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
@@ -364,6 +388,14 @@ def upgrade(db: Database, stamp: str) -> None:
                            (step.version, step.what, stamp))
         if db.dialect.name == "sqlite":
             db.script(_SCHEMA)  # a journal from before schema_version: its tables exist already
+
+
+def _only_on(targets: Any, tenants: set[str]) -> bool:
+    """Whether a run's targets (connector -> location) name some tenant, and only tenants in `tenants`."""
+    if not isinstance(targets, dict) or not targets:
+        return False
+    found = {str(t.get("tenant_id", "")).lower() for t in targets.values() if isinstance(t, dict)}
+    return bool(found) and found <= tenants
 
 
 def load_key(path: Path) -> bytes:

@@ -136,6 +136,7 @@ def run_data(run: RunRecord, results: Sequence[Outcome], changes: Sequence[Chang
     """One journaled run: its row, its results (report shape) and its change rows."""
     data = plain(run)
     data["run_id"] = data.pop("id")
+    data["state"] = run.state
     data["results"] = [o.to_dict() for o in results]
     data["changes"] = [plain(c) for c in changes]
     result: dict[str, Any] = redact_obj(plain(data))
@@ -149,7 +150,8 @@ def render_runs(runs: Sequence[RunRecord], out: Console) -> None:
     for column in ("run id", "mode", "started", "finished", "exit"):
         table.add_column(column)
     for run in runs:
-        table.add_row(run.id, run.mode, run.started, run.finished or "(not finished)",
+        ended = {"unfinished": "(not finished)", "interrupted": f"interrupted (noticed {run.finished})"}
+        table.add_row(run.id, run.mode, run.started, ended.get(run.state, run.finished or ""),
                       "" if run.exit_code is None else str(run.exit_code))
     out.print(table)
 
@@ -158,8 +160,11 @@ def render_run(run: RunRecord, results: Sequence[Outcome], changes: Sequence[Cha
     """One run in full: its results, then every change with its state."""
     from rich.markup import escape
 
-    report = RunReport(run.id, run.mode, run.started, run.finished, list(results), run.exit_code or 0)
-    render_report(report, out)
+    if run.state == "finished":
+        render_report(RunReport(run.id, run.mode, run.started, run.finished, list(results),
+                                run.exit_code or 0), out)
+    else:
+        _render_unfinished(run, results, bool(changes), out)
     if run.undoes:
         out.print(f"undoes run {run.undoes}")
     if changes:
@@ -170,6 +175,21 @@ def render_run(run: RunRecord, results: Sequence[Outcome], changes: Sequence[Cha
         if change.undone_by:
             line += f" undone by {change.undone_by}"
         out.print("  " + escape(str(redact_obj(line))))
+
+
+def _render_unfinished(run: RunRecord, results: Sequence[Outcome], has_changes: bool, out: Console) -> None:
+    """A run with no recorded end: never shown as a healthy run with exit code 0."""
+    from rich.markup import escape
+
+    if results:  # a converging run records results only at its end, but be exact if some are there
+        render_report(RunReport(run.id, run.mode, run.started, run.finished, list(results), 0), out)
+    what = ("interrupted: it stopped before it finished (killed, or the machine stopped); a later writing "
+            "run noticed it" if run.state == "interrupted"
+            else "not finished: it is still running, or it was interrupted")
+    out.print(f"{escape(run.mode)} run {escape(run.id)} {what}; no exit code")
+    if has_changes:
+        out.print(f"its journaled changes are below; `agent undo {escape(run.id)}` reverses them (a change "
+                  "left pending or uncertain is checked on the tenant first)")
 
 
 def emit(as_json: bool, out: Path | None, json_text: Callable[[], str],

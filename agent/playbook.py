@@ -113,6 +113,8 @@ def _expand(paths: list[Path]) -> tuple[list[_File], list[Problem]]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             files += [_File(p, _display(p)) for p in found]
+            if not found:  # a typo'd or empty folder would otherwise check nothing and report healthy
+                problems.append(Problem(_display(path), None, "no playbook files (*.yaml) in this folder"))
         elif path.is_file():
             files.append(_File(path, _display(path)))
         else:

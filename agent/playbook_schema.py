@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.kinds import ConnectorKind
+from agent.regex_safety import backtracking_problem
 
 Area = Literal["mail", "files", "sharepoint"]
 AREAS: tuple[str, ...] = get_args(Area)
@@ -40,6 +41,9 @@ def check_pattern(value: str | None) -> str | None:
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"invalid regular expression: {exc}") from None
+        problem = backtracking_problem(value)
+        if problem:
+            raise ValueError(f"unsafe regular expression: {problem}; write it without nesting repeats")
     return value
 
 

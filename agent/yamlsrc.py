@@ -219,7 +219,7 @@ def describe_error(err: Any, model: type[BaseModel] | None, loc: Loc) -> str:
         return "required field is missing"
     if kind in ("literal_error", "enum"):
         choices = _choices(err.get("ctx", {}).get("expected", ""))
-        return f"invalid value{_echo(err.get('input'), choices)}; valid: {choices}"
+        return f"invalid value{echo(err.get('input'), choices)}; valid: {choices}"
     for lead in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(lead)
     if kind.endswith(("_type", "_parsing")):
@@ -256,7 +256,7 @@ def _choices(expected: str) -> str:
     return expected.replace("' or '", "', '").replace("'", "")
 
 
-def _echo(value: Any, choices: str) -> str:
+def echo(value: Any, choices: str) -> str:
     """The invalid value when it reads like a choice (a lower-case word, or a near miss of one); a
     secret pasted into the wrong field (mixed case, digits, symbols) is never printed back."""
     import difflib

@@ -11,7 +11,8 @@ processes, as one Kubernetes job per tenant would run them:
 
 Checked from the simulators' request logs and the journal: every tenant healed (its last run exits 0
 with each broken cause fixed or ok), every write to a tenant falls inside a run that held its lock, no
-two runs that held one tenant's lock overlap, and the killed run's journaled changes are still there.
+two runs that held one tenant's lock overlap, and the killed run's journaled changes are still there
+(the next run of its tenant marked it interrupted).
 
 Run: python benchmarks/many_tenants.py [--tenants 50] [--agents 8] [--users 3] [--pg-url URL]
 (without --pg-url or $AGENT_TEST_PG_URL a throwaway PostgreSQL cluster is started with initdb)
@@ -291,7 +292,8 @@ def check_healed(phase: Phase, t: Tenant, finished: list[Run]) -> None:
 
 
 def check_killed(phase: Phase, url: str) -> None:
-    """The killed run is in the journal, unfinished, with the changes it had journaled."""
+    """The killed run is in the journal with the changes it had journaled, and the next run of its tenant
+    took its lock over and marked it interrupted (an end time, no exit code)."""
     import psycopg
 
     killed = [r for r in phase.runs if r.killed]
@@ -299,12 +301,12 @@ def check_killed(phase: Phase, url: str) -> None:
         return
     with psycopg.connect(url) as db:
         rows = db.execute("SELECT r.id, r.finished, count(c.seq) FROM runs r LEFT JOIN changes c "
-                          "ON c.run = r.id WHERE r.finished IS NULL GROUP BY r.id, r.finished").fetchall()
-    if len(rows) != len(killed) or any(changes == 0 for _, _, changes in rows):
-        phase.problems.append(f"killed run not kept in the journal with its changes: {rows}")
-    rerun_notes = [r for r in phase.runs if "took over the lock" in r.stderr]
-    if len(rerun_notes) != len(killed):
-        phase.problems.append("the run after the killed one did not report taking over its lock")
+                          "ON c.run = r.id WHERE r.exit_code IS NULL GROUP BY r.id, r.finished").fetchall()
+    if len(rows) != len(killed) or any(changes == 0 or finished is None for _, finished, changes in rows):
+        phase.problems.append(f"killed run not kept (interrupted, with its changes) in the journal: {rows}")
+    for note in ("took over the lock", "was interrupted before it finished"):
+        if sum(note in r.stderr for r in phase.runs) != len(killed):
+            phase.problems.append(f"the run after the killed one did not say it {note}")
 
 
 def summary(phase: Phase) -> dict[str, Any]:

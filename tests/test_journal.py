@@ -202,3 +202,14 @@ def test_a_journal_from_before_run_targets_opens_and_keeps_its_runs(tmp_path: Pa
         assert journal.run("20260101-000000-abcd").targets is None
         new = journal.start_run("fix", targets={"mail1": {"tenant_id": "contoso.onmicrosoft.com"}})
         assert journal.run(new).targets == {"mail1": {"tenant_id": "contoso.onmicrosoft.com"}}
+
+
+def test_with_tenant_locks_only_the_held_tenants_runs_are_closed_as_interrupted(journal: Journal) -> None:
+    a, b = {"tenant_id": "a.onmicrosoft.com"}, {"tenant_id": "b.onmicrosoft.com"}
+    mine = journal.start_run("heal", targets={"a-mail": a})
+    other = journal.start_run("heal", targets={"b-mail": b})  # alive, perhaps, on another machine
+    both = journal.start_run("fix", targets={"a-mail": a, "b-mail": b})
+    assert journal.close_interrupted(["A.onmicrosoft.com"]) == [mine]
+    assert (journal.run(mine).state, journal.run(other).state, journal.run(both).state) == (
+        "interrupted", "unfinished", "unfinished")
+    assert sorted(journal.close_interrupted()) == sorted([other, both])  # the state directory's lock: all

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -15,7 +16,7 @@ from agent.clients.graph_json import as_dict
 from agent.clients.tokens import ews_scope
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
-from agent.secrets import SecretStore
+from agent.secrets import SecretError, SecretRef, SecretStore
 
 if TYPE_CHECKING:
     from agent.clients.tokens import TokenProbe
@@ -295,7 +296,8 @@ class RestoreSignIn(Fixer):
             "reset-password", ctx.clients.graph.call("PATCH", f"/users/{user_id}", body),
             before={"credential": "the old password (unknown to the agent)"},
             after={"credential": f"a new generated password, stored in {store}"},
-            params={"user_id": user_id, "store": str(store)}, irreversible=True,
+            params={"user_id": user_id, "store": str(store), "store_base": _base_of(store),
+                    "shared_key": f"user:{user_id}"}, irreversible=True,
             description=f"IRREVERSIBLE: reset the migration account's password to a generated value and "
                         f"write it to the connector's secret store {store}; the old password cannot be "
                         "restored"))
@@ -330,6 +332,25 @@ def _store_of(ctx: Context) -> SecretStore | None:
     return SecretStore(account.password.text, account.password.base_dir)
 
 
+def _base_of(store: SecretStore) -> str | None:
+    return None if store.base_dir is None else str(store.base_dir)
+
+
+def _shared_stores(step: Step) -> list[tuple[SecretStore, str | None]]:
+    """The stores of the other connectors that use this account (agent.shared_targets), with each one's
+    current value when it can be read (kept recoverable like the connector's own)."""
+    stores = []
+    for entry in step.params.get("shared", []):
+        base = entry.get("store_base")
+        store = SecretStore(entry["store"], Path(base) if base else None)
+        try:
+            current: str | None = SecretRef(entry["store"], store.base_dir).resolve()
+        except SecretError:
+            current = None  # a missing file is written fresh; nothing to keep
+        stores.append((store, current))
+    return stores
+
+
 async def _reset(ctx: Context, step: Step) -> None:
     """Store the new password first, the old one kept next to it; reset; then settle the store.
 
@@ -342,15 +363,28 @@ async def _reset(ctx: Context, step: Step) -> None:
         raise WriteFailed("the connector's password reference cannot be written")
     ctx.guard.check(Call("PUT", f"secret store {store}"))  # a dry run stops here, before any write
     old, new = account.password.resolve(), new_password()
-    store.begin_rotation(old, new)
+    stores = [(store, old), *_shared_stores(step)]  # every connector of this account gets the new one
+    for each, previous in stores:
+        if previous is None:
+            each.write(new)
+        else:
+            each.begin_rotation(previous, new)
     try:
         await ctx.clients.graph.patch_user(step.params["user_id"], {
             "passwordProfile": {"password": new, "forceChangePasswordNextSignIn": False}})
     except WriteFailed as exc:
         if not exc.lost:
-            store.end_rotation(old)  # refused: the account still has the old password
+            _end_rotations(stores, refused=True)  # refused: the account still has the old password
         raise
     except Exception:
-        store.end_rotation(old)  # nothing was answered by the tenant: a failure before the request
+        _end_rotations(stores, refused=True)  # no answer from the tenant: it failed before the request
         raise
-    store.end_rotation(None)
+    _end_rotations(stores, refused=False)
+
+
+def _end_rotations(stores: list[tuple[SecretStore, str | None]], refused: bool) -> None:
+    for each, previous in stores:
+        if refused and previous is not None:
+            each.end_rotation(previous)
+        elif not refused:
+            each.end_rotation(None)

@@ -53,6 +53,10 @@ class ExchangePlanMissing(Detector):
         if user is None:
             return Finding.masked(f"{upn} does not exist in the tenant (see bad-credentials)",
                                   ["bad-credentials"], account=upn)
+        absent = [f for f in ("assignedLicenses", "assignedPlans") if not isinstance(user.get(f), list)]
+        if absent:  # Graph always returns both when selected (empty when unlicensed): a cut answer
+            return Finding.unknown(f"the answer about {upn} lacks {', '.join(absent)}: cannot judge its "
+                                   "licences", account=upn)
         plans = mailbox_plans(user)
         skus = [str(s.get("skuId")) for s in user.get("assignedLicenses") or []]
         evidence: dict[str, Any] = {"account": upn, "account_id": user.get("id"), "skus": skus,

@@ -101,6 +101,9 @@ class OneDriveAdminMissing(Detector):
             users = await users_in_scope(ctx)
         except ReadFailed as exc:
             return Finding.unknown(f"could not list the users in scope: {exc.reason}")
+        if not users:  # "every OneDrive in scope (0)" would be a healthy verdict on nothing
+            return Finding.unknown("no users in scope (scope.users is empty, or its group has no members "
+                                   "besides the migration account): nothing was checked")
         sp = ctx.clients.sharepoint
 
         def is_admin(upn: str) -> bool:  # runs on the adapter's threads

@@ -131,6 +131,8 @@ async def site_problem(ctx: Context, url: str, evidence: dict[str, Any]) -> str 
         site = await ctx.clients.graph.get_site_by_path(parts.hostname or "", parts.path)
     except ReadFailed as exc:
         return f"unknown:the site could not be looked up through Graph: {exc.reason}"
+    if site is not None and not site.id:  # a 200 without the site's id proves nothing either way
+        return "unknown:Graph answered the site lookup without the site's id"
     if site is not None:
         evidence["graph"] = {"id": site.id, "web_url": site.web_url}
         return None

@@ -95,7 +95,8 @@ async def test_reset_writes_the_store_and_never_shows_the_password(world: World)
         [step] = (await fixer.plan(ctx, await CredentialsRejected().detect(ctx))).steps
         assert step.irreversible and step.call.body["passwordProfile"]["password"] == "***"
         user_id = world.sim.state.user(ACCOUNT_UPN).id
-        assert step.params == {"user_id": user_id, "store": "file:migsvc.password"}
+        assert step.params == {"user_id": user_id, "store": "file:migsvc.password",
+                               "store_base": str(world.folder), "shared_key": f"user:{user_id}"}
         await fixer.apply_step(ctx, step)
     new = stored.read_text().strip()
     assert world.sim.state.user(ACCOUNT_UPN).password == new and redact.redact(new) == "***"

@@ -272,11 +272,22 @@ async def test_thread_fleet_stops_on_anything_but_a_client_error() -> None:
     assert len(calls) < 200  # the other thread took no further item once one failed
 
 
-def test_progress_is_silent_unless_a_person_watches() -> None:
+def test_progress_is_silent_unless_a_person_watches(capsys: pytest.CaptureFixture[str]) -> None:
+    before = SHOW_PROGRESS.get()  # an earlier in-process CLI run may have left it either way
     token = SHOW_PROGRESS.set(True)
     try:
         with progress("label", 10) as advance:  # stderr is not a terminal under pytest
             advance()
     finally:
         SHOW_PROGRESS.reset(token)
-    assert SHOW_PROGRESS.get() is False
+    assert SHOW_PROGRESS.get() is before
+    assert "label" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scope", [[], [ACCOUNT_UPN]], ids=["empty", "only-the-account"])
+async def test_an_empty_scope_is_unknown_not_healthy(world: World, scope: list[str]) -> None:
+    """`every OneDrive in scope (0)` was an ok verdict on nothing (reliability review L5)."""
+    async with world.open_context(FILES, CAUSE) as ctx:
+        ctx.connector.scope.users = scope
+        finding = await OneDriveAdminMissing().detect(ctx)
+    assert finding.status == Status.UNKNOWN and "nothing was checked" in (finding.reason or finding.summary)

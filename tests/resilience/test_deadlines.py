@@ -114,10 +114,12 @@ def test_a_fault_on_the_write_leaves_it_journaled_and_undoable(mail: World, kind
     result, took = timed(mail, "fix", "--yes", "--connector", "mail-exo")
     assert took < DEADLINE_S + SLACK_S
     row = result.result("mail-exo", CAUSE)
-    assert row["status"] in ("failed", "unverified"), row
+    # a write whose answer never came is uncertain: verify's read settles it, or the deadline cuts the
+    # run first (found, unknown or unverified, by where it fell); never fixed while the tenant lacks it
+    assert row["status"] in ("failed", "unverified", "found", "unknown"), row
     history = mail.run("history", result.run_id, "-o", "json")
     states = [c["state"] for c in history.json["changes"]]
-    assert states and set(states) <= {"pending", "failed", "applied"}, states
+    assert states and set(states) <= {"pending", "failed", "applied", "uncertain"}, states
     mail.sim.set_faults(None)
     undo = mail.run("undo", result.run_id, "-o", "json")
     assert undo.code in (0, 3), (undo.code, undo.stderr, undo.json)

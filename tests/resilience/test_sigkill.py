@@ -55,6 +55,9 @@ def test_sigkill_mid_apply_then_history_and_undo(sim: Simulator, tmp_path: Path)
         [("assign-licence", "applied"), ("grant-app-role", "pending")]
     table = world.run("history", run_id)
     assert "[applied] assign-licence" in table.stdout and "[pending] grant-app-role" in table.stdout
+    assert history.json["state"] == "unfinished"
+    assert "not finished" in table.stdout and "exit code 0" not in table.stdout  # never shown as healthy
+    assert "nothing to check" not in table.stdout
     listing = world.run("history")
     assert run_id in listing.stdout and "(not finished)" in listing.stdout
 
@@ -65,8 +68,12 @@ def test_sigkill_mid_apply_then_history_and_undo(sim: Simulator, tmp_path: Path)
     assert rows["exo-app-missing-full-access"]["status"] == "skipped"
     assert "interrupted while being applied" in rows["exo-app-missing-full-access"]["reason"]
     assert not licensed(sim) and not granted(sim)
+    # the undo holds the lock, so it knows the unfinished heal died: it marks it and says so
+    assert f"run {run_id} was interrupted" in undo.stderr
     after = world.run("history", run_id, "-o", "json")
     assert [c["state"] for c in after.json["changes"]] == ["undone", "pending"]
+    assert after.json["state"] == "interrupted" and after.json["exit_code"] is None
+    assert "interrupted" in world.run("history").stdout
 
 
 def _mid_apply(state_dir: Path) -> list[tuple[str, int, str, str]] | None:
