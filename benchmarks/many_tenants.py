@@ -348,7 +348,10 @@ def main() -> None:
             print(f"{phase.name}: {json.dumps(summary(phase))}", file=sys.stderr)
     par, seq = phases
     broken = sum(len(t.breaks) for t in start_plan(args))
-    print(f"{args.tenants} tenants, {broken} broken causes, {args.users} OneDrive users each")
+    load = os.getloadavg()[0]
+    print(f"{args.tenants} tenants, {broken} broken causes, {args.users} OneDrive users each; "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the end (agents are CPU-bound: the ratio "
+          "tops out near the free cores)")
     print(f"{'':28}{'agents':>8}{'wall s':>10}{'runs':>6}{'refused':>9}{'killed':>8}{'problems':>10}")
     for phase in phases:
         s = summary(phase)
