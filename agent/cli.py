@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the
 
 # sub-apps other modules provide, mounted when present: (module, attribute, command name)
 SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"),
-            ("agent.cli_journal", "journal_app", "journal"))
+            ("agent.cli_grants", "grants_app", "grants"), ("agent.cli_journal", "journal_app", "journal"))
 
 
 # rich_markup_mode=None: plain help, so `agent --help` does not import typer's rich formatting (~0.1 s)
@@ -89,15 +89,24 @@ def fix(dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan, 
         config: ConfigOpt = None, connector: ConnectorOpt = None, only: OnlyOpt = None,
         output: ReportOpt = ReportOutput.table, out: OutOpt = None, state_dir: StateDirOpt = None,
         sim: SimOpt = False, playbooks: PlaybooksOpt = None,
-        deadline: DeadlineOpt = DEFAULT_DEADLINE) -> NoReturn:
+        deadline: DeadlineOpt = DEFAULT_DEADLINE,
+        grant_for: Annotated[str | None, typer.Option("--grant-for", help="Time-box the grants this fix "
+                                                      "makes (30d, 2w, 12h): heal revokes them then.")]
+        = None,
+        grant_until: Annotated[str | None, typer.Option("--grant-until", help="Time-box the grants until "
+                                                        "this date or time (2027-01-31).")] = None,
+        ) -> NoReturn:
     """Fix what diagnose finds: plan, approve, apply, verify; every change journaled and undoable."""
     from agent.approval import make_approver
+    from agent.grants import attach
+    from agent.lifetime import from_cli
 
     limit = deadline_s(deadline)
+    lifetimes = from_cli(grant_for, grant_until)
     approver = make_approver(yes, allow_risk, _confirm, stdin_is_terminal())
     _allow_progress(output)
     report = _run(config, sim, state_dir, playbooks, approver,
-                  lambda engine: engine.fix(connector, only or (), dry_run=dry_run),
+                  lambda engine: attach(engine, lifetimes).fix(connector, only or (), dry_run=dry_run),
                   lock=None if dry_run else "fix", deadline=limit)
     if plan_out is not None:
         from agent.output import plans_data, to_json, write_text

@@ -112,7 +112,11 @@ def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pendi
     _quiet_for(output)
     limit = cli.deadline_s(cli.DEFAULT_DEADLINE)  # approve runs unattended too: bounded like heal
     with _session(config, False, state_dir, playbooks, "approve", None, limit) as (engine, store, lock):
+        from agent.grants import attach
+        from agent.lifetime import Lifetimes
+
         _note_recovered(lock)
+        attach(engine, Lifetimes())  # an approved grant gets its playbook's lifetime, if it has one
         try:
             engine.journal.run(run_id)
             known = True

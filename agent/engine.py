@@ -28,7 +28,7 @@ from agent.engine_steps import (
 )
 from agent.errors import BadInput
 from agent.journal import Journal, plain
-from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status
+from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status, Step
 from agent.redact import redact, redact_obj
 from agent.registry import Detector, Fixer
 from agent.shared_targets import merge_shared
@@ -117,6 +117,8 @@ class Job:
 class Engine:
     """Runs diagnose, fix (or dry-run) and undo over the configured connectors."""
 
+    grant_hook: Any = None  # agent.grants.GrantHook: stamps grant steps with their expiry, records them
+
     def __init__(self, config: Config, playbooks: Sequence[PlaybookLike], journal: Journal,
                  clients_factory: ClientsFactory, approver: Approver = deny_all, *,
                  sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
@@ -145,6 +147,13 @@ class Engine:
 
         undo = Undo(self, run_id, dry_run)  # checks the run, connectors and fixers before any write
         return await self._run("undo-dry-run" if dry_run else "undo", undo.run, undoes=run_id)
+
+    async def revoke(self, grants: Sequence[Any], store: Any, dry_run: bool = False) -> RunReport:
+        """Revoke time-boxed grants (agent.grants_store.Grant) as a `revoke` run, like an undo of each."""
+        from agent.engine_grants import Revoke
+
+        revoke = Revoke(self, grants, store, dry_run)  # resolves connectors and fixers before any write
+        return await self._run("revoke-dry-run" if dry_run else "revoke", revoke.run)
 
     async def run_jobs(self, mode: str, jobs: list[Job],
                        on_start: Callable[[str], None] | None = None) -> RunReport:
@@ -300,6 +309,8 @@ class Engine:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
             return
         job.plan.risk = _max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
+        if self.grant_hook is not None:
+            self.grant_hook.annotate(job)
         job.outcome = self._outcome(job, Status.FOUND)
         if job.plan.empty:
             note = job.plan.note or "the fix found nothing to change"
@@ -407,13 +418,36 @@ class Engine:
         finally:
             await binding.close()
         job.changes += changes
+        if self.grant_hook is not None:
+            self.grant_hook.record(run_id, job, changes)
         job.uncertain = error if changes and changes[-1].get("state") == "uncertain" else None
         if job.uncertain is not None:
-            return True  # the write may have been made: verify's read tells
+            return not await self._not_made_yet(job, job.plan.steps[len(changes) - 1])
         if error is not None:
             job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
                                         changes=job.changes)
             return False
+        return True
+
+    async def _not_made_yet(self, job: Job, step: Step) -> bool:
+        """A write whose answer was lost, read back at once: when the tenant does not show it, say so now
+        rather than let verify poll the fixer's whole propagation time (15 minutes for a licence). The
+        journal keeps it `uncertain` all the same: the tenant may still show it later, and undo reads."""
+        assert job.fixer is not None
+        binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
+        try:
+            settled = await job.fixer.settle(binding.context(job.cause), step)
+        except DryRunWrite:
+            raise  # settle only reads: a write there is a bug, loudly
+        except Exception:  # a failed read settles nothing: verify's probe decides
+            return False
+        finally:
+            await binding.close()
+        if settled is None or settled.made:
+            return False
+        job.outcome = self._outcome(job, Status.FAILED, changes=job.changes,
+                                    reason=f"fix uncertain: {job.uncertain}; the tenant does not show it "
+                                           "made; undo reads the tenant again before reversing it")
         return True
 
     async def _verify(self, job: Job) -> None:

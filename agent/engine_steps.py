@@ -149,6 +149,8 @@ def change_dict(step: Step, state: str, error: str | None = None, seq: int | Non
         data["round"] = round_no
     if error:
         data["error"] = error
+    if step.time_box:
+        data.update(expires=step.expires, time_box=step.time_box)
     return redact_obj(data)
 
 

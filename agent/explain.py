@@ -34,6 +34,7 @@ STRONG = 1.0  # a match contributing less is a weak signal (a bare 401, a generi
 SATURATION = 4.0  # score at which the evidence alone gives ~63% confidence
 AGAINST = 0.5  # a signal that speaks against a cause takes back this share of its points
 CLOSE = 0.5  # candidates within this share of the best score are worth telling apart on the tenant
+WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
 MAX_NEXT = 3
 
 _MATCHERS: dict[str, Callable[[Any, Signals], str | None]] = {
@@ -53,6 +54,7 @@ class Match:
     against: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     confidence: float = 0.0
+    decided: bool = False  # a signal that is the reason itself holds for it (unrelated kinds only)
     _points: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -107,11 +109,11 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     matched = [m for m in causes.values() if m.score > 0]
     others = [m for m in unrelated.values() if m.strong]
     best_cause = max((m.score for m in matched if m.strong), default=0.0)
-    other = max(others, key=lambda m: m.score, default=None)
-    if other is not None and other.score > best_cause:
+    other = max(others, key=lambda m: (m.decided, m.score), default=None)
+    if other is not None and (other.decided or other.score > best_cause):
         return Explanation([], other)
-    if best_cause > 0:
-        matched = [m for m in matched if m.strong]  # weak-only causes are noise next to a strong one
+    if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
+        matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
     matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
     _confidences(matched)
     return Explanation(matched)
@@ -131,6 +133,7 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         points = clue.weight * KIND_FACTOR[clue.kind]
         if target is not None:
             target.add(points, evidence, clue.source)
+            target.decided = target.decided or clue.decides
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)

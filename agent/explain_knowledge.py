@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.errors import PlaybookError, Problem
+from agent.explain_cache import cached_read
 from agent.explain_vocab import Clue, load_clues, vocabulary_files
 from agent.playbook_schema import Symptom
 from agent.yamlsrc import YamlSyntaxError, check_expansion
@@ -53,8 +54,10 @@ def load_knowledge(paths: Sequence[str | Path] | None = None) -> Knowledge:
 
 @lru_cache(maxsize=8)
 def _cached(paths: tuple[str, ...]) -> Knowledge:
+    files = _files(Path(p) for p in paths)
+    _PARSED.update(cached_read((*files, UNRELATED, *vocabulary_files()), _parse_all))
     causes, problems = [], []
-    for path in _files(Path(p) for p in paths):
+    for path in files:
         try:
             causes.append(_playbook_entry(path))
         except PlaybookError as exc:
@@ -74,13 +77,13 @@ def knowledge_from_playbooks(playbooks: Iterable[Any]) -> Knowledge:
 @lru_cache(maxsize=1)
 def vocabulary_clues() -> tuple[Clue, ...]:
     """The clues of the shipped vocabularies (agent/knowledge/*.yaml but unrelated.yaml)."""
-    return load_clues(vocabulary_files(), _read)
+    return load_clues(vocabulary_files(), _data)
 
 
 @lru_cache(maxsize=1)
 def unrelated_entries() -> tuple[Entry, ...]:
     """The shipped list of errors that no playbook fixes (agent/knowledge/unrelated.yaml)."""
-    data = _read(UNRELATED)
+    data = _data(UNRELATED)
     if not isinstance(data, list):
         raise PlaybookError([Problem(str(UNRELATED), 1, "must be a list of {kind, title, explanation}")])
     entries = []
@@ -105,11 +108,36 @@ def _files(paths: Iterable[Path]) -> list[Path]:
 
 
 def _playbook_entry(path: Path) -> Entry:
-    data = _read(path)
+    data = _data(path)
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise PlaybookError([Problem(str(path), 1, "a playbook must be a mapping with an id")])
     return Entry(data["id"], str(data.get("title") or data["id"]), str(data.get("advice") or ""),
                  _symptoms(path, data.get("symptoms")))
+
+
+# The parsed data of every knowledge file, read at once (through the cache) by load_knowledge(); a file not
+# in it is read on demand. A file that failed to parse holds its PlaybookError.
+_PARSED: dict[Path, Any] = {}
+
+
+def _parse_all(files: Sequence[Path]) -> tuple[dict[Path, Any], bool]:
+    parsed: dict[Path, Any] = {}
+    for path in files:
+        try:
+            parsed[path] = _read(path)
+        except PlaybookError as exc:
+            parsed[path] = exc
+    return parsed, not any(isinstance(v, PlaybookError) for v in parsed.values())
+
+
+def _data(path: Path) -> Any:
+    """A knowledge file's parsed data: the one read at once, else read now."""
+    if path not in _PARSED:
+        return _read(path)
+    value = _PARSED[path]
+    if isinstance(value, PlaybookError):
+        raise value
+    return value
 
 
 def _read(path: Path) -> Any:

@@ -31,9 +31,10 @@ _STATUS_PATTERNS = (
     re.compile(r"\bHTTP/\d(?:\.\d)?\s+(\d{3})\b"),  # a status line
     re.compile(r"\b(?:HTTP(?: error)?|status(?:[ _]?code)?|reply status code was)"
                r"[\"']?\s*[:=]?\s*[\"']?(\d{3})\b", re.I),
-    re.compile(r"\b(\d{3})\s+(?:Unauthorized|Forbidden|Not Found|Too Many Requests|Bad Request|"
+    re.compile(r"\b(\d{3})\s*[-:(]?\s*(?:Unauthorized|Forbidden|Not Found|Too Many Requests|Bad Request|"
                r"Client Error|Server Error|Service Unavailable|Proxy Authentication Required|"
-               r"Internal Server Error)\b", re.I),
+               r"Internal Server Error)\b", re.I),  # also "401 (Unauthorized)" (.NET HttpClient), "401 - ..."
+    re.compile(r"\b(?:error|returned|response|code)\s+(4\d\d|5\d\d)\b", re.I),  # "Error 401", "returned 403"
 )
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed
 _WORD = re.compile(r"[\w-]+")
@@ -48,11 +49,20 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
               "/beta/", "msgraph", "odataerror", "graph api"),
     "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services", "ews ",
             "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",
-            "x-feserver", "x-beserver"),  # the front-end and back-end server headers of Exchange
-    "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint",
+            "x-feserver", "x-beserver",  # the front-end and back-end server headers of Exchange
+            "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice"),  # EWS clients
+    "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint", "/sites/",
+                   "extsts.srf", "spoidcrl", "fedauth",
                    "microsoft.sharepoint", "spo", "pnp"),
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
-    "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint"),
+    # Exchange mailboxes, whichever API reaches them (EWS, or Graph's mail, calendar and contact paths)
+    "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
+             "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com",
+             "full_access_as_app", "mail.read", "mail.send"),
+    "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
+             "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
+             "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
+             "wsignin1.0"),  # the WS-Federation sign-in request of a federated domain's STS
 }
 # The authentication scheme a text shows (a WWW-Authenticate challenge, an Authorization header, prose).
 SCHEME_MARKS: dict[str, tuple[str, ...]] = {
@@ -80,10 +90,11 @@ class Signals:
     words: set[str] = field(default_factory=set)  # every lower-case word of the text (codes stand alone)
     statuses: set[int] = field(default_factory=set)
     exceptions: set[str] = field(default_factory=set)  # lower-case class names, without module
-    services: set[str] = field(default_factory=set)  # identity, graph, ews, sharepoint, onedrive, adfs
+    services: set[str] = field(default_factory=set)  # identity, graph, ews, mail, sharepoint, onedrive, adfs
     schemes: set[str] = field(default_factory=set)  # basic, ntlm, negotiate, bearer
     cloud: str | None = None  # online (Microsoft 365 hosts), onprem (an EWS host of its own), or unknown
     offered: set[str] = field(default_factory=set)  # schemes a WWW-Authenticate challenge in the text names
+    placeholders: list[str] = field(default_factory=list)  # quoted values that are a sample's placeholder
 
 
 def normalise(text: str) -> str:
@@ -114,10 +125,45 @@ def read_signals(raw: str) -> Signals:
     signals.services = _marked(signals.flat, SERVICE_MARKS)
     if (signals.codes | signals.words) & _EWS_CODES:
         signals.services.add("ews")
+    if "ews" in signals.services:
+        signals.services.add("mail")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
     signals.cloud = _cloud(signals.flat)
     signals.offered = {m.lower() for line in _CHALLENGE.findall(text) for m in _SCHEME_NAME.findall(line)}
+    signals.placeholders = placeholders(text)
     return signals
+
+
+# A value that is a sample's or template's placeholder, never a real id, name or URL: a quoted name with
+# "enter"/"your"/"here" in it (Microsoft's samples ship 'Enter_the_Application_Id_here'), or an upper-case
+# snake_case name of a setting (CLIENT_ID, TENANT_NAME, MY_COMPANY_NAME) quoted or inside a URL, where
+# Entra and SharePoint put a GUID, a host or a URI. Error constants (E_ACCESSDENIED, ERROR_ACCESS_DENIED)
+# are upper-case too, hence the setting-name endings and the error words. Angle brackets, asterisks and
+# [guid] are left alone: that is how people redact a log before posting it.
+_QUOTED = re.compile(r"['\"]([^'\"\s]{3,80})['\"]")
+_PLACEHOLDER_WORD = re.compile(r"(?i)(?:^|[_-])(?:enter|your|here|placeholder|changeme)(?:[_-]|$)")
+# quoted, or a part of a host or path (RESOURCE_ID/TENANT_NAME.sharepoint.com); never a $VARIABLE of a script
+_IN_URL = re.compile(r"(?<![\w$%{-])([A-Z]+(?:_[A-Z]+)+)(?=['\"./])"
+                     r"|(?<=['\"/.])([A-Z]+(?:_[A-Z]+)+)(?![\w-])")
+_SETTING_END = ("ID", "NAME", "SECRET", "DOMAIN", "URL", "URI", "TENANT", "GUID", "HERE", "HOST")
+_ERROR_WORDS = {"E", "ERROR", "DENIED", "FAILED", "INVALID", "NOT", "ACCESS", "REQUEST", "BAD", "NO"}
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholder values the text shows (at most a few: evidence, not an inventory)."""
+    sample = text[:200_000]
+    candidates = [v for v in _QUOTED.findall(sample) if _PLACEHOLDER_WORD.search(v)]
+    candidates += [w for m in _IN_URL.finditer(sample) if _setting_name(w := m.group(1) or m.group(2))]
+    found: list[str] = []
+    for value in candidates:
+        if value not in found:
+            found.append(value)
+    return found[:3]
+
+
+def _setting_name(word: str) -> bool:
+    parts = word.split("_")
+    return parts[-1] in _SETTING_END and not _ERROR_WORDS & set(parts)
 
 
 # EWS ResponseCode values that name EWS by themselves (the rest of the Error* family is shared with Graph)
@@ -155,8 +201,13 @@ def _codes(text: str) -> set[str]:
 def match_code(code: str, signals: Signals) -> str | None:
     """A code read from the structure, or standing alone as a word anywhere in the text."""
     key = code.strip().lower()
-    alone = key in signals.words if _WORD.fullmatch(key) else bool(_word(key).search(signals.flat))
-    if key in signals.codes or alone:
+    if key in signals.codes:
+        return f"code {code}"
+    if _WORD.fullmatch(key):
+        alone = key in signals.words
+    else:  # the substring test first: most codes are absent, and a regex per code costs a compile
+        alone = key in signals.flat and bool(_word(key).search(signals.flat))
+    if alone:
         return f"code {code}"
     return None
 

@@ -17,12 +17,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import PlaybookError, Problem
-from agent.explain_signals import Signals
+from agent.explain_signals import Signals, quote
 from agent.playbook_schema import MATCH_KINDS, check_pattern
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 NOT_VOCABULARIES = ("unrelated.yaml",)  # the unrelated kinds themselves (agent.explain_knowledge)
-Service = Literal["identity", "graph", "ews", "sharepoint", "onedrive", "adfs"]
+Service = Literal["identity", "graph", "ews", "mail", "sharepoint", "onedrive", "adfs"]
 Scheme = Literal["basic", "ntlm", "negotiate", "bearer"]
 _SOURCE = re.compile(r"(https?://\S+|[\w.-]+/[\w.-]+:\S+)")  # a URL, or owner/repo:path[@version]
 CLUE_KINDS = (*MATCH_KINDS, "context")
@@ -41,6 +41,7 @@ class ContextSpec(_Strict):
     cloud: Literal["online", "onprem"] | None = None
     offers: list[Scheme] = Field(default_factory=list)  # a challenge in the text names one of these
     lacks: list[Scheme] = Field(default_factory=list)  # a challenge in the text names none of these
+    placeholder: bool = False  # the text quotes a sample's placeholder where a real value belongs
 
 
 class ClueSpec(_Strict):
@@ -62,6 +63,9 @@ class ClueSpec(_Strict):
     schemes: list[Scheme] = Field(default_factory=list)
     against: list[str] = Field(default_factory=list)
     prior: bool = False  # orders candidates other signals found; never makes one
+    # The signal is the reason itself (a placeholder instead of the client id, a clock outside the token's
+    # validity): the unrelated kind it points at wins over causes that the same text's codes point at.
+    decides: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -82,6 +86,8 @@ class ClueSpec(_Strict):
             raise ValueError(f"needs exactly one of {', '.join(CLUE_KINDS)} (got {len(given)})")
         if (self.cause is None) == (self.unrelated is None):
             raise ValueError("needs exactly one of cause or unrelated")
+        if self.decides and self.unrelated is None:
+            raise ValueError("decides: only for an unrelated kind (a cause is decided by the tenant)")
         return self
 
 
@@ -107,6 +113,7 @@ class Clue:
     schemes: frozenset[str] = frozenset()
     against: tuple[str, ...] = ()
     prior: bool = False
+    decides: bool = False
 
 
 def in_context(context: ContextSpec, signals: Signals) -> str | None:
@@ -123,12 +130,16 @@ def in_context(context: ContextSpec, signals: Signals) -> str | None:
         return None
     if context.lacks and (not signals.offered or set(context.lacks) & signals.offered):
         return None
+    if context.placeholder and not signals.placeholders:
+        return None
     parts = [*context.services, *(s for s in context.schemes if s in signals.schemes),
              *(f"status {s}" for s in context.statuses if s in signals.statuses)]
     if context.cloud:
         parts.append("Exchange Online" if context.cloud == "online" else "on-premises")
     if context.offers or context.lacks:
         parts.append(f"challenge offers {', '.join(sorted(signals.offered))}")
+    if context.placeholder:
+        parts.append("placeholder " + ", ".join(f"'{quote(v)}'" for v in signals.placeholders))
     return "context " + " + ".join(parts)
 
 
@@ -160,7 +171,7 @@ def _clue(spec: VocabularySpec, entry: ClueSpec) -> Clue:
     assert target is not None
     return Clue(kind, getattr(entry, kind), target, entry.unrelated is not None, entry.weight,
                 entry.source or spec.source or "", spec.vocabulary, frozenset(entry.services),
-                frozenset(entry.schemes), tuple(entry.against), entry.prior)
+                frozenset(entry.schemes), tuple(entry.against), entry.prior, entry.decides)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent import threads
+from agent import clock, threads
+from agent.grants import attach, closed_windows
+from agent.grants_heal import grant_news, revoke_expired
+from agent.grants_store import GrantStore
 from agent.model import Plan, RunReport
 from agent.notify import Delivery, failed_lines, notify, post
 from agent.pending import (
@@ -40,6 +43,7 @@ class PolicyApprover(JobApprover):
         super().__init__()
         self.policy = policy
         self.run_id = "RUN_ID"  # set when the run starts, so a pending reason names the real run
+        self.closed: dict[tuple[str, str], Any] = {}  # revoked time-boxed grants: a person re-grants them
 
     def started(self, run_id: str) -> None:
         self.run_id = run_id
@@ -47,6 +51,13 @@ class PolicyApprover(JobApprover):
     def __call__(self, plan: Plan) -> bool:
         job = self.job_of(plan)
         cause = job.cause if job is not None else plan.cause
+        closed = self.closed.get(self.key(plan))
+        if closed is not None:
+            how = f"was revoked (run {closed.revoked_run})" if closed.state == "revoked" else \
+                "had been removed by someone else"
+            return self.refuse(plan, f"pending approval: its time-boxed grant expired at {closed.expires_at} "
+                                     f"and {how}, so heal does not grant it again; apply it with "
+                                     f"`agent approve {self.run_id} --cause {cause}`")
         decision = decide(self.policy, cause, plan.risk, job.finding if job is not None else None)
         if decision.apply:
             return True
@@ -62,6 +73,7 @@ class HealResult:
     pending: list[PendingPlan] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # one-line warnings for stderr
+    grants: dict[str, Any] = field(default_factory=dict)  # expiring soon, revoked, left alone (agent.grants)
 
     def extras(self) -> dict[str, Any]:
         """What reports show beyond the results: pending plans and notification outcomes."""
@@ -69,6 +81,8 @@ class HealResult:
         if self.pending:
             data["pending"] = [{"connector": p.connector, "cause": p.cause, "risk": p.risk,
                                 "steps": len(p.steps), "reason": p.reason} for p in self.pending]
+        if self.grants:
+            data["grants"] = self.grants
         if self.deliveries:
             data["notifications"] = [d.to_dict() for d in self.deliveries]
         return data
@@ -113,17 +127,23 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
     approver = PolicyApprover(policy)
     approver.bind(jobs)
     engine.approver = approver
-    with progress("checking connectors", len(jobs)) as advance:
-        count_detections(jobs, advance)
-        report = await engine.run_jobs("heal", jobs, on_start=approver.started)
-    return HealResult(report, store_refused(store, report, approver))
+    with GrantStore(engine.journal) as grant_store:
+        revocation = await revoke_expired(attach(engine, policy.lifetimes()), grant_store, connector, only)
+        approver.closed = closed_windows(grant_store, clock.now())
+        with progress("checking connectors", len(jobs)) as advance:
+            count_detections(jobs, advance)
+            report = await engine.run_jobs("heal", jobs, on_start=approver.started)
+        news = grant_news(grant_store, revocation, policy.grant_warn_days)
+    if revocation is not None and report.exit_code in (0, 3) and revocation.exit_code > report.exit_code:
+        report.exit_code = revocation.exit_code  # a failed revocation is a failed fix of this run
+    return HealResult(report, store_refused(store, report, approver), grants=news)
 
 
 def run_heal(engine: Engine, policy: Policy, store: PendingStore, connector: str | None = None,
              only: Sequence[str] = (), sender: Post = post) -> HealResult:
     """heal() in its own event loop, then the webhooks (a failing hook only adds a warning)."""
     result = threads.run(heal(engine, policy, store, connector, only))
-    result.deliveries = notify(result.report, policy.notify, policy.base_dir, sender)
+    result.deliveries = notify(result.report, policy.notify, policy.base_dir, sender, result.grants)
     return result
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import BadInput
+from agent.grants_store import SCHEMA as GRANTS_SCHEMA
 from agent.journal_db import Database, advisory_key, open_sqlite
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
@@ -26,8 +27,8 @@ Now = Callable[[], datetime]
 # uncertain: the write was sent but its answer was lost; the tenant may or may not have it
 CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
 # 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on; 4: the uncertain state
-# and each change's HMAC (changes.mac)
-SCHEMA_VERSION = 4
+# and each change's HMAC (changes.mac); 5: the grants table of time-boxed grants (agent.grants_store)
+SCHEMA_VERSION = 5
 KEY_NAME = "journal.key"
 # the modes of runs that hold the lock (agent.cli_lock) while they run
 WRITING_MODES = ("fix", "undo", "heal", "approve")
@@ -89,6 +90,7 @@ MIGRATIONS = (
     Migration(1, "runs, results, and changes with their undo data and HMAC", _SCHEMA),
     Migration(2, "plans pending approval", PENDING_TABLE),
     Migration(3, "holders of the per-tenant locks", _LOCKS),
+    Migration(4, "time-boxed grants (agent.grants_store)", GRANTS_SCHEMA),
 )
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied TEXT NOT NULL)"""

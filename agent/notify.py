@@ -8,7 +8,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,10 +103,26 @@ PAYLOADS: dict[str, Callable[[RunReport, Sequence[str]], dict[str, Any]]] = {
     "json": json_payload, "teams": teams_payload, "messagecard": messagecard_payload}
 
 
-def payload(report: RunReport, fmt: str, on: Sequence[str]) -> bytes:
-    """The redacted body for one hook format."""
-    data = redact_obj(PAYLOADS[fmt](report, on))
-    return json.dumps(data).encode("utf-8")
+def payload(report: RunReport, fmt: str, on: Sequence[str], grants: Mapping[str, Any] | None = None) -> bytes:
+    """The redacted body for one hook format (with what grants expire soon or were revoked, if any)."""
+    data = PAYLOADS[fmt](report, on)
+    if grants:
+        _add_grants(fmt, data, grants)
+    return json.dumps(redact_obj(data)).encode("utf-8")
+
+
+def _add_grants(fmt: str, data: dict[str, Any], grants: Mapping[str, Any]) -> None:
+    """Time-boxed grants in each format: the data itself (json), text lines (cards)."""
+    from agent.grants_heal import news_lines
+
+    lines = news_lines(dict(grants))[:MAX_ROWS]
+    if fmt == "json":
+        data["grants"] = dict(grants)
+    elif fmt == "teams":
+        body = data["attachments"][0]["content"]["body"]
+        body += [{"type": "TextBlock", "wrap": True, "spacing": "Small", "text": line} for line in lines]
+    else:
+        data.setdefault("sections", []).append({"title": "time-boxed grants", "text": "<br>".join(lines)})
 
 
 def post(url: str, body: bytes, timeout_s: float) -> int:
@@ -119,22 +135,24 @@ def post(url: str, body: bytes, timeout_s: float) -> int:
 
 
 def notify(report: RunReport, hooks: Sequence[Any], base_dir: Path | None = None,
-           sender: Post = post) -> list[Delivery]:
-    """Post to every hook whose `on` statuses occur in the run; failures are returned, never raised."""
+           sender: Post = post, grants: Mapping[str, Any] | None = None) -> list[Delivery]:
+    """Post to every hook whose `on` statuses occur in the run, or when grants expire soon or were revoked;
+    failures are returned, never raised."""
     deliveries = []
     for hook in hooks:
-        if not any(o.status.value in hook.when for o in report.results):
+        if not grants and not any(o.status.value in hook.when for o in report.results):
             deliveries.append(Delivery(hook.label, False))
             continue
-        deliveries.append(_deliver(report, hook, base_dir, sender))
+        deliveries.append(_deliver(report, hook, base_dir, sender, grants))
     return deliveries
 
 
-def _deliver(report: RunReport, hook: Any, base_dir: Path | None, sender: Post) -> Delivery:
+def _deliver(report: RunReport, hook: Any, base_dir: Path | None, sender: Post,
+             grants: Mapping[str, Any] | None = None) -> Delivery:
     try:
         url = hook.resolve_url(base_dir)
         redactor.register(url)  # a hook URL is a credential: masked wherever it might surface
-        status = sender(url, payload(report, hook.format, hook.when), hook.timeout_s)
+        status = sender(url, payload(report, hook.format, hook.when, grants), hook.timeout_s)
     except urllib.error.HTTPError as exc:
         return Delivery(hook.label, False, f"HTTP {exc.code}")
     except urllib.error.URLError as exc:

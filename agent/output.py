@@ -108,7 +108,7 @@ def describe_change(change: dict[str, Any]) -> str:
     body_text = f" {json.dumps(body, sort_keys=True)}" if body not in (None, "", {}) else ""
     line = f"[{change.get('state', '?')}] {change.get('action', '?')}: {call.get('method', '')} " \
            f"{call.get('url', '')}{body_text}"
-    for key in ("error", "note"):
+    for key in ("error", "note", "time_box"):
         if change.get(key):
             line += f" ({change[key]})"
     return line
@@ -125,6 +125,8 @@ def render_plan(plan: Plan, out: Console) -> None:
         out.print("  " + escape(describe_change(data)))
         if step.irreversible:
             out.print("    [bold red]irreversible[/]: undo cannot reverse this step")
+        if step.time_box:
+            out.print(f"    {escape(step.time_box)}")
 
 
 def runs_data(runs: Sequence[RunRecord]) -> dict[str, Any]:

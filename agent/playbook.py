@@ -40,6 +40,7 @@ class Playbook:
     references: tuple[str, ...]
     source: Path
     relations: Relations = field(default_factory=Relations)
+    expires_after: str | None = None  # fix.expires_after: the default lifetime of the grants it makes
 
     @property
     def detector_name(self) -> str:
@@ -282,4 +283,5 @@ def _build(f: _File) -> Playbook:
         source=f.path,
         relations=Relations(tuple(Relation(kind, r.cause, r.why)
                                   for kind in KINDS for r in getattr(spec, kind))),
+        expires_after=spec.fix.expires_after if spec.fix is not None else None,
     )

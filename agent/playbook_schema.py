@@ -98,6 +98,16 @@ class UseSpec(_Strict):
 
 class FixSpec(UseSpec):
     risk: Literal["low", "medium", "high"] | None = None  # None: the fixer's declared risk
+    expires_after: str | None = None  # lifetime of the grants the fix makes (30d, 2w); None: permanent
+
+    @field_validator("expires_after")
+    @classmethod
+    def _lifetime(cls, value: str | None) -> str | None:
+        if value is not None:
+            from agent.lifetime import parse_lifetime
+
+            parse_lifetime(value, "expires_after")
+        return value
 
 
 class RelationSpec(_Strict):

@@ -8,10 +8,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,6 +26,9 @@ from agent.errors import BadInput
 from agent.model import Finding, Risk, Status
 from agent.yamlsrc import YamlSyntaxError, field_errors, read_yaml, validation_problems
 
+if TYPE_CHECKING:
+    from agent.lifetime import Lifetimes
+
 ENV_POLICY = "AGENT_HEAL_POLICY"
 RiskLimit = Literal["none", "low", "medium", "high"]
 WebhookFormat = Literal["json", "teams", "messagecard"]
@@ -34,6 +38,14 @@ StatusName = Literal["ok", "found", "unknown", "planned", "fixed", "unverified",
 DEFAULT_NOTIFY_ON: tuple[StatusName, ...] = ("found", "planned", "fixed", "unverified", "failed", "unknown")
 _CAUSE_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _RANK = {"none": -1, "low": 0, "medium": 1, "high": 2}
+
+
+def _lifetime(value: str) -> str:
+    """A grant lifetime such as 30d (agent.lifetime)."""
+    from agent.lifetime import parse_lifetime
+
+    parse_lifetime(value, "lifetime")
+    return value
 
 
 class _Strict(BaseModel):
@@ -85,6 +97,9 @@ class Policy(_Strict):
     rotate_expiring_days: int = Field(default=0, ge=0, le=365)  # rotate what expires within N days; 0: never
     notify: tuple[Webhook, ...] = ()
     deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
+    # cause id (or default) -> lifetime of the grants its fix makes (30d): heal revokes them then
+    grant_lifetime: dict[str, Annotated[str, AfterValidator(_lifetime)]] = Field(default_factory=dict)
+    grant_warn_days: int = Field(default=7, ge=0, le=365)  # reports name grants expiring within N days
     _base_dir: Path | None = PrivateAttr(None)  # the policy file's folder: file: references start there
 
     @property
@@ -106,6 +121,20 @@ class Policy(_Strict):
 
         return None if self.deadline is None else parse_duration(self.deadline)
 
+    @field_validator("grant_lifetime")
+    @classmethod
+    def _lifetime_keys(cls, values: dict[str, str]) -> dict[str, str]:
+        for cause in values:
+            if cause != "default" and not _CAUSE_ID.fullmatch(cause):
+                raise ValueError(f"{cause!r} is not a cause id (kebab-case) or default")
+        return values
+
+    def lifetimes(self) -> Lifetimes:
+        """The per-cause grant lifetimes of a heal run."""
+        from agent.lifetime import Lifetimes, parse_lifetime
+
+        return Lifetimes(per_cause={c: parse_lifetime(t, c) for c, t in self.grant_lifetime.items()})
+
     @field_validator("allow", "deny")
     @classmethod
     def _ids(cls, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -124,8 +153,8 @@ class Policy(_Strict):
     def check_causes(self, known: Iterable[str]) -> None:
         """Every cause id the policy names must be a playbook's; BadInput lists the valid ones."""
         valid = set(known)
-        for key in ("allow", "deny"):
-            unknown = sorted(set(getattr(self, key)) - valid)
+        for key in ("allow", "deny", "grant_lifetime"):
+            unknown = sorted(set(getattr(self, key)) - valid - {"default"})
             if unknown:
                 raise BadInput(f"heal policy {key}: unknown cause id {', '.join(unknown)}; "
                                f"valid: {', '.join(sorted(valid))}")

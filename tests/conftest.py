@@ -60,6 +60,15 @@ def playbook_yaml(pid: str, area: str, detector: str, fixer: str | None, risk: s
         """) + fix + "advice: |\n  Fix the toy cause by hand.\n"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _explain_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """explain's knowledge cache (agent.explain_cache) goes to a temporary folder, never ~/.cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AGENT_CACHE_DIR", str(tmp_path_factory.mktemp("explain-cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def toy_catalog() -> Iterator[None]:
     """The toy detectors and fixers, registered for one test only."""

@@ -96,7 +96,7 @@ def stored_bytes(journal: Journal, folder: Path) -> bytes:
     """Everything the journal keeps: the SQLite files, or every PostgreSQL table as text."""
     if journal.backend == "sqlite":
         return b"".join(p.read_bytes() for p in folder.iterdir() if p.is_file())
-    tables = ("runs", "results", "changes", "pending", "locks", "schema_version")
+    tables = ("runs", "results", "changes", "pending", "locks", "grants", "schema_version")
     return "".join(repr(journal.db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables).encode()
 
 
@@ -111,9 +111,9 @@ def test_nothing_secret_reaches_the_database(journal: Journal, tmp_path: Path, s
 
 
 def test_schema_is_the_migrations_in_order(journal: Journal) -> None:
-    assert journal.schema_versions() == [m.version for m in MIGRATIONS] == [1, 2, 3]
+    assert journal.schema_versions() == [m.version for m in MIGRATIONS] == [1, 2, 3, 4]
     upgrade(journal.db, "2030-01-01T00:00:00+00:00")  # a second agent finds nothing left to apply
-    assert journal.schema_versions() == [1, 2, 3]
+    assert journal.schema_versions() == [1, 2, 3, 4]
 
 
 def test_a_journal_newer_than_the_agent_is_refused(journal: Journal, tmp_path: Path) -> None:

@@ -198,6 +198,7 @@ class LegacyAuthRefused(Detector):
     """EWS no longer offers the Basic/NTLM scheme the connector signs in with."""
 
     name = "ews-legacy-auth-refused"
+    permissions = ()  # it probes EWS as the connector's account: no permission of the agent's own app
 
     async def detect(self, ctx: Context) -> Finding:
         account = ctx.connector.account

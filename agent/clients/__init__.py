@@ -131,7 +131,9 @@ class Clients:
             return None if ews.ok else " ".join(
                 filter(None, [ews.code, ews.message, ews.x_ms_diagnostics, *ews.www_authenticate]))
         if kind == "onedrive" and self.connector is not None and self.connector.app is not None:
-            token = await self.probe_app("https://graph.microsoft.com/.default")
+            from agent.clients.tokens import graph_scope
+
+            token = await self.probe_app(graph_scope(self.tenant))
         elif kind == "sharepoint":
             scope = f"{self.tenant.endpoints.sharepoint_root}/.default"
             has_app = self.connector is not None and self.connector.app is not None

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
     from agent.config import Tenant
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the public cloud's; a tenant's: graph_scope(tenant)
-EWS_SCOPE = "https://outlook.office365.com/.default"  # the public cloud's; a tenant's: ews_scope(tenant)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _realm_lock = threading.Lock()
 

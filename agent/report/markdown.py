@@ -34,7 +34,7 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", f"## {connector}"]
         for row in rows:
             lines += _details(row)
-    for key in ("pending", "notifications"):
+    for key in ("pending", "notifications", "grants"):
         if data.get(key):
             lines += ["", f"## {key}", "", _code(data[key])]
     return "\n".join(lines) + "\n"

@@ -11,11 +11,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .core import Services, service_of
 from .faults import BEFORE_DROP_KEY, FAULT_SCOPE_KEY, RAW_SEND_KEY
 
+CSOM_CALLS_KEY = "sim.csom_calls"  # set by sharepoint_csom: the calls a ProcessQuery asked for
+
 OPS_START_KEY, OPS_END_KEY = "sim.ops_start", "sim.ops_end"
 
 
 class RequestLog:
-    """Entries {seq, method, path, query, status, service, wrote, ops, duration_ms, fault}; thread-safe."""
+    """Entries {seq, method, path, query, status, service, wrote, ops, duration_ms, fault, csom};
+    thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -122,6 +125,7 @@ class LogMiddleware:
             "service": service_of(scope["path"]), "wrote": bool(ops), "ops": ops,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             "fault": scope.get(FAULT_SCOPE_KEY),
+            "csom": scope.get(CSOM_CALLS_KEY) or [],  # the CSOM calls a ProcessQuery asked for
             "at": round(time.time(), 3),  # wall clock at the answer: lines up logs of several tenants
         })
 

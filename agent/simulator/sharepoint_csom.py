@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from .core import Services
 from .faults import WireFaults
+from .reqlog import CSOM_CALLS_KEY
 from .sharepoint_auth import FULL_CONTROL_ROLE, SpCaller, Unauthorized, authenticate, unauthorized_response
 from .sharepoint_csom_query import Action, InvalidQuery, SetSiteAdmin, parse_request
 from .state import SimError, Tenant
@@ -70,6 +71,7 @@ async def _process_query(svc: Services, request: Request) -> Response:
         actions = parse_request(await request.body())
     except InvalidQuery as exc:
         return _failed(trace, 400, ServerError(*INVALID_QUERY, str(exc)))
+    request.scope[CSOM_CALLS_KEY] = _calls(actions)  # the request log shows what each query asked for
     run = _Run(svc.state, _current_faults(svc))
     try:
         for action in actions:
@@ -77,6 +79,16 @@ async def _process_query(svc: Services, request: Request) -> Response:
     except ServerError as exc:
         return _failed(trace, 200, exc)  # CSOM is not transactional: the actions before it stay applied
     return _answer(trace, 200, None, run.out)
+
+
+def _calls(actions: Iterable[Action]) -> list[str]:
+    """`SetSiteAdmin <site path> <true|false>` per call asked for, scopes flattened, in request order."""
+    calls: list[str] = []
+    for action in actions:
+        if action.call is not None:
+            calls.append(f"SetSiteAdmin {_site_path(action.call.site_url)} {str(action.call.value).lower()}")
+        calls += _calls(action.inner)
+    return calls
 
 
 def _tenant_admin(caller: SpCaller) -> bool:

@@ -10,7 +10,6 @@ import pytest
 from agent.clients import AuthFailed, ReadFailed, clients_factory
 from agent.clients.errors import Throttled, aadsts_code, translate
 from agent.clients.tokens import (
-    GRAPH_SCOPE,
     CachedCredential,
     TokenProbe,
     admin_credential,
@@ -26,6 +25,7 @@ from agent.simulator import Simulator
 from tests.clients import requests_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the simulated tenant is in the public cloud
 
 
 def _token_posts(sim: Simulator) -> int:

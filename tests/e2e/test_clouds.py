@@ -61,3 +61,11 @@ def test_a_config_for_the_wrong_cloud_cannot_read_anything(world: World) -> None
     result = world.run("diagnose", "-o", "json", "--connector", "mail-exo", "--only", "account-unlicensed")
     (row,) = result.results()
     assert row["status"] == "unknown" and "AADSTS500011" in row["reason"], row
+
+
+async def test_the_onedrive_connectors_first_probe_uses_the_clouds_graph(world: World) -> None:
+    """The probe that ranks the causes signs the connector's app in for Graph: the GCC High audience
+    works, where the public one would meet AADSTS500011."""
+    world.reset([])
+    async with world.open_context("files-onedrive") as ctx:
+        assert await ctx.clients.connector_probe() is None

@@ -204,3 +204,23 @@ class _Status(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"{status} Forbidden")
         self.status_code = status
+
+
+def test_a_lost_write_the_tenant_does_not_show_fails_at_once(world: World,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A licence write lost before the tenant made it: read back at once, reported failed, not polled for
+    the licence's 15 minutes of propagation; still journaled uncertain, so undo reads again."""
+    monkeypatch.setattr(AssignExchangeLicence, "propagation_s", 900.0)  # the real figure, not the short one
+    world.reset(["account-unlicensed"])
+
+    async def lost(self: Any, *args: Any, **kwargs: Any) -> None:
+        self.guard.check(self.call("POST", "/users/x/assignLicense"))
+        raise translate(httpx.ReadTimeout("timed out"), write=True)
+
+    monkeypatch.setattr(GraphAdapter, "assign_license", lost)
+    fixed = world.run("fix", "--yes", "-o", "json", "--connector", "mail-exo", "--only", "account-unlicensed",
+                      "--deadline", "5m")
+    row = fixed.result("mail-exo", "account-unlicensed")
+    assert fixed.code == 4 and row["status"] == "failed", row
+    assert "does not show it made" in row["reason"] and "deadline" not in row["reason"], row
+    assert states(world, fixed.run_id) == [("assign-licence", "uncertain")]

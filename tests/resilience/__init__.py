@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -48,3 +49,18 @@ def change_states(state_dir: Path) -> list[tuple[str, int, str, str]]:
     except sqlite3.OperationalError:  # the schema is not there yet
         return []
     return [(str(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+
+def kill_when(process: subprocess.Popen[str], check: Callable[[], Any], what: str,
+              timeout_s: float = 60.0) -> Any:
+    """SIGKILL `process` as soon as `check` holds, and return what `check` returned; the process is
+    reaped whatever happens, so a failing wait leaves no agent running."""
+    try:
+        seen = wait_for(check, timeout_s=timeout_s, what=what)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        return seen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -14,7 +14,7 @@ from agent.simulator import Simulator
 from agent.simulator.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID
 from agent.simulator.state import EXCHANGE_APP_ID
 from tests.e2e.harness import World
-from tests.resilience import MAIL_PLAYBOOKS, agent_process, change_states, wait_for
+from tests.resilience import MAIL_PLAYBOOKS, agent_process, change_states, kill_when
 
 EXO = "mail-exo"
 BREAKS = ["account-unlicensed", "exo-app-missing-full-access"]
@@ -36,13 +36,8 @@ def test_sigkill_mid_apply_then_history_and_undo(sim: Simulator, tmp_path: Path)
     process = agent_process("heal", "--config", str(world.config), "--state-dir", str(world.state_dir),
                             "--policy", str(policy), "--connector", EXO)
     try:
-        states = wait_for(lambda: _mid_apply(world.state_dir), what="one change applied and one pending")
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
+        states = kill_when(process, lambda: _mid_apply(world.state_dir), "one change applied and one pending")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
         sim.set_faults(None)
     assert process.returncode == -signal.SIGKILL
     assert licensed(sim) and not granted(sim)  # the throttled write never reached the tenant
