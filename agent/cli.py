@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the
 
 # sub-apps other modules provide, mounted when present: (module, attribute, command name)
 SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"),
-            ("agent.cli_grants", "grants_app", "grants"), ("agent.cli_journal", "journal_app", "journal"))
+            ("agent.cli_grants", "grants_app", "grants"), ("agent.cli_init", "connectors_app", "connectors"),
+            ("agent.cli_journal", "journal_app", "journal"))
 
 
 # rich_markup_mode=None: plain help, so `agent --help` does not import typer's rich formatting (~0.1 s)
@@ -121,6 +122,10 @@ def undo(run_id: Annotated[str, typer.Argument(help="The run to undo (see `agent
          config: ConfigOpt = None, output: ReportOpt = ReportOutput.table, out: OutOpt = None,
          state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None) -> NoReturn:
     """Reverse the changes a run made, newest first (irreversible ones are reported, not skipped)."""
+    from agent.cli_init import undo_if_init
+
+    # an `agent init` run or an own-certificate renewal: undone by their own module
+    undo_if_init(run_id, dry_run, _history_state_dir(state_dir, config), config)
     report = _run(config, False, state_dir, playbooks, None, lambda engine: engine.undo(run_id, dry_run),
                   lock=None if dry_run else "undo")
     raise typer.Exit(_emit(report, output, out))
@@ -306,9 +311,10 @@ def config_path(config: Path | None) -> Path:
     if not (path.is_file() or path.is_dir()):  # a folder: one config file per customer
         where = "--config" if config else (f"${ENV_CONFIG}" if os.environ.get(ENV_CONFIG) else "default")
         if where == "default":  # a first run: say how to begin, not only what is missing
-            raise BadInput(f"config file not found: {path}; write one from configs/example.yaml and pass it "
-                           f"with --config FILE or ${ENV_CONFIG}, or try the built-in simulated tenant "
-                           "with --sim")
+            raise BadInput(f"config file not found: {path}; run `agent init --tenant YOUR-DOMAIN` to set "
+                           "the agent up in your tenant and write it, or write one from configs/example.yaml "
+                           f"and pass it with --config FILE or ${ENV_CONFIG}, or try the built-in simulated "
+                           "tenant with --sim")
         raise BadInput(f"config file not found: {path} ({where}; use --config FILE or ${ENV_CONFIG})")
     return path
 
@@ -398,8 +404,9 @@ def _mount_commands() -> None:
     """Top-level commands kept in their own module: heal, approvals, approve, report (agent.cli_heal)."""
     from agent.cli_doctor import doctor
     from agent.cli_heal import COMMANDS
+    from agent.cli_init import init
 
-    for command in (*COMMANDS, doctor):
+    for command in (*COMMANDS, doctor, init):
         app.command()(command)
 
 

@@ -81,11 +81,23 @@ def heal(policy: PolicyOpt = None,
     with _session(config, sim, state_dir, playbooks, "heal", check, limit, journal, tenant) as \
             (engine, store, lock):
         _note_recovered(lock)
+        _renew_own_certificates(engine, rules.own_certificate_renew_days)
         result = run_heal(engine, rules, store, connector, only or ())
     _emit(result.report, output, out, result.extras())
     _warn(result.warnings() + cli_fleet.observe(result.report, engine.config, started, metrics_file,
                                                 pushgateway, log_format))
     raise typer.Exit(result.report.exit_code)
+
+
+def _renew_own_certificates(engine: Any, renew_days: int) -> None:
+    """Before the connectors: the agent's own certificate, renewed when it expires within renew_days."""
+    from agent import threads
+    from agent.cli_boundary import State
+    from agent.own_certificate import renew
+
+    lines, _ = threads.run(renew(engine.config, engine.journal, renew_days, list(State.argv)))
+    for line in lines:
+        typer.echo(f"heal: {line}", err=True)
 
 
 def approvals(output: ListOpt = ListFormat.table, out: OutOpt = None, state_dir: StateDirOpt = None,

@@ -220,6 +220,9 @@ class ConnectorApp(_Strict):
     certificate_public: ConfigPath | None = None  # public certificate (not a secret)
     secret_store: SecretStore | None = None  # where a rotated secret is written
     required_roles: list[str] = Field(default_factory=list)  # app role names or ids
+    # vendor: a multi-tenant app another tenant owns (appOwnerOrganizationId); its credential is the vendor's,
+    # so checks that would sign in as it say unknown (vendor-held credential)
+    owner: Literal["tenant", "vendor"] = "tenant"
 
 
 class Account(_Strict):
@@ -287,7 +290,7 @@ class Config(_Strict):
     """The whole configuration file."""
 
     tenants: Annotated[list[Tenant], Field(min_length=1)]
-    connectors: Annotated[list[Connector], Field(min_length=1)]
+    connectors: list[Connector]  # required; empty until a connector is found or `agent connectors add`-ed
     state_dir: ConfigPath | None = None
     journal: SecretRef | None = None  # where the shared journal's postgresql:// URL is (agent.journal_open)
     network: Timeouts = Field(default_factory=Timeouts)  # every tenant's, unless it sets timeouts:

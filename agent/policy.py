@@ -95,6 +95,8 @@ class Policy(_Strict):
     allow: tuple[str, ...] = ()  # cause ids applied whatever their risk
     deny: tuple[str, ...] = ()  # cause ids never applied unattended (deny wins over allow and max_risk)
     rotate_expiring_days: int = Field(default=0, ge=0, le=365)  # rotate what expires within N days; 0: never
+    # renew the agent's own certificate this many days before it expires (0: never)
+    own_certificate_renew_days: int = Field(default=30, ge=0, le=365)
     notify: tuple[Webhook, ...] = ()
     deadline: str | None = None  # the run's limit (90s, 15m, 1h); default 15m; --deadline wins
     # cause id (or default) -> lifetime of the grants its fix makes (30d): heal revokes them then

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from agent.trust import bundle_path
+
 if TYPE_CHECKING:
     from agent.config import Config, Tenant
 
@@ -26,7 +28,7 @@ class UntrustedCertificate(Exception):
 def _ca_file(tenant: Tenant) -> str | None:
     """The CA file the libraries verify against: the tenant's bundle, the environment's, else certifi."""
     if tenant.endpoints.ca_bundle is not None:
-        return str(tenant.endpoints.ca_bundle)
+        return bundle_path(tenant.endpoints.ca_bundle)
     env = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
     if env:
         return env

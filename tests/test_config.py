@@ -237,7 +237,6 @@ ACCOUNT = {"username": "migsvc@contoso.onmicrosoft.com", "password": "env:P"}
             "connectors[1].account.password: must be a secret reference string",
         ),
         (_set(("connectors", 0, "name"), "bad name"), "connectors[0].name: must be letters, digits"),
-        (_set(("connectors",), []), "connectors: List should have at least 1 item"),
         (
             _set(("tenants", 0, "endpoints"), {"ca_bundle": "missing-ca.pem"}),
             "tenants[0].endpoints.ca_bundle: file not found:",

@@ -56,6 +56,9 @@ class CertificateNotRegistered(Detector):
 
     async def detect(self, ctx: Context) -> Finding:
         cert = connector_certificate(ctx.connector)
+        if cert is None and ctx.connector.app is not None and ctx.connector.app.owner == "vendor":
+            return Finding.unknown("vendor-held credential: the vendor keeps the connector app's "
+                                   "certificate, so the agent cannot compare it with the app's keys")
         if cert is None:
             return Finding.ok("the connector has no certificate configured")
         evidence: dict[str, Any] = {"client_id": cert.client_id, "thumbprint": cert.thumbprint,

@@ -72,6 +72,9 @@ class ClientSecretInvalid(Detector):
 
     async def detect(self, ctx: Context) -> Finding:
         app = ctx.connector.app
+        if app is not None and app.owner == "vendor" and app.client_secret is None:
+            return Finding.unknown("vendor-held credential: the vendor keeps the connector app's secret, so "
+                                   "the agent cannot test it")
         if app is None or app.client_secret is None:
             return Finding.ok("the connector has no client secret configured")
         secret = app.client_secret.resolve()

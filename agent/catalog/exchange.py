@@ -75,6 +75,9 @@ class ExchangeRoleMissing(Detector):
         if app is None:
             return Finding.ok("the connector signs in with an account, not an app: no app permission "
                               "to check")
+        if app.client_secret is None and app.certificate is None:  # judged from the grants alone
+            why = "vendor-held credential" if app.owner == "vendor" else "no credential configured"
+            return await self._from_grants(ctx, role, {"role": role, "token": {"skipped": why}})
         try:
             probe = await ctx.clients.probe_app(ews_scope(ctx.tenant))
         except ReadFailed as exc:
@@ -84,15 +87,20 @@ class ExchangeRoleMissing(Detector):
         evidence: dict[str, Any] = {"role": role, "token": token}
         if probe.ok and role in probe.roles:
             return Finding.ok(f"the connector's EWS token carries {role}", **evidence)
+        return await self._from_grants(ctx, role, evidence, probe.ok)
+
+    async def _from_grants(self, ctx: Context, role: str, evidence: dict[str, Any],
+                           token_ok: bool = False) -> Finding:
+        assert ctx.connector.app is not None
         try:
-            grant = await read_grant(ctx, app.client_id, role)
+            grant = await read_grant(ctx, ctx.connector.app.client_id, role)
         except ReadFailed as exc:
             return Finding.unknown(f"the EWS token lacks {role}, but the grants could not be read: "
                                    f"{exc.reason}", **evidence)
         except LookupError as exc:
             return Finding.unknown(str(exc), **evidence)
         evidence.update(grant.model_dump())
-        return await self._verdict(ctx, probe.ok, role, grant, evidence)
+        return await self._verdict(ctx, token_ok, role, grant, evidence)
 
     async def _verdict(self, ctx: Context, token_ok: bool, role: str, grant: GrantState,
                        evidence: dict[str, Any]) -> Finding:

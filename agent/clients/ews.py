@@ -47,6 +47,7 @@ from agent.clients.tokens import (
     secret_credential,
 )
 from agent.retry import DEFAULT_POLICY, RetryPolicy, SyncSleep, parse_retry_after, sync_retrying
+from agent.trust import bundle_path
 
 if TYPE_CHECKING:
     from agent.config import Tenant
@@ -155,7 +156,8 @@ def trust_ca(url: str, ca_bundle: Any) -> None:
     if ca_bundle is None:
         return
     with _ca_lock:
-        _CA_BY_ORIGIN[_origin(url)] = str(ca_bundle)
+        # extra CAs add to the default trust
+        _CA_BY_ORIGIN[_origin(url)] = bundle_path(ca_bundle) or str(ca_bundle)
         BaseProtocol.HTTP_ADAPTER_CLS = _TenantCAAdapter
 
 

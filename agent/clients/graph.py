@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -37,6 +36,7 @@ from agent.retry import (
     async_retrying,
     graph_middleware_options,
 )
+from agent.trust import ssl_context
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,7 +59,7 @@ def graph_base_url(graph_url: str) -> str:
 def http_client(ca_bundle: Path | str | None, max_connections: int = 64,
                 timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
     """The httpx client msgraph runs on: the tenant's CA, a pool sized for concurrent detectors."""
-    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    context = ssl_context(ca_bundle)  # the default trust plus the tenant's extra CAs
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections // 2)
     # HTTP/1.1 with a sized pool: the pool bounds concurrency predictably (the simulator speaks no h2)
     return httpx.AsyncClient(verify=context, limits=limits, http2=False,

@@ -23,6 +23,7 @@ from agent.clients.tokens import CachedCredential, sharepoint_scope
 from agent.model import Call
 from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
 from agent.threads import DaemonThreadPoolExecutor
+from agent.trust import bundle_path
 
 if TYPE_CHECKING:
     from agent.config import Tenant
@@ -102,7 +103,7 @@ class SharePointAdapter:
         # requests re-reads the proxy and CA environment on every call (a quarter of a small request's
         # CPU, which adds up over thousands of sites): read it once here and switch the lookup off.
         env_ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        self._verify: bool | str = str(ca) if ca is not None else (env_ca or True)
+        self._verify: bool | str = bundle_path(ca) or env_ca or True  # extra CAs add to the default trust
         self.session = requests.Session()
         self.session.verify = self._verify
         self.session.proxies = requests.utils.get_environ_proxies(self.root or "https://localhost")

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
 from agent.clients.timeouts import azure_core_timeouts
 from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
+from agent.trust import bundle_path
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
@@ -94,7 +95,7 @@ def credential_options(tenant: Tenant) -> dict[str, Any]:
         **azure_core_timeouts(tenant),
     }
     if tenant.endpoints.ca_bundle is not None:
-        opts["connection_verify"] = str(tenant.endpoints.ca_bundle)
+        opts["connection_verify"] = bundle_path(tenant.endpoints.ca_bundle)  # extra CAs add to the default
     return opts
 
 
@@ -309,7 +310,7 @@ def user_realm(tenant: Tenant, upn: str) -> UserRealm:
 
     authority = tenant.endpoints.authority_host.rstrip("/")
     ca = tenant.endpoints.ca_bundle
-    transport = RequestsTransport(connection_verify=str(ca) if ca is not None else True,
+    transport = RequestsTransport(connection_verify=bundle_path(ca) or True,
                                   **azure_core_timeouts(tenant))
     url = f"{authority}/common/userrealm/{quote(upn, safe='@')}?api-version=1.0"
     try:

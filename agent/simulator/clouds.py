@@ -16,16 +16,25 @@ class CloudAudiences:
     graph: str
     exchange: str
     aliases: tuple[str, ...] = ()  # other Exchange resource URIs the cloud accepts
+    # What the tenant's OpenID configuration says of its cloud: cloud_instance_name, tenant_region_scope and
+    # tenant_region_sub_scope. Only the public cloud's values are on a Microsoft page (a tenant's discovery
+    # document); the government and China values are the ones public projects read them as.
+    instance: str = "microsoftonline.com"
+    region_scope: str = "NA"
+    sub_scope: str | None = None
 
 
 CLOUDS = {
     "public": CloudAudiences("https://graph.microsoft.com", "https://outlook.office365.com",
                              ("https://outlook.office.com",)),
     "gcc": CloudAudiences("https://graph.microsoft.com", "https://outlook.office365.com",
-                          ("https://outlook.office.com",)),
-    "gcchigh": CloudAudiences("https://graph.microsoft.us", "https://outlook.office365.us"),
-    "dod": CloudAudiences("https://dod-graph.microsoft.us", "https://webmail.apps.mil"),
-    "china": CloudAudiences("https://microsoftgraph.chinacloudapi.cn", "https://partner.outlook.cn"),
+                          ("https://outlook.office.com",), sub_scope="GCC"),
+    "gcchigh": CloudAudiences("https://graph.microsoft.us", "https://outlook.office365.us",
+                              instance="microsoftonline.us", region_scope="USGov", sub_scope="DODCON"),
+    "dod": CloudAudiences("https://dod-graph.microsoft.us", "https://webmail.apps.mil",
+                          instance="microsoftonline.us", region_scope="USGov", sub_scope="DOD"),
+    "china": CloudAudiences("https://microsoftgraph.chinacloudapi.cn", "https://partner.outlook.cn",
+                            instance="partner.microsoftonline.cn", region_scope="AS"),
 }
 
 

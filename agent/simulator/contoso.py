@@ -41,6 +41,9 @@ from .state import (
 )
 
 TENANT_ID = "4b1e8c3a-6d2f-4e7b-9a15-3c8d7f2e1a60"
+MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"  # owner of Microsoft's first-party apps
+VENDOR_TENANT = "9c2f4e1a-5b7d-4c3e-8f6a-2d1b3e5c7a90"  # a migration vendor's own tenant
+VENDOR_APP_ID = "3e8a1f5c-2b6d-4d9e-a7c4-8f1e2d3c4b5a"  # the vendor's multi-tenant migration app
 INITIAL_DOMAIN = "contoso.onmicrosoft.com"
 FEDERATED_DOMAIN = "contoso.com"
 ADMIN_APP_ID = "a9d3c2e1-7b4f-4e8a-9c61-2f8d4b7e6a10"  # the agent's own app (reads and fixes)
@@ -192,7 +195,8 @@ def _add_skus(t: Tenant, users: int) -> None:
 
 def _resource_sp(t: Tenant, app_id: str, name: str, roles: dict[str, str]) -> None:
     sp = ServicePrincipal(_uid("sp", app_id), app_id, name,
-                          [AppRole(rid, value, value) for value, rid in roles.items()])
+                          [AppRole(rid, value, value) for value, rid in roles.items()],
+                          app_owner_organization_id=MICROSOFT_TENANT)
     t.service_principals[sp.id] = sp
 
 
@@ -214,7 +218,8 @@ def _grant(t: Tenant, client_app_id: str, resource_app_id: str, values: tuple[st
 
 def _register(t: Tenant, app: Application) -> None:
     t.applications[app.id] = app
-    sp = ServicePrincipal(_uid("sp", app.app_id), app.app_id, app.display_name)
+    sp = ServicePrincipal(_uid("sp", app.app_id), app.app_id, app.display_name,
+                          app_owner_organization_id=t.tenant_id)
     t.service_principals[sp.id] = sp
 
 

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from . import (
     graph_apps,
     graph_apps_create,
+    graph_apps_keys,
     graph_directory,
     graph_memberships,
     graph_policies,
@@ -41,9 +42,9 @@ from .state import GRAPH_APP_ID, SimError
 
 log = logging.getLogger(__name__)
 
-ROUTES: list[GraphRoute] = [*graph_apps_create.ROUTES, *graph_apps.ROUTES, *graph_sps.ROUTES,
-                            *graph_directory.ROUTES, *graph_policies.ROUTES, *graph_sites.ROUTES,
-                            *graph_memberships.ROUTES, *graph_tenant.ROUTES]
+ROUTES: list[GraphRoute] = [*graph_apps_create.ROUTES, *graph_apps_keys.ROUTES, *graph_apps.ROUTES,
+                            *graph_sps.ROUTES, *graph_directory.ROUTES, *graph_policies.ROUTES,
+                            *graph_sites.ROUTES, *graph_memberships.ROUTES, *graph_tenant.ROUTES]
 BATCH_PATH = "$batch"
 MAX_BATCH = 20
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"

@@ -91,6 +91,7 @@ def sp_json(sp: ServicePrincipal) -> JSON:
             "appDisplayName": sp.display_name, "accountEnabled": sp.account_enabled,
             "appRoleAssignmentRequired": sp.app_role_assignment_required,
             "servicePrincipalType": "Application", "servicePrincipalNames": [sp.app_id],
+            "appOwnerOrganizationId": sp.app_owner_organization_id,
             "appRoles": [app_role_json(r) for r in sp.app_roles]}
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .graph_apps import APP_GET, APP_WRITE, NOT_FOUND, _key_credential, _resource_access, application_json
+from .graph_apps import (
+    APP_GET,
+    APP_GET_DELEGATED,
+    APP_WRITE,
+    NOT_FOUND,
+    _key_credential,
+    _resource_access,
+    application_json,
+)
 from .graph_odata import JSON, GraphError, GraphRequest, GraphRoute, Reply, collection, entity
 from .graph_roles import APP_WRITE_ROLES, require_app_create, require_role
 from .state import Application, new_id
@@ -117,6 +125,15 @@ def _application(req: GraphRequest) -> Application:
     return app
 
 
+def get_by_unique_name(req: GraphRequest) -> Reply:
+    """`GET /applications(uniqueName='...')` (application-get.md, the alternate key): 404 when absent."""
+    name = req.params["uniqueName"]
+    app = _by_unique_name(req, name)
+    if app is None:
+        raise GraphError(404, "Request_ResourceNotFound", NOT_FOUND.format(name))
+    return Reply(200, entity(req, "applications", application_json(app)))
+
+
 def delete_application(req: GraphRequest) -> Reply:
     """`DELETE /applications/{id}`: 204 (application-delete.md); its service principal stays, as in Entra."""
     require_role(req, APP_WRITE_ROLES)
@@ -190,6 +207,9 @@ ROUTES = [
     GraphRoute("POST", "applications", create_application, (APP_WRITE,)),
     # application-upsert-permissions.md
     GraphRoute("PATCH", "applications(uniqueName='{uniqueName}')", upsert_application, (APP_WRITE,)),
+    # application-get-permissions.md
+    GraphRoute("GET", "applications(uniqueName='{uniqueName}')", get_by_unique_name, (APP_GET,),
+               delegated=(APP_GET_DELEGATED,)),
     # application-delete-permissions.md
     GraphRoute("DELETE", _APP, delete_application, (APP_WRITE,)),
     # federatedidentitycredential-post, application-list-federatedidentitycredentials, -delete permissions

@@ -65,9 +65,19 @@ class Identity:
             "authorization_endpoint": f"{b}/{tid}/oauth2/v2.0/authorize",
             "device_authorization_endpoint": f"{b}/{tid}/oauth2/v2.0/devicecode",
             "end_session_endpoint": f"{b}/{tid}/oauth2/v2.0/logout",
-            "tenant_region_scope": "NA", "cloud_instance_name": "microsoftonline.com",
-            "cloud_graph_host_name": "graph.windows.net", "msgraph_host": "graph.microsoft.com",
+            **self._cloud_fields(),
         })
+
+    def _cloud_fields(self) -> dict[str, Any]:
+        """The discovery document's cloud fields, as the simulator's cloud has them."""
+        cloud = self.svc.tokens.cloud
+        fields: dict[str, Any] = {"tenant_region_scope": cloud.region_scope,
+                                  "cloud_instance_name": cloud.instance,
+                                  "cloud_graph_host_name": "graph.windows.net",
+                                  "msgraph_host": cloud.graph.removeprefix("https://")}
+        if cloud.sub_scope:
+            fields["tenant_region_sub_scope"] = cloud.sub_scope
+        return fields
 
     async def keys(self, request: Request) -> Response:
         return JSONResponse(self.svc.tokens.jwks())

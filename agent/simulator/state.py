@@ -127,6 +127,9 @@ class ServicePrincipal:
     app_roles: list[AppRole] = field(default_factory=list)
     account_enabled: bool = True
     app_role_assignment_required: bool = False
+    # the tenant that registered the app (servicePrincipal resource): another tenant's for a vendor's
+    # multi-tenant app, Microsoft's (f8cdef31-...) for first-party services
+    app_owner_organization_id: str | None = None
 
     def role_by_value(self, value: str) -> AppRole | None:
         return next((r for r in self.app_roles if r.value == value), None)
@@ -313,7 +316,7 @@ class Tenant(SiteStore, PolicyStore):
         if app is None:
             raise SimError(400, "Request_BadRequest", f"The appId '{app_id}' of the service principal "
                            "does not reference a valid application object.")
-        sp = ServicePrincipal(new_id(), app_id, app.display_name)
+        sp = ServicePrincipal(new_id(), app_id, app.display_name, app_owner_organization_id=self.tenant_id)
         self.service_principals[sp.id] = sp
         self.touch("create-service-principal")
         return sp

@@ -9,7 +9,7 @@ import pytest
 
 from agent.catalog.app_certificate import CertificateNotRegistered, RegisterCertificate
 from agent.catalog.app_keys import connector_certificate
-from agent.clients.tokens import GRAPH_SCOPE, probe_app_certificate
+from agent.clients.tokens import probe_app_certificate
 from agent.config import load_config
 from agent.model import Status
 from agent.secrets import SecretRef
@@ -17,6 +17,8 @@ from agent.simulator import Simulator
 from agent.simulator.contoso import CONNECTOR_APP_ID, AppCertificate, make_certificate
 from tests.e2e.harness import World
 from tests.resilience import MAIL_PLAYBOOKS
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"  # the simulated tenant is in the public cloud
 
 CONNECTOR, CAUSE = "files-onedrive", "app-certificate-missing"
 ONLY = ("--connector", CONNECTOR, "--only", CAUSE)

@@ -10,13 +10,15 @@ from msgraph.generated.models.federated_identity_credential import FederatedIden
 from msgraph.generated.models.federated_identity_credential_collection_response import (
     FederatedIdentityCredentialCollectionResponse,
 )
+from msgraph.generated.models.key_credential import KeyCredential
 from msgraph.generated.models.organization_collection_response import OrganizationCollectionResponse
 from msgraph.generated.models.unified_role_assignment_collection_response import (
     UnifiedRoleAssignmentCollectionResponse,
 )
 from msgraph.generated.models.user import User
 
-from agent.simulator.contoso import CONNECTOR_APP_ID, build_contoso
+from agent.own_certificate import proof
+from agent.simulator.contoso import CONNECTOR_APP_ID, build_contoso, make_certificate, material
 from agent.simulator.state import Tenant
 
 # msgraph-sdk reaches /me through users/{user-id} (GraphServiceClient.me swaps the id for `me`), and
@@ -52,6 +54,29 @@ def _with_fic(t: Tenant) -> str:
     return app.id
 
 
+def _named(t: Tenant) -> str:
+    app = t.application_by_app_id(CONNECTOR_APP_ID)
+    assert app is not None
+    app.unique_name = "connector"
+    return "applications(uniqueName='connector')"
+
+
+def _add_key(t: Tenant) -> tuple[str, dict[str, str], Any]:
+    """addKey with a proof signed by the app's current certificate (application-addkey.md)."""
+    app_object_id = _app_id(t)
+    new = make_certificate("next")
+    body = {"keyCredential": {"type": "AsymmetricX509Cert", "usage": "Verify", "key": new.key_b64},
+            "passwordCredential": None, "proof": proof(material().connector_cert.pem, app_object_id)}
+    return f"applications/{app_object_id}/addKey", {}, body
+
+
+def _remove_key(t: Tenant) -> tuple[str, dict[str, str], Any]:
+    app = t.application_by_app_id(CONNECTOR_APP_ID)
+    assert app is not None
+    body = {"keyId": app.key_credentials[0].key_id, "proof": proof(material().connector_cert.pem, app.id)}
+    return f"applications/{app.id}/removeKey", {}, body
+
+
 def init_samples(sample: Any) -> list[Any]:
     """`sample` is test_graph_contract.Sample (passed in: this module is imported by it)."""
     admin = _admin(build_contoso(users=2))
@@ -64,6 +89,10 @@ def init_samples(sample: Any) -> list[Any]:
                headers={"Prefer": "create-if-missing"}),
         sample("DELETE", "applications/{application-id}", lambda t: (f"applications/{_app_id(t)}", {}, None),
                None),
+        sample("GET", "applications(uniqueName='{uniqueName}')", lambda t: (_named(t), {}, None),
+               Application),
+        sample("POST", "applications/{application-id}/addKey", _add_key, KeyCredential),
+        sample("POST", "applications/{application-id}/removeKey", _remove_key, None),
         sample("POST", fic_path, lambda t: (f"applications/{_app_id(t)}/federatedIdentityCredentials", {},
                                             FIC), FederatedIdentityCredential, 201),
         sample("GET", fic_path, lambda t: (f"applications/{_with_fic(t)}/federatedIdentityCredentials", {},
