@@ -13,7 +13,7 @@ from agent.clients.errors import WriteFailed, answer_lost, translate
 from agent.config import load_config
 from agent.engine import Engine, ExitCode
 from agent.engine_steps import maybe_made
-from agent.journal import Journal
+from agent.journal import SCHEMA_VERSION, Journal
 from agent.model import Status
 from tests.fakes import FakeClock, ToyWorld
 from tests.test_engine import ADMIN, APPROVE_ALL, MakeEngine
@@ -116,4 +116,4 @@ def test_a_v3_journal_gains_the_uncertain_state(tmp_path: Path) -> None:
         assert (change.state, change.undo, change.sealed) == ("applied", {"k": 1}, True)
         journal.change_uncertain("r1", 1, "lost", {"k": 2})
         assert journal.changes("r1")[0].state == "uncertain"
-        assert journal._db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert journal._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
