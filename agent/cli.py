@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # the engine, the libraries and the simulator load inside the
 
 # sub-apps other modules provide, mounted when present: (module, attribute, command name)
 SUB_APPS = (("agent.cli_playbooks", "playbooks_app", "playbooks"), ("agent.cli_sim", "sim_app", "sim"),
-            ("agent.cli_grants", "grants_app", "grants"), ("agent.cli_init", "connectors_app", "connectors"))
+            ("agent.cli_grants", "grants_app", "grants"), ("agent.cli_init", "connectors_app", "connectors"),
+            ("agent.cli_journal", "journal_app", "journal"))
 
 
 # rich_markup_mode=None: plain help, so `agent --help` does not import typer's rich formatting (~0.1 s)
@@ -153,22 +154,24 @@ def history(run_id: Annotated[str | None, typer.Argument(help="Show this run in 
                                                help="How many runs to list.")] = 20,
             ) -> NoReturn:
     """List recent runs, or show one run's results and changes."""
-    from agent.journal import Journal, UnknownRun
+    from agent.journal import UnknownRun
+    from agent.journal_open import journal_target, open_journal
     from agent.output import emit, render_run, render_runs, run_data, runs_data, to_json
     from agent.statedir import JOURNAL_NAME
 
     folder = _history_state_dir(state_dir, config)
+    target = journal_target()  # $AGENT_JOURNAL_URL: the shared journal
     if folder.exists() and not folder.is_dir():
         raise BadInput(f"state directory {folder} is not a directory; give a folder (--state-dir DIR)")
     if (folder / JOURNAL_NAME).exists() and not (folder / JOURNAL_NAME).is_file():
         raise BadInput(f"the journal {folder / JOURNAL_NAME} is not a file; move it away")
-    if not (folder / JOURNAL_NAME).is_file():
+    if target is None and not (folder / JOURNAL_NAME).is_file():
         if run_id:
             raise BadInput(f"unknown run id {run_id!r}: no journal in {folder}")
         text = to_json({"runs": []}) if output == Output.json else f"no runs recorded in {folder}"
         emit(output == Output.json, out, lambda: text, lambda con: con.print(text))
         raise typer.Exit(0)
-    with Journal.in_dir(folder) as journal:
+    with open_journal(folder, target) as journal:
         if run_id is None:
             runs = journal.runs(limit)
             emit(output == Output.json, out, lambda: to_json(runs_data(runs)),
@@ -251,7 +254,7 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
     from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
     from agent.engine import Engine, EngineSettings
-    from agent.journal import Journal
+    from agent.journal_open import journal_target, open_journal
     from agent.playbook import load_playbooks
     from agent.statedir import state_dir as make_state_dir
 
@@ -260,12 +263,14 @@ def _run(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths:
         books = load_playbooks(playbook_paths or None)
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
         check_tls(cfg)
+        target = journal_target(None, cfg.journal)
         with contextlib.ExitStack() as held:
-            if lock is not None:  # one writer per state directory: fix, undo, heal and approve alike
-                held.enter_context(locked(folder, lock))
-            journal = held.enter_context(Journal.in_dir(folder))
+            if lock is not None:  # one writer per state directory (or per tenant): fix, undo, heal, approve
+                tenants = [t.tenant_id for t in cfg.tenants]
+                lock_held = held.enter_context(locked(folder, lock, target, tenants))
+            journal = held.enter_context(open_journal(folder, target))
             if lock is not None:
-                close_interrupted(journal)
+                close_interrupted(journal, lock_held)
             engine = Engine(cfg, books, journal, default_clients_factory(), approver or deny_all,
                             config_path=str(path), argv=State.argv,
                             settings=EngineSettings(deadline_s=deadline, verify_full=verify_full,
@@ -320,7 +325,7 @@ def deadline_s(text: str | None, option: str = "--deadline") -> float | None:
 def config_path(config: Path | None) -> Path:
     """--config, else $AGENT_CONFIG, else ./agent.yaml; a missing file is bad input."""
     path = config or Path(os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
-    if not path.is_file():
+    if not (path.is_file() or path.is_dir()):  # a folder: one config file per customer
         where = "--config" if config else (f"${ENV_CONFIG}" if os.environ.get(ENV_CONFIG) else "default")
         if where == "default":  # a first run: say how to begin, not only what is missing
             raise BadInput(f"config file not found: {path}; run `agent init --tenant YOUR-DOMAIN` to set "

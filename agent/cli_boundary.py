@@ -115,15 +115,15 @@ def setup_logging(debug: bool) -> None:
     Without a handler Python prints every WARNING, and azure-identity warns on each failed token
     request, which a diagnosis makes on purpose.
     """
-    from agent import redact
+    from agent import logs, redact
 
     root = logging.getLogger()
     if State.log_handler not in root.handlers:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
         State.log_handler = handler
         redact.install(root)
+    logs.use_text(State.log_handler)  # a JSON-logging command before this one in the process left it JSON
     State.log_handler.setLevel(logging.INFO if debug else logging.ERROR)
     if State.root_level is None:
         State.root_level = root.level

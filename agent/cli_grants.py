@@ -134,7 +134,7 @@ def _session(config: Path | None, state_dir: Path | None, playbook_paths: list[P
     from agent.config import load_config
     from agent.engine import Engine
     from agent.grants_store import GrantStore
-    from agent.journal import Journal
+    from agent.journal_open import journal_target, open_journal
     from agent.playbook import load_playbooks
     from agent.statedir import state_dir as make_state_dir
 
@@ -143,10 +143,11 @@ def _session(config: Path | None, state_dir: Path | None, playbook_paths: list[P
         books = load_playbooks(playbook_paths or None)
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
         cli.check_tls(cfg)
+        target = journal_target(None, cfg.journal)  # $AGENT_JOURNAL_URL or the config's: the shared one
         with contextlib.ExitStack() as held:
             if lock is not None:
-                held.enter_context(locked(folder, lock))
-            journal = held.enter_context(Journal.in_dir(folder))
-            store = held.enter_context(GrantStore(journal.path))
+                held.enter_context(locked(folder, lock, target, [t.tenant_id for t in cfg.tenants]))
+            journal = held.enter_context(open_journal(folder, target))
+            store = held.enter_context(GrantStore(journal))
             yield Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                          argv=State.argv), store

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from agent.cli_fleet import JournalOpt, LogFormat, LogFormatOpt, MetricsFileOpt, PushgatewayOpt, TenantOpt
 from agent.errors import BadInput
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from agent.lock import HealLock
     from agent.model import RunReport
     from agent.pending import PendingStore
+    from agent.tenant_lock import TenantLocks
 
 
 class ReportFormat(enum.StrEnum):
@@ -65,9 +67,11 @@ def heal(policy: PolicyOpt = None,
          cause_deadline: Annotated[str | None, typer.Option(
              "--cause-deadline", help="Give each cause's own work at most this long; what it leaves is "
                                       "reported unknown (default: the policy's cause_deadline:, else no "
-                                      "limit but the run's).")] = None) -> NoReturn:
+                                      "limit but the run's).")] = None,
+         journal: JournalOpt = None, tenant: TenantOpt = None, metrics_file: MetricsFileOpt = None,
+         pushgateway: PushgatewayOpt = None, log_format: LogFormatOpt = LogFormat.text) -> NoReturn:
     """Scheduled self-heal: fix what the policy allows, keep the rest for approval, notify, exit code."""
-    from agent import cli
+    from agent import cli, cli_fleet
     from agent.heal import run_heal
     from agent.policy import load_policy, policy_path
 
@@ -76,14 +80,18 @@ def heal(policy: PolicyOpt = None,
     limit = limit or rules.deadline_s or cli.deadline_s(cli.DEFAULT_DEADLINE)
     per_cause = cli.deadline_s(cause_deadline, "--cause-deadline") or rules.cause_deadline_s
     _quiet_for(output)
+    cli_fleet.check_outputs(metrics_file, pushgateway)
+    started = cli_fleet.start(log_format, tenant)
     check = rules.check_causes  # a policy naming no known cause is bad input, before anything opens
     limits = (limit, per_cause)
-    with _session(config, sim, state_dir, playbooks, "heal", check, limits) as (engine, store, lock):
+    with _session(config, sim, state_dir, playbooks, "heal", check, limits, journal, tenant) as \
+            (engine, store, lock):
         _note_recovered(lock)
         _renew_own_certificates(engine, rules.own_certificate_renew_days)
         result = run_heal(engine, rules, store, connector, only or ())
     _emit(result.report, output, out, result.extras())
-    _warn(result.warnings())
+    _warn(result.warnings() + cli_fleet.observe(result.report, engine.config, started, metrics_file,
+                                                pushgateway, log_format))
     raise typer.Exit(result.report.exit_code)
 
 
@@ -147,14 +155,16 @@ def report(run_id: Annotated[str, typer.Argument(help="The run to render (see `a
            config: ConfigOpt = None) -> NoReturn:
     """Render any past run from the journal as a table, JSON, Markdown, HTML or JUnit XML."""
     from agent import cli
-    from agent.journal import Journal, UnknownRun
+    from agent.journal import UnknownRun
+    from agent.journal_open import journal_target, open_journal
     from agent.report import from_journal
     from agent.statedir import JOURNAL_NAME
 
     folder = cli._history_state_dir(state_dir, config)
-    if not (folder / JOURNAL_NAME).is_file():
+    target = journal_target()
+    if target is None and not (folder / JOURNAL_NAME).is_file():
         raise BadInput(f"unknown run id {run_id!r}: no journal in {folder}")
-    with Journal.in_dir(folder) as journal:
+    with open_journal(folder, target) as journal:
         try:
             past = from_journal(journal, run_id)
         except UnknownRun:
@@ -170,38 +180,41 @@ COMMANDS = (heal, approvals, approve, report)
 @contextlib.contextmanager
 def _session(config: Path | None, sim: bool, state_dir: Path | None, playbook_paths: list[Path] | None,
              command: str, check: Callable[[Iterable[str]], None] | None = None,
-             deadlines: tuple[float | None, float | None] = (None, None)
-             ) -> Iterator[tuple[Engine, PendingStore, HealLock]]:
-    """Config and playbooks loaded, the lock held, then the journal, pending store and engine opened;
-    `deadlines`: the run's and each cause's, in seconds."""
+             deadlines: tuple[float | None, float | None] = (None, None), journal_url: str | None = None,
+             tenant: str | None = None) -> Iterator[tuple[Engine, PendingStore, HealLock | TenantLocks]]:
+    """Config and playbooks loaded (one tenant's part with `tenant`), the lock held, then the journal,
+    pending store and engine opened; `deadlines`: the run's and each cause's, in seconds."""
     from agent import cli
     from agent.cli_boundary import State
     from agent.cli_lock import close_interrupted, locked
     from agent.config import load_config
+    from agent.config_dir import select_tenant
     from agent.engine import Engine, EngineSettings
-    from agent.journal import Journal
+    from agent.journal_open import journal_target, open_journal
     from agent.pending import PendingStore
     from agent.playbook import load_playbooks
     from agent.statedir import state_dir as make_state_dir
 
     with cli._config_source(config, sim) as path:
         cfg = load_config(path)
+        cfg = select_tenant(cfg, tenant) if tenant else cfg
         books = load_playbooks(playbook_paths or None)
         if check is not None:
             check([pb.id for pb in books])
         folder = make_state_dir(state_dir, configured=cfg.state_dir)
         cli.check_tls(cfg)
+        target = journal_target(journal_url, cfg.journal)
         # the lock first: a refused run opens nothing and records nothing
-        with locked(folder, command) as lock, Journal.in_dir(folder) as journal, \
-                PendingStore(journal.path) as store:
-            close_interrupted(journal)
+        with locked(folder, command, target, [t.tenant_id for t in cfg.tenants]) as lock, \
+                open_journal(folder, target) as journal, PendingStore(journal) as store:
+            close_interrupted(journal, lock)
             engine = Engine(cfg, books, journal, cli.default_clients_factory(), config_path=str(path),
                             argv=State.argv, settings=EngineSettings(deadline_s=deadlines[0],
                                                                      cause_deadline_s=deadlines[1]))
             yield engine, store, lock
 
 
-def _note_recovered(lock: HealLock) -> None:
+def _note_recovered(lock: HealLock | TenantLocks) -> None:
     if lock.recovered is not None:
         dead = lock.recovered
         typer.echo(f"warning: took over the lock of a {dead.command} run that died (pid {dead.pid}, "
@@ -239,10 +252,15 @@ def _warn(lines: list[str]) -> None:
 
 def _pending_entries(state_dir: Path | None, config: Path | None) -> list[Any]:
     from agent import cli
+    from agent.journal_open import journal_target, open_journal
     from agent.pending import PendingStore
     from agent.statedir import JOURNAL_NAME
 
     folder = cli._history_state_dir(state_dir, config)
+    target = journal_target()
+    if target is not None:
+        with open_journal(folder, target) as journal, PendingStore(journal) as store:
+            return store.entries()
     if not (folder / JOURNAL_NAME).is_file():
         return []
     with PendingStore(folder / JOURNAL_NAME) as store:

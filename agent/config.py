@@ -294,6 +294,7 @@ class Config(_Strict):
     tenants: Annotated[list[Tenant], Field(min_length=1)]
     connectors: list[Connector]  # required; empty until a connector is found or `agent connectors add`-ed
     state_dir: ConfigPath | None = None
+    journal: SecretRef | None = None  # where the shared journal's postgresql:// URL is (agent.journal_open)
     network: Timeouts = Field(default_factory=Timeouts)  # every tenant's, unless it sets timeouts:
 
     @model_validator(mode="after")
@@ -355,6 +356,10 @@ def _duplicates(field: str, names: list[str]) -> list[tuple[Loc, str]]:
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; every error is a one-line ConfigError naming file, line and field."""
     path = Path(path)
+    if path.is_dir():  # one file per customer (agent.config_dir)
+        from agent.config_dir import load_config_dir
+
+        return load_config_dir(path)
     try:
         doc = read_yaml(path)
     except YamlSyntaxError as exc:

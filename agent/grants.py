@@ -26,7 +26,7 @@ class GrantHook:
     """What the engine calls after planning (annotate) and after applying (record) each job."""
 
     lifetimes: Lifetimes
-    journal_path: Path
+    journal_path: Path | Journal  # the journal itself (its database, SQLite or PostgreSQL), or its file
 
     def annotate(self, job: Job) -> None:
         """Every grant step gets its expiry; with a lifetime asked, other steps say why they have none."""
@@ -66,7 +66,7 @@ class GrantHook:
 
 def attach(engine: Engine, lifetimes: Lifetimes) -> Engine:
     """Give the engine its grant hook for this run (fix, heal, approve)."""
-    engine.grant_hook = GrantHook(lifetimes, engine.journal.path)
+    engine.grant_hook = GrantHook(lifetimes, engine.journal)
     return engine
 
 

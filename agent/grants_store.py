@@ -3,20 +3,23 @@
 One row per journaled change that granted something (agent.catalog.grant_kinds says which do). `items`
 holds the targets still granted (a fleet change's OneDrives): a revocation that fails on some of them
 leaves only those, so the next run retries exactly those and never revokes one twice. Plain SQL, created
-by the journal's schema version 5, in the journal's own database file.
+by the journal's migration 4 (SQLite's user_version 5), in the journal's own database.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import clock
+from agent.journal_db import Database, open_sqlite
+
+if TYPE_CHECKING:
+    from agent.journal import Journal
 
 # active: in force (expired or not); revoked: the agent took it back; removed: someone else took it away
 # first; changed: someone else changed it (re-granted, edited), so the agent leaves it alone;
@@ -64,16 +67,23 @@ class Grant:
 
 
 class GrantStore:
-    """The grants table through its own connection to the journal's file (autocommit, like the journal)."""
+    """The grants table in the journal's database: the journal's own connection (SQLite or PostgreSQL), or
+    a connection of its own to the journal's file (autocommit, like the journal)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)  # a journal older than version 5 gets it here too
+    def __init__(self, source: str | Path | Journal) -> None:
+        from agent.journal import Journal
+
+        self._owned = not isinstance(source, Journal)
+        if isinstance(source, Journal):
+            self._db: Database = source.db
+        else:
+            self._db = open_sqlite(str(source))
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.script(SCHEMA)  # a journal older than version 5 gets it here too
 
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
     def __enter__(self) -> GrantStore:
         return self
@@ -120,7 +130,7 @@ class GrantStore:
                           grant.expires_at, clock.stamp(clock.now()), grant.run_id, grant.seq))
 
 
-def _grant(row: sqlite3.Row) -> Grant:
+def _grant(row: Any) -> Grant:
     return Grant(run_id=row["run"], seq=row["seq"], connector=row["connector"], cause=row["cause"],
                  fixer=row["fixer"], action=row["action"], kind=row["kind"], principal=row["principal"] or "",
                  target=row["target"] or "", expires_at=row["expires_at"],

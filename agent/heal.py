@@ -127,7 +127,7 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
     approver = PolicyApprover(policy)
     approver.bind(jobs)
     engine.approver = approver
-    with GrantStore(engine.journal.path) as grant_store:
+    with GrantStore(engine.journal) as grant_store:
         revocation = await revoke_expired(attach(engine, policy.lifetimes()), grant_store, connector, only)
         approver.closed = closed_windows(grant_store, clock.now())
         with progress("checking connectors", len(jobs)) as advance:

@@ -9,7 +9,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.errors import BadInput
 from agent.grants_store import SCHEMA as GRANTS_SCHEMA
+from agent.journal_db import Database, advisory_key, open_sqlite
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
 from agent.statedir import JOURNAL_NAME, check_private
@@ -31,6 +32,8 @@ SCHEMA_VERSION = 5
 KEY_NAME = "journal.key"
 # the modes of runs that hold the lock (agent.cli_lock) while they run
 WRITING_MODES = ("fix", "undo", "heal", "approve")
+_RESULT_COLUMNS = ("run", "connector", "cause", "status", "evidence", "summary", "reason", "advice", "risk",
+                   "changes", "round", "masked_by", "waits_on")
 _SEALED = ("run", "seq", "connector", "cause", "fixer", "action", "call", "before", "after", "params",
            "undo", "irreversible")
 
@@ -55,6 +58,43 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 """
 _CHANGES_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS changes"):]
+PENDING_STATES = ("pending", "approved", "stale", "superseded")
+PENDING_TABLE = f"""
+CREATE TABLE IF NOT EXISTS pending (
+    run TEXT NOT NULL, connector TEXT NOT NULL, cause TEXT NOT NULL, fixer TEXT NOT NULL,
+    risk TEXT NOT NULL, steps TEXT NOT NULL, fingerprint TEXT NOT NULL, reason TEXT,
+    state TEXT NOT NULL CHECK (state IN {PENDING_STATES!r}), note TEXT, resolved_by TEXT,
+    created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (run, connector, cause)
+);
+"""
+# describes who holds a tenant's lock (the lock itself is PostgreSQL's advisory lock, agent.tenant_lock)
+_LOCKS = """
+CREATE TABLE IF NOT EXISTS locks (
+    tenant TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, command TEXT NOT NULL,
+    started TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the journal's schema, the same on every backend (agent.journal_db adapts the DDL)."""
+
+    version: int
+    what: str
+    ddl: str
+
+
+# applied in order, each once, recorded in schema_version; a new table is one more entry here
+MIGRATIONS = (
+    Migration(1, "runs, results, and changes with their undo data and HMAC", _SCHEMA),
+    Migration(2, "plans pending approval", PENDING_TABLE),
+    Migration(3, "holders of the per-tenant locks", _LOCKS),
+    Migration(4, "time-boxed grants (agent.grants_store)", GRANTS_SCHEMA),
+)
+_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied TEXT NOT NULL)"""
+_SCHEMA_LOCK = advisory_key("agent-journal-schema")  # agents starting together migrate one at a time
 
 
 class UnknownRun(LookupError):
@@ -118,10 +158,18 @@ def new_run_id(now: datetime) -> str:
 class Journal:
     """The journal database; every write is committed at once so a killed run leaves it consistent."""
 
-    def __init__(self, path: str | os.PathLike[str], now: Now | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str] | None, now: Now | None = None,
+                 database: Database | None = None, key_dir: Path | None = None) -> None:
+        """A SQLite file at `path`, or an open `database` (PostgreSQL) whose HMAC key lives in `key_dir`."""
         self._now = now or (lambda: datetime.now(UTC))
+        self.path: Path | None = None if path is None else Path(path)
+        if database is not None:
+            self._db, self.label = database, database.label
+            self._key = load_key((key_dir or Path.cwd()) / KEY_NAME)
+            self._upgrade()
+            return
         memory = str(path) == ":memory:"
+        assert self.path is not None
         if not memory:
             check_private(self.path.parent, "state directory")
             if not self.path.exists() and not self.path.is_symlink():
@@ -130,13 +178,12 @@ class Journal:
             if not self.path.is_file():
                 raise BadInput(f"the journal {self.path} is not a file; move it away")
         # autocommit: each statement is its own transaction, durable before the write it precedes
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+        self._db, self.label = open_sqlite(str(path)), str(path)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
+            self._upgrade()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise BadInput(f"the journal {self.path} cannot be used ({exc}); move it away to start a new "
@@ -144,6 +191,22 @@ class Journal:
         self._key = secrets.token_bytes(32) if memory else load_key(self.path.parent / KEY_NAME)
         self._migrate()
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @property
+    def db(self) -> Database:
+        """The connection, for the stores that share the journal's database (pending plans)."""
+        return self._db
+
+    @property
+    def backend(self) -> str:
+        return self._db.dialect.name
+
+    def _upgrade(self) -> None:
+        upgrade(self._db, datetime.now(UTC).isoformat(timespec="seconds"))  # not the injected clock
+
+    def schema_versions(self) -> list[int]:
+        return [int(r["version"]) for r in self._db.execute("SELECT version FROM schema_version "
+                                                            "ORDER BY version")]
 
     def _migrate(self) -> None:
         """Bring a journal written by an older agent up to date; its runs keep working."""
@@ -155,10 +218,9 @@ class Journal:
             for column in wanted:
                 if column.split()[0] not in columns:
                     self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-        sql = self._db.execute("SELECT sql FROM sqlite_master WHERE name='changes'").fetchone()[0]
+        sql = self._db.execute("SELECT sql FROM sqlite_master WHERE name='changes'").fetchone()["sql"]
         if "'uncertain'" not in sql:
             self._rebuild_changes()
-        self._db.executescript(GRANTS_SCHEMA)  # version 5
 
     def _rebuild_changes(self) -> None:
         """Recreate the changes table with the new state CHECK (SQLite cannot alter a CHECK), sealing the
@@ -208,7 +270,7 @@ class Journal:
                                  (run_id, mode, self._stamp(started), config, dump(list(argv)), undoes,
                                   None if targets is None else dump(targets)))
                 return run_id
-            except sqlite3.IntegrityError:
+            except self._db.dialect.integrity_errors:
                 continue
         raise RuntimeError("could not allocate a run id")
 
@@ -216,16 +278,19 @@ class Journal:
         self._db.execute("UPDATE runs SET finished=?, exit_code=? WHERE id=?",
                          (self._stamp(), int(exit_code), run_id))
 
-    def close_interrupted(self) -> list[str]:
+    def close_interrupted(self, tenant_ids: Collection[str] | None = None) -> list[str]:
         """Mark the writing runs that never finished as interrupted, and return their ids. Only a caller
         holding the state directory's lock may call this: every writing run holds that lock while it
-        runs, so one that is unfinished while another holds the lock has died."""
-        rows = self._db.execute("SELECT id FROM runs WHERE finished IS NULL AND mode IN "
+        runs, so one that is unfinished while another holds the lock has died. With per-tenant locks
+        (`tenant_ids`: the tenants held) only runs that acted on those tenants alone are closed: an
+        unfinished run on another tenant may be alive on another machine."""
+        rows = self._db.execute("SELECT id, targets FROM runs WHERE finished IS NULL AND mode IN "
                                 f"({','.join('?' * len(WRITING_MODES))})", WRITING_MODES).fetchall()
-        for row in rows:
-            self._db.execute("UPDATE runs SET finished=?, exit_code=NULL WHERE id=?",
-                             (self._stamp(), row["id"]))
-        return [row["id"] for row in rows]
+        held = None if tenant_ids is None else {t.strip().lower() for t in tenant_ids}
+        closed = [row["id"] for row in rows if held is None or _only_on(_load(row["targets"]), held)]
+        for run_id in closed:
+            self._db.execute("UPDATE runs SET finished=?, exit_code=NULL WHERE id=?", (self._stamp(), run_id))
+        return closed
 
     def run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -241,8 +306,7 @@ class Journal:
     # results --------------------------------------------------------------------------------
     def add_result(self, run_id: str, outcome: Outcome) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO results (run, connector, cause, status, evidence, summary, reason,"
-            " advice, risk, changes, round, masked_by, waits_on) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self._db.dialect.upsert("results", _RESULT_COLUMNS, ("run", "connector", "cause")),
             (run_id, outcome.connector, outcome.cause, outcome.status.value, dump(outcome.evidence),
              redact_obj(outcome.summary), redact_obj(outcome.reason), redact_obj(outcome.advice),
              outcome.risk, dump(outcome.changes), int(outcome.round), dump(outcome.masked_by),
@@ -261,8 +325,8 @@ class Journal:
     def change_pending(self, run_id: str, connector: str, cause: str, fixer: str, step: Step,
                        round_no: int = 1) -> int:
         """Record a change about to be made (before the write) in a round; returns its sequence number."""
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM changes WHERE run=?", (run_id,))
-        seq = int(row.fetchone()[0])
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM changes WHERE run=?", (run_id,))
+        seq = int(row.fetchone()["next"])
         stamp = self._stamp()
         self._db.execute(
             "INSERT INTO changes (run, seq, connector, cause, fixer, action, description, call, before,"
@@ -310,6 +374,32 @@ class Journal:
         return [_change(r, hmac.compare_digest(str(r["mac"] or ""), self._mac(r))) for r in rows]
 
 
+def upgrade(db: Database, stamp: str) -> None:
+    """Apply the migrations this database lacks, in order, under one lock across agents."""
+    with db.transaction(lock_key=_SCHEMA_LOCK):
+        db.script(_VERSIONS)
+        done = {int(r["version"]) for r in db.execute("SELECT version FROM schema_version")}
+        newer = sorted(v for v in done if v > MIGRATIONS[-1].version)
+        if newer:
+            raise BadInput(f"the journal {db.label} has schema version {newer[-1]}, newer than this agent "
+                           f"knows ({MIGRATIONS[-1].version}); upgrade the agent")
+        for step in MIGRATIONS:
+            if step.version not in done:
+                db.script(db.dialect.ddl(step.ddl))
+                db.execute("INSERT INTO schema_version (version, what, applied) VALUES (?,?,?)",
+                           (step.version, step.what, stamp))
+        if db.dialect.name == "sqlite":
+            db.script(_SCHEMA)  # a journal from before schema_version: its tables exist already
+
+
+def _only_on(targets: Any, tenants: set[str]) -> bool:
+    """Whether a run's targets (connector -> location) name some tenant, and only tenants in `tenants`."""
+    if not isinstance(targets, dict) or not targets:
+        return False
+    found = {str(t.get("tenant_id", "")).lower() for t in targets.values() if isinstance(t, dict)}
+    return bool(found) and found <= tenants
+
+
 def load_key(path: Path) -> bytes:
     """The journal's HMAC key: a 0600 file of 32 random bytes in the state directory, made once."""
     try:
@@ -337,13 +427,13 @@ def step_of(change: Change) -> Step:
                 description=change.description)
 
 
-def _run_record(row: sqlite3.Row) -> RunRecord:
+def _run_record(row: Any) -> RunRecord:
     return RunRecord(id=row["id"], mode=row["mode"], started=row["started"], finished=row["finished"],
                      exit_code=row["exit_code"], config=row["config"], argv=_load(row["argv"]) or [],
                      undoes=row["undoes"], targets=_load(row["targets"]))
 
 
-def _change(row: sqlite3.Row, sealed: bool = True) -> Change:
+def _change(row: Any, sealed: bool = True) -> Change:
     call = _load(row["call"]) or {}
     return Change(run_id=row["run"], seq=row["seq"], connector=row["connector"], cause=row["cause"],
                   fixer=row["fixer"], action=row["action"],

@@ -1,16 +1,16 @@
 """Plans a heal run left for approval, stored with their preconditions; `approve` applies exactly those.
 
-The pending table lives in the journal's SQLite file, next to the run that planned each plan. Each
-entry keeps the plan's steps (call, before, after: redacted, as journaled) and a fingerprint of the
-finding's evidence. Approving re-runs the detector and re-plans: only when the fresh steps equal the
-stored ones is the plan applied; otherwise the approval is refused as stale, with what changed.
+The pending table lives in the journal's database (SQLite or PostgreSQL), next to the run that planned
+each plan. Each entry keeps the plan's steps (call, before, after: redacted, as journaled) and a
+fingerprint of the finding's evidence. Approving re-runs the detector and re-plans: only when the fresh
+steps equal the stored ones is the plan applied; otherwise the approval is refused as stale, with what
+changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,22 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import BadInput
-from agent.journal import plain
+from agent.journal import PENDING_STATES, PENDING_TABLE, Journal, plain
+from agent.journal_db import Database, open_sqlite
 from agent.model import Outcome, Plan, RunReport, Status, Step
 from agent.redact import redact_obj
 
 if TYPE_CHECKING:
     from agent.engine import Job
 
-STATES = ("pending", "approved", "stale", "superseded")
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS pending (
-    run TEXT NOT NULL, connector TEXT NOT NULL, cause TEXT NOT NULL, fixer TEXT NOT NULL,
-    risk TEXT NOT NULL, steps TEXT NOT NULL, fingerprint TEXT NOT NULL, reason TEXT,
-    state TEXT NOT NULL CHECK (state IN {STATES!r}), note TEXT, resolved_by TEXT,
-    created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (run, connector, cause)
-);
-"""
+STATES = PENDING_STATES
 # the fresh check could not tell (a failed read, a plan that could not be made): the plan stays pending
 _UNCHECKED = (Status.UNKNOWN, Status.FAILED)
 _COMPARED = ("action", "method", "url", "before", "after", "body", "irreversible")  # preconditions first
@@ -98,17 +91,24 @@ def _short(value: Any) -> str:
 
 
 class PendingStore:
-    """The pending table in the journal's database file (its own connection, autocommit, WAL)."""
+    """The pending table in the journal's database: the journal's own connection, or a SQLite file's."""
 
-    def __init__(self, path: str | Path, now: Any = None) -> None:
+    _COLUMNS = ("run", "connector", "cause", "fixer", "risk", "steps", "fingerprint", "reason", "state",
+                "note", "resolved_by", "created", "updated")
+
+    def __init__(self, source: str | Path | Journal, now: Any = None) -> None:
         self._now = now or (lambda: datetime.now(UTC))
-        self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._owned = not isinstance(source, Journal)
+        if isinstance(source, Journal):
+            self._db: Database = source.db
+        else:  # a journal file opened on its own (`agent approvals`)
+            self._db = open_sqlite(str(source))
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.script(PENDING_TABLE)
 
     def close(self) -> None:
-        self._db.close()
+        if self._owned:
+            self._db.close()
 
     def __enter__(self) -> PendingStore:
         return self
@@ -122,7 +122,7 @@ class PendingStore:
     def add(self, entry: PendingPlan) -> None:
         stamp = self._stamp()
         self._db.execute(
-            "INSERT OR REPLACE INTO pending VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self._db.dialect.upsert("pending", self._COLUMNS, ("run", "connector", "cause")),
             (entry.run_id, entry.connector, entry.cause, entry.fixer, entry.risk,
              json.dumps(redact_obj(plain(entry.steps))), entry.fingerprint, redact_obj(entry.reason),
              entry.state, entry.note, entry.resolved_by, stamp, stamp))
@@ -152,7 +152,7 @@ class PendingStore:
                 self.resolve(entry, "superseded", by_run, f"run {by_run} diagnosed it again")
 
 
-def _entry(row: sqlite3.Row) -> PendingPlan:
+def _entry(row: Any) -> PendingPlan:
     return PendingPlan(run_id=row["run"], connector=row["connector"], cause=row["cause"],
                        fixer=row["fixer"], risk=row["risk"], steps=json.loads(row["steps"]),
                        fingerprint=row["fingerprint"], reason=row["reason"] or "", state=row["state"],

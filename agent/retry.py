@@ -22,6 +22,7 @@ Nothing here imports those libraries at module import time: errors are read by d
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
 import random
 import time
@@ -52,6 +53,8 @@ _NOT_SENT_NAMES = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout", "S
                              "NewConnectionError"})
 
 AZURE_CORE_NO_RETRY: dict[str, Any] = {"retry_total": 0}
+# the retries this process made, by reason (throttled: 429 or server busy; transient: the rest), for metrics
+RETRIES: collections.Counter[str] = collections.Counter()
 
 Sleep = Callable[[float], Awaitable[None]]
 SyncSleep = Callable[[float], None]
@@ -242,6 +245,14 @@ class stop_budget(tenacity.stop.stop_base):
         return elapsed + retry_state.upcoming_sleep > self.policy.budget_s
 
 
+def count_retry(retry_state: RetryCallState) -> None:
+    """tenacity's before_sleep: one more retry, counted by why."""
+    outcome = retry_state.outcome
+    exc = outcome.exception() if outcome is not None and outcome.failed else None
+    throttled = exc is not None and (error_status(exc) == 429 or "ErrorServerBusy" in _class_names(exc))
+    RETRIES["throttled" if throttled else "transient"] += 1
+
+
 def _parts(policy: RetryPolicy, clock: Clock, now: Now | None,
            rng: random.Random | None) -> dict[str, Any]:
     stop = stop_budget(policy, clock)
@@ -251,6 +262,7 @@ def _parts(policy: RetryPolicy, clock: Clock, now: Now | None,
         "wait": wait_retry_after(policy, now, rng),
         "retry": tenacity.retry_if_exception(predicate),
         "before": stop.mark_start,
+        "before_sleep": count_retry,
         "reraise": True,  # the caller sees the library's own error, not a RetryError
     }
 

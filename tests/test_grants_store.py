@@ -6,8 +6,11 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from agent.grants_store import Grant, GrantStore
 from agent.journal import SCHEMA_VERSION, Journal
+from tests.pg import BACKENDS, journal_on
 
 
 def grant(run: str, seq: int, expires: str, cause: str = "no-onedrive-access") -> Grant:
@@ -47,3 +50,14 @@ def test_expiry_is_judged_by_the_given_time() -> None:
     assert not g.expired(datetime(2026, 12, 31, tzinfo=UTC))
     assert g.expired(datetime(2027, 1, 1, tzinfo=UTC))
     assert g.days_left(datetime(2026, 12, 30, tzinfo=UTC)) == 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_grants_table_lives_in_the_journal_s_own_database(backend: str, tmp_path: Path) -> None:
+    with journal_on(backend, tmp_path) as journal:
+        with GrantStore(journal) as store:  # the journal's connection: SQLite or PostgreSQL alike
+            store.add(grant("r1", 1, "2027-01-01T00:00:00+00:00"))
+            [row] = store.grants()
+            store.update(row, state="revoked", revoked_run="r2")
+        assert [(g.run_id, g.state) for g in GrantStore(journal).grants(())] == [("r1", "revoked")]
+        assert journal.db.execute("SELECT count(*) AS n FROM grants").fetchone()["n"] == 1  # still open

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agent import redact
-from agent.journal import Journal, UnknownRun, step_of
+from agent.errors import BadInput
+from agent.journal import MIGRATIONS, Journal, UnknownRun, step_of, upgrade
+from agent.journal_db import open_postgres
 from agent.model import Call, Outcome, Status, Step
 from agent.statedir import JOURNAL_NAME, resolve_state_dir, state_dir
+from tests.pg import BACKENDS, fresh_database, journal_on
 
 SECRET = "Sup3r-Secret-Value-42"
+
+
+@pytest.fixture(params=BACKENDS)
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]:
+    """Every test taking `journal` runs on SQLite and on PostgreSQL."""
+    with journal_on(request.param, tmp_path) as j:
+        yield j
 
 
 @pytest.fixture
@@ -80,14 +92,45 @@ def test_change_states_and_undo_data(journal: Journal, secret: str) -> None:
         journal.change_applied(run_id, 99, None)
 
 
-def test_nothing_secret_reaches_the_file(tmp_path: Path, secret: str) -> None:
-    with Journal(tmp_path / "j.sqlite3") as j:
-        run_id = j.start_run("fix", argv=["--password", secret])
-        j.change_pending(run_id, "c", "x", "f", Step("a", Call("POST", "u", {"password": secret}),
-                                                     after={"note": f"set to {secret}"}))
-        j.add_result(run_id, Outcome("c", "x", Status.FAILED, reason=f"error {secret}"))
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+def stored_bytes(journal: Journal, folder: Path) -> bytes:
+    """Everything the journal keeps: the SQLite files, or every PostgreSQL table as text."""
+    if journal.backend == "sqlite":
+        return b"".join(p.read_bytes() for p in folder.iterdir() if p.is_file())
+    tables = ("runs", "results", "changes", "pending", "locks", "grants", "schema_version")
+    return "".join(repr(journal.db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables).encode()
+
+
+def test_nothing_secret_reaches_the_database(journal: Journal, tmp_path: Path, secret: str) -> None:
+    run_id = journal.start_run("fix", argv=["--password", secret])
+    journal.change_pending(run_id, "c", "x", "f", Step("a", Call("POST", "u", {"password": secret}),
+                                                       after={"note": f"set to {secret}"}))
+    journal.add_result(run_id, Outcome("c", "x", Status.FAILED, reason=f"error {secret}"))
+    raw = stored_bytes(journal, tmp_path)
+    assert b"error ***" in raw  # the rows are there, masked
     assert secret.encode() not in raw
+
+
+def test_schema_is_the_migrations_in_order(journal: Journal) -> None:
+    assert journal.schema_versions() == [m.version for m in MIGRATIONS] == [1, 2, 3, 4]
+    upgrade(journal.db, "2030-01-01T00:00:00+00:00")  # a second agent finds nothing left to apply
+    assert journal.schema_versions() == [1, 2, 3, 4]
+
+
+def test_a_journal_newer_than_the_agent_is_refused(journal: Journal, tmp_path: Path) -> None:
+    journal.db.execute("INSERT INTO schema_version (version, what, applied) VALUES (?,?,?)",
+                       (99, "from a newer agent", "2030-01-01T00:00:00+00:00"))
+    with pytest.raises(BadInput, match="schema version 99, newer than this agent knows"):
+        upgrade(journal.db, "2030-01-01T00:00:00+00:00")
+
+
+def test_an_edited_undo_is_no_longer_sealed(journal: Journal) -> None:
+    run = journal.start_run("fix")
+    seq = journal.change_pending(run, "c", "cause", "fixer", Step("act", Call("PATCH", "https://x/p"),
+                                                                  undo={"exclude_users": ["a"]}))
+    journal.change_applied(run, seq, {"exclude_users": ["a"]})
+    assert [c.sealed for c in journal.changes(run)] == [True]
+    journal.db.execute("UPDATE changes SET undo=? WHERE seq=1", ('{"exclude_users": ["a", "evil"]}',))
+    assert [c.sealed for c in journal.changes(run)] == [False]
 
 
 def test_file_mode_and_wal(tmp_path: Path) -> None:
@@ -99,25 +142,35 @@ def test_file_mode_and_wal(tmp_path: Path) -> None:
         assert mode == "wal"
 
 
-def test_killed_process_leaves_pending_rows_visible(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_killed_process_leaves_pending_rows_visible(tmp_path: Path, backend: str) -> None:
     script = (
         "import os, sys\n"
+        "from pathlib import Path\n"
         "from agent.journal import Journal\n"
+        "from agent.journal_db import open_postgres\n"
         "from agent.model import Call, Step\n"
-        "j = Journal(sys.argv[1])\n"
+        "target, folder = sys.argv[1], Path(sys.argv[2])\n"
+        "j = Journal(None, database=open_postgres(target), key_dir=folder) "
+        "if target.startswith('postgresql') else Journal(target)\n"
         "r = j.start_run('fix')\n"
         "s = j.change_pending(r, 'c', 'x', 'f', Step('one', Call('POST', 'u')))\n"
         "j.change_applied(r, s, {'id': 1})\n"
         "j.change_pending(r, 'c', 'x', 'f', Step('two', Call('POST', 'u')))\n"
         "os._exit(9)  # killed mid-apply: no close, no finish\n"
     )
-    path = tmp_path / "j.sqlite3"
-    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, timeout=60)
-    assert proc.returncode == 9
-    with Journal(path) as j:
-        (run,) = j.runs()
-        assert run.finished is None
-        assert [(c.action, c.state) for c in j.changes(run.id)] == [("one", "applied"), ("two", "pending")]
+    with contextlib.ExitStack() as stack:
+        target = str(tmp_path / "j.sqlite3") if backend == "sqlite" else stack.enter_context(fresh_database())
+        proc = subprocess.run([sys.executable, "-c", script, target, str(tmp_path)], capture_output=True,
+                              timeout=60)
+        assert proc.returncode == 9, proc.stderr
+        j = Journal(target) if backend == "sqlite" else \
+            Journal(None, database=open_postgres(target), key_dir=tmp_path)
+        with j:
+            (run,) = j.runs()
+            assert run.finished is None
+            assert [(c.action, c.state, c.sealed) for c in j.changes(run.id)] == [
+                ("one", "applied", True), ("two", "pending", True)]
 
 
 def test_state_dir_precedence(tmp_path: Path) -> None:
@@ -149,3 +202,14 @@ def test_a_journal_from_before_run_targets_opens_and_keeps_its_runs(tmp_path: Pa
         assert journal.run("20260101-000000-abcd").targets is None
         new = journal.start_run("fix", targets={"mail1": {"tenant_id": "contoso.onmicrosoft.com"}})
         assert journal.run(new).targets == {"mail1": {"tenant_id": "contoso.onmicrosoft.com"}}
+
+
+def test_with_tenant_locks_only_the_held_tenants_runs_are_closed_as_interrupted(journal: Journal) -> None:
+    a, b = {"tenant_id": "a.onmicrosoft.com"}, {"tenant_id": "b.onmicrosoft.com"}
+    mine = journal.start_run("heal", targets={"a-mail": a})
+    other = journal.start_run("heal", targets={"b-mail": b})  # alive, perhaps, on another machine
+    both = journal.start_run("fix", targets={"a-mail": a, "b-mail": b})
+    assert journal.close_interrupted(["A.onmicrosoft.com"]) == [mine]
+    assert (journal.run(mine).state, journal.run(other).state, journal.run(both).state) == (
+        "interrupted", "unfinished", "unfinished")
+    assert sorted(journal.close_interrupted()) == sorted([other, both])  # the state directory's lock: all

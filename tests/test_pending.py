@@ -25,15 +25,23 @@ from tests.fakes import (
     ToyPlaybook,
     ToyWorld,
 )
+from tests.pg import BACKENDS, journal_on
 
 LICENCE = ToyPlaybook("toy-unlicensed", ToyLicenceMissing, ToyAssignLicence)
 ADMIN = ToyPlaybook("toy-not-admin", ToyAdminMissing, ToyMakeAdmin)  # high risk
 MakeEngine = Callable[[], Engine]
 
 
+@pytest.fixture(params=BACKENDS)
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]:
+    """The pending store and the approval flow run on SQLite and on PostgreSQL."""
+    with journal_on(request.param, tmp_path) as j:
+        yield j
+
+
 @pytest.fixture
 def store(journal: Journal) -> Iterator[PendingStore]:
-    with PendingStore(journal.path) as pending:
+    with PendingStore(journal) as pending:
         yield pending
 
 

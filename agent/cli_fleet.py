@@ -1,0 +1,86 @@
+"""What `agent heal` takes to run as one job of a fleet: the shared journal, one tenant, metrics, JSON logs.
+
+The options live here so that agent.cli_heal only names them; `observe` writes the metrics and the log
+lines once a run has its report.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from agent.config import Config
+    from agent.model import RunReport
+
+
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+JournalOpt = Annotated[str | None, typer.Option(
+    "--journal", help="The shared journal, postgresql://USER@HOST/DB (default: $AGENT_JOURNAL_URL, else the "
+                      "config's journal:, else SQLite in the state directory).")]
+TenantOpt = Annotated[str | None, typer.Option(
+    "--tenant", help="Only this tenant (its config name or tenant id): one job per tenant.")]
+MetricsFileOpt = Annotated[Path | None, typer.Option(
+    "--metrics-file", help="Write Prometheus metrics here (*.prom, for the node exporter's textfile "
+                           "collector).")]
+PushgatewayOpt = Annotated[str | None, typer.Option(
+    "--pushgateway", help="Push Prometheus metrics to this Pushgateway (http://host:9091).")]
+LogFormatOpt = Annotated[LogFormat, typer.Option(
+    "--log-format", help="text, or json: JSON lines on stderr with run id and tenant.")]
+
+
+def start(log_format: LogFormat, tenant: str | None) -> float:
+    """Set up the logs before the run; returns its start time (monotonic)."""
+    from agent import logs
+    from agent.cli_boundary import State
+
+    if log_format == LogFormat.json and State.log_handler is not None:
+        logs.use_json(State.log_handler)
+    if tenant:
+        logs.TENANT.set(tenant)
+    return time.monotonic()
+
+
+def tenants_of(config: Config) -> dict[str, str]:
+    """connector name -> tenant name."""
+    return {c.name: c.tenant for c in config.connectors}
+
+
+def observe(report: RunReport, config: Config, started: float, metrics_file: Path | None,
+            pushgateway: str | None, log_format: LogFormat) -> list[str]:
+    """Write the metrics and the JSON log lines of a finished run; returns warning lines."""
+    from agent import logs, metrics
+    from agent.retry import RETRIES
+
+    duration = time.monotonic() - started
+    tenant_of = tenants_of(config)
+    if log_format == LogFormat.json:
+        logs.log_report(report, tenant_of, duration)
+    if metrics_file is None and pushgateway is None:
+        return []
+    registry = metrics.registry_for(report, tenant_of, duration, RETRIES, time.time())
+    if metrics_file is not None:
+        metrics.write_textfile(metrics_file, registry)
+    if pushgateway is not None:
+        note = metrics.push(pushgateway, registry, ",".join(sorted(set(tenant_of.values()))))
+        return [note] if note else []
+    return []
+
+
+def check_outputs(metrics_file: Path | None, pushgateway: str | None) -> None:
+    """Bad monitoring options are bad input before the run starts, not after it acted."""
+    from agent.errors import BadInput
+
+    if metrics_file is not None and (metrics_file.suffix != ".prom" or not metrics_file.parent.is_dir()):
+        raise BadInput(f"--metrics-file {metrics_file}: give a *.prom file in an existing folder (the node "
+                       "exporter's textfile collector directory)")
+    if pushgateway is not None and not pushgateway.startswith(("http://", "https://")):
+        raise BadInput("--pushgateway must be an http:// or https:// URL")

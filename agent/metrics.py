@@ -1,0 +1,71 @@
+"""Prometheus metrics of a run (prometheus_client): a textfile for the node exporter, or a Pushgateway push.
+
+A per-tenant job is short-lived, so nothing is scraped from it: it writes its metrics when it ends,
+to a `.prom` file that the node exporter's textfile collector reads (written whole, then renamed), or
+pushes them to a Pushgateway grouped by tenant. Labels carry only config names, cause ids and statuses:
+no secret, no account, no URL.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+
+from agent.errors import BadInput
+from agent.model import RunReport
+
+JOB = "agent"
+# the statuses an operator alerts on get a series even at zero, so "fixed went to 0" is visible
+WATCHED = ("found", "fixed", "unverified", "unknown", "failed")
+
+
+def registry_for(report: RunReport, tenant_of: Mapping[str, str], duration_s: float,
+                 retries: Mapping[str, int], finished_at: float) -> CollectorRegistry:
+    """The run's metrics: its result, duration, causes by tenant and status, throttling retries."""
+    registry = CollectorRegistry()
+    tenants = sorted(set(tenant_of.values())) or ["-"]
+    tenant_label = ",".join(tenants)  # a per-tenant job names one
+    labels = {"mode": report.mode, "tenant": tenant_label}
+    Gauge("agent_run_exit_code", "Exit code of the last run (0 healthy or all fixed, 3 found, 4 failed or "
+          "unverified)", list(labels), registry=registry).labels(**labels).set(report.exit_code)
+    Gauge("agent_run_duration_seconds", "Wall time of the last run", list(labels),
+          registry=registry).labels(**labels).set(duration_s)
+    Gauge("agent_run_last_timestamp_seconds", "When the last run finished (Unix time)", list(labels),
+          registry=registry).labels(**labels).set(finished_at)
+    causes = Gauge("agent_causes", "Connectors per cause and status in the last run",
+                   ["tenant", "cause", "status"], registry=registry)
+    counted = Counter((tenant_of.get(o.connector, "-"), o.cause, o.status.value) for o in report.results)
+    for tenant, cause in {(t, c) for t, c, _ in counted}:
+        for status in WATCHED:
+            causes.labels(tenant, cause, status).set(counted.get((tenant, cause, status), 0))
+    for (tenant, cause, status), count in counted.items():
+        causes.labels(tenant, cause, status).set(count)
+    retried = Gauge("agent_retries", "Requests retried in the last run, by reason (throttled: 429 or "
+                    "server busy)", ["tenant", "reason"], registry=registry)
+    for reason in ("throttled", "transient"):
+        retried.labels(tenant_label, reason).set(int(retries.get(reason, 0)))
+    return registry
+
+
+def write_textfile(path: Path, registry: CollectorRegistry) -> None:
+    """Write for the textfile collector (prometheus_client writes a temporary file, then renames it)."""
+    if path.suffix != ".prom":
+        raise BadInput(f"--metrics-file {path}: the node exporter's textfile collector reads *.prom files")
+    if not path.parent.is_dir():
+        raise BadInput(f"--metrics-file {path}: the folder {path.parent} does not exist")
+    write_to_textfile(str(path), registry)
+
+
+def push(url: str, registry: CollectorRegistry, tenant: str) -> str | None:
+    """Push to a Pushgateway grouped by tenant; a failure is a one-line warning (the run itself stands)."""
+    try:
+        push_to_gateway(url, job=JOB, registry=registry, grouping_key={"tenant": tenant}, timeout=10)
+    except Exception as exc:  # urllib errors vary; the run's outcome must not depend on monitoring
+        from agent.redact import redact
+
+        return f"warning: could not push metrics to the Pushgateway ({redact(type(exc).__name__)}: " \
+               f"{redact(' '.join(str(exc).split()))[:160]})"
+    return None
