@@ -24,10 +24,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from onedrive_fleet import ACCOUNT, CAUSE, CONNECTOR, Run, Tenant, table, tenant
+from onedrive_fleet import ACCOUNT, CAUSE, CONNECTOR, Run, Tenant, admin_token_source, table, tenant
 
 LATER = "2030-01-01T00:00:00Z"  # past the one-day lifetime
 
@@ -55,22 +54,9 @@ def grant_all(sim: Tenant, state: str) -> None:
 
 def naive(sim: Tenant, sample: int, users: int) -> Run:
     """The admin script on `sample` OneDrives, scaled to `users`."""
-    from azure.identity import CertificateCredential
     from office365.sharepoint.client_context import ClientContext
 
-    from agent.config import load_config
-
-    admin = load_config(sim.config).tenants[0]
-    assert admin.admin.certificate is not None
-    credential = CertificateCredential(admin.tenant_id, admin.admin.client_id,
-                                       certificate_data=admin.admin.certificate.resolve().encode(),
-                                       authority=sim.base_url, disable_instance_discovery=True,
-                                       connection_verify=sim.ca)
-
-    def token() -> dict[str, Any]:
-        access = credential.get_token(f"{sim.base_url}/.default")
-        return {"access_token": access.token, "token_type": "Bearer", "expires_in": 3600}
-
+    token = admin_token_source(sim)
     seq, started = sim.seq(), time.perf_counter()
     for i in range(1, sample + 1):
         site = f"{sim.base_url}/personal/user{i:04d}_contoso_onmicrosoft_com"
@@ -104,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         grant_all(sim, tempfile.mkdtemp(prefix="revoke-bench-naive-"))
         slow = naive(sim, min(args.sample, args.users), args.users)
         print(f"\n{args.users} OneDrives, {args.latency_ms} ms latency per request\n")
-        print(table([slow, fast], slow))
+        print(table([slow, fast], slow, args.latency_ms))
         print(f"\nOneDrives still granted after the agent's revocation: {left}")
     return 0 if left == 0 and done.returncode == 0 else 1
 

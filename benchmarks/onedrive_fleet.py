@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +103,27 @@ class Tenant:
         self.proc.wait(timeout=10)
 
 
+def admin_token_source(sim: Tenant) -> Callable[[], dict[str, Any]]:
+    """What an admin's script hands office365's ClientContext: a token of the admin's certificate, from
+    azure-identity as it is (the naive side of the benchmarks)."""
+    from azure.identity import CertificateCredential
+
+    from agent.config import load_config
+
+    admin = load_config(sim.config).tenants[0]
+    assert admin.admin.certificate is not None
+    credential = CertificateCredential(admin.tenant_id, admin.admin.client_id,
+                                       certificate_data=admin.admin.certificate.resolve().encode(),
+                                       authority=sim.base_url, disable_instance_discovery=True,
+                                       connection_verify=sim.ca)
+
+    def token() -> dict[str, Any]:
+        access = credential.get_token(f"{sim.base_url}/.default")
+        return {"access_token": access.token, "token_type": "Bearer", "expires_in": 3600}
+
+    return token
+
+
 @contextmanager
 def tenant(users: int) -> Iterator[Tenant]:
     with tempfile.TemporaryDirectory(prefix="onedrive-bench-") as folder:
@@ -118,22 +139,9 @@ def naive(sim: Tenant, users: int, sample: int | None = None) -> Run:
 
     With `sample`, only the first `sample` OneDrives are done and time and requests are scaled to `users`
     (the loop is sequential and latency-bound: each OneDrive costs the same)."""
-    from azure.identity import CertificateCredential
     from office365.sharepoint.client_context import ClientContext
 
-    from agent.config import load_config
-
-    tenant = load_config(sim.config).tenants[0]
-    assert tenant.admin.certificate is not None
-    credential = CertificateCredential(tenant.tenant_id, tenant.admin.client_id,
-                                       certificate_data=tenant.admin.certificate.resolve().encode(),
-                                       authority=sim.base_url, disable_instance_discovery=True,
-                                       connection_verify=sim.ca)
-
-    def token() -> dict[str, Any]:
-        access = credential.get_token(f"{sim.base_url}/.default")
-        return {"access_token": access.token, "token_type": "Bearer", "expires_in": 3600}
-
+    token = admin_token_source(sim)
     done = min(users, sample) if sample else users
     seq, started = sim.seq(), time.perf_counter()
     for i in range(1, done + 1):
