@@ -113,6 +113,16 @@ class Revoke:
         tenant, conn = self.targets[connector]
         return bind_clients(self.engine.clients_factory, tenant, conn, write=write)
 
+    async def holding(self, grant: Grant, step: Step) -> Holding:
+        """A fresh read of whether the grant still holds; a failed read is `unknown` with its reason."""
+        try:
+            return await self._read(grant, step, list(grant.items))
+        except (BadInput, DryRunWrite):
+            raise
+        except Exception as exc:
+            raise_if_dry_run_write(exc)
+            return Holding("unknown", f"could not read the grant: {short_reason(exc)}")
+
     async def _read(self, grant: Grant, step: Step, items: list[str]) -> Holding:
         kind = grant_kind(grant.fixer, grant.action)
         assert kind is not None
@@ -127,14 +137,8 @@ class Revoke:
         entry: dict[str, Any] = {"run_id": grant.run_id, "seq": grant.seq, "kind": grant.kind,
                                  "target": grant.target, "expires_at": grant.expires_at}
         group.grants.append(entry)
-        try:
-            before = await self._read(grant, step, list(grant.items))
-        except (BadInput, DryRunWrite):
-            raise
-        except Exception as exc:
-            raise_if_dry_run_write(exc)
-            return self._note(group, entry, "unknown", f"could not read the grant: {short_reason(exc)}")
-        if before.state != HOLDS:
+        before = await self.holding(grant, step)
+        if before.state != HOLDS:  # unknown included: its note says why the read failed
             return self._left_alone(grant, group, entry, before)
         if before.gone:  # someone else took some OneDrives back: not ours to touch
             self._save(grant, items=[*before.holding, *before.unreadable])
@@ -254,12 +258,6 @@ async def inspect(engine: Engine, grants: Any) -> list[tuple[Grant, Holding, str
     found = []
     for grant in look.grants:
         step = step_of(look.changes[(grant.run_id, grant.seq)])
-        try:
-            holding = await look._read(grant, step, list(grant.items))
-        except (BadInput, DryRunWrite):
-            raise
-        except Exception as exc:
-            raise_if_dry_run_write(exc)
-            holding = Holding("unknown", f"could not read the grant: {short_reason(exc)}")
+        holding = await look.holding(grant, step)
         found.append((grant, holding, await look.revoke_call(grant, step, holding)))
     return found
