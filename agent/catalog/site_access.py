@@ -103,7 +103,8 @@ async def connector_view(ctx: Context, site: str) -> dict[str, Any]:
     Evidence only, never the verdict: the admin's reads decide. Any failure is reported, not raised.
     """
     from agent.clients.sharepoint import SharePointAdapter
-    from agent.clients.tokens import CachedCredential, password_credential, sharepoint_scope
+    from agent.clients.token_cache import CachedCredential
+    from agent.clients.tokens import password_credential, sharepoint_scope
     from agent.context import WriteGuard
 
     account = ctx.connector.account

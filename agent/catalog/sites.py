@@ -11,7 +11,7 @@ from agent.model import Call, Finding, Plan, Risk, Step
 from agent.registry import Detector, Fixer, register_detector, register_fixer
 
 if TYPE_CHECKING:
-    from agent.clients.sharepoint import SiteUser
+    from agent.clients.sharepoint_types import SiteUser
     from agent.context import Context
 
 FULL_CONTROL = 1073741829  # role definition id of "Full Control" (RoleTypeKind 5)

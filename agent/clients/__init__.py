@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from agent.clients.ews import EwsAdapter, EwsProbe
     from agent.clients.graph import GraphAdapter
     from agent.clients.sharepoint import SharePointAdapter
-    from agent.clients.tokens import CachedCredential, TokenProbe, UserRealm
+    from agent.clients.token_cache import CachedCredential
+    from agent.clients.tokens import TokenProbe, UserRealm
     from agent.config import Connector, Tenant
 
 __all__ = ["AuthFailed", "ClientError", "Clients", "ReadFailed", "Throttled", "WriteFailed",
@@ -40,7 +41,8 @@ class Clients:
 
     def admin_credential(self, *, certificate: bool = False) -> CachedCredential:
         """The agent's own credential, built once; `certificate=True` for SharePoint."""
-        from agent.clients.tokens import CachedCredential, admin_credential
+        from agent.clients.token_cache import CachedCredential
+        from agent.clients.tokens import admin_credential
 
         # with a certificate both are the same credential (one token cache); any other method gets its
         # SharePoint tokens checked for a secret's appidacr (tokens.AssertionOnly)

@@ -27,7 +27,8 @@ from agent.clients.graph_directory import DirectoryOps, Query, config, guid
 from agent.clients.graph_json import as_dict, from_dict
 from agent.clients.graph_view import GraphObject, views
 from agent.clients.timeouts import httpx_timeout, max_response_bytes
-from agent.clients.tokens import AsyncTokenSource, graph_scope
+from agent.clients.token_cache import AsyncTokenSource
+from agent.clients.tokens import graph_scope
 from agent.model import Call
 from agent.redact import redact_obj
 from agent.retry import (

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -19,8 +19,18 @@ from office365.sharepoint.client_context import ClientContext
 from agent.clients.bodycap import CappedHTTPAdapter
 from agent.clients.csom import PROCESS_QUERY, set_site_admin_query, site_outcomes
 from agent.clients.errors import ClientError, translate
+from agent.clients.sharepoint_types import (
+    FULL_CONTROL,
+    RoleAssignment,
+    SiteStatus,
+    SiteUser,
+    login_name,
+    site_status,
+    site_user,
+)
 from agent.clients.timeouts import max_response_bytes, requests_timeout
-from agent.clients.tokens import CachedCredential, sharepoint_scope
+from agent.clients.token_cache import CachedCredential
+from agent.clients.tokens import sharepoint_scope
 from agent.model import Call
 from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
 from agent.threads import DaemonThreadPoolExecutor
@@ -31,44 +41,8 @@ if TYPE_CHECKING:
     from agent.context import WriteGuard
 
 T = TypeVar("T")
-FULL_CONTROL = 1073741829  # role definition id of "Full Control" (RoleTypeKind 5)
-FULL_MASK = (2147483647, 4294967295)  # BasePermissions High/Low of Full Control
 _CONTEXTS_PER_THREAD = 64
 _NEEDS = "SharePoint Sites.FullControl.All, certificate token"
-
-
-@dataclass
-class SiteUser:
-    """One entry of a site's user list."""
-
-    id: int
-    login_name: str
-    title: str = ""
-    email: str = ""
-    is_site_admin: bool = False
-
-
-@dataclass
-class RoleAssignment:
-    """A principal's role bindings on a web."""
-
-    principal_id: int
-    login_name: str | None
-    role_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class SiteStatus:
-    """SPSiteManager's answer: 0 not found, 1 provisioning, 2 ready, 3 error."""
-
-    site_id: str | None
-    status: int
-    url: str | None
-
-
-def login_name(upn: str) -> str:
-    """The claims login SharePoint knows a member user by."""
-    return upn if "|" in upn else f"i:0#.f|membership|{upn.lower()}"
 
 
 class _DropListenerTracebacks(logging.Filter):
@@ -241,7 +215,7 @@ class SharePointAdapter:
         def get() -> list[SiteUser]:
             users = self.context(site_url).web.site_users
             query = users.filter("IsSiteAdmin eq true") if admins_only else users
-            return [_site_user(u) for u in query.get().execute_query()]
+            return [site_user(u) for u in query.get().execute_query()]
         return await self.read(get)
 
     async def site_admins(self, site_url: str) -> list[SiteUser]:
@@ -256,7 +230,7 @@ class SharePointAdapter:
         """ensureuser: adds the principal to the site's user list when absent (a write)."""
         login = login_name(upn_or_login)
         call = self.call("POST", site_url, "web/ensureuser", {"logonName": login})
-        return await self.write(call, lambda: _site_user(
+        return await self.write(call, lambda: site_user(
             self.context(site_url).web.ensure_user(login).execute_query()))
 
     async def set_site_admin(self, site_url: str, upn_or_login: str, value: bool) -> SiteUser | None:
@@ -378,24 +352,13 @@ class SharePointAdapter:
         payload = {"request": request}
         ctx.add_query(ServiceOperationQuery(ctx.site_manager, "Create", None, payload, None, result))
         ctx.execute_query()
-        return _status(result.value)
+        return site_status(result.value)
 
     async def site_status(self, url: str) -> SiteStatus:
-        return await self.read(lambda: _status(
+        return await self.read(lambda: site_status(
             self.context(self.root).site_manager.get_status(quote(url, safe=":/")).execute_query().value))
 
     async def delete_site(self, site_id: str) -> None:
         call = self.call("POST", self.root, "SPSiteManager/delete", {"siteId": site_id})
         await self.write(call, lambda: self.context(self.root).site_manager.delete(site_id).execute_query())
 
-
-def _site_user(user: Any) -> SiteUser:
-    props = user.properties
-    return SiteUser(int(props.get("Id") or 0), str(props.get("LoginName") or ""),
-                    str(props.get("Title") or ""), str(props.get("Email") or ""),
-                    bool(props.get("IsSiteAdmin")))
-
-
-def _status(value: Any) -> SiteStatus:
-    status = value.SiteStatus
-    return SiteStatus(value.SiteId, int(getattr(status, "value", status)), value.SiteUrl)

@@ -101,7 +101,7 @@ async def sign_in(opts: InitOptions, tenant: Any) -> tuple[AdminSession, SetupGr
 
     e = tenant.endpoints
     progress(f"signing in ({opts.sign_in}) to tenant {tenant.tenant_id}")
-    from agent.clients.tokens import CachedCredential
+    from agent.clients.token_cache import CachedCredential
 
     # one cache for the role check and every Graph call: the admin is asked to sign in once
     credential = CachedCredential(admin_credential(opts.sign_in, tenant.tenant_id, e.authority_host,

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from agent.clients import AuthFailed, Throttled, clients_factory
-from agent.clients.sharepoint import FULL_CONTROL, FULL_MASK, SharePointAdapter, login_name
-from agent.clients.tokens import CachedCredential, secret_credential
+from agent.clients.sharepoint import SharePointAdapter
+from agent.clients.sharepoint_types import FULL_CONTROL, FULL_MASK, login_name
+from agent.clients.token_cache import CachedCredential
+from agent.clients.tokens import secret_credential
 from agent.config import Config
 from agent.context import DryRunWrite, WriteGuard
 from agent.retry import RetryPolicy

@@ -20,7 +20,8 @@ from agent.clients.errors import translate
 from agent.clients.ews import EwsAdapter
 from agent.clients.graph import GraphAdapter
 from agent.clients.sharepoint import SharePointAdapter
-from agent.clients.tokens import CachedCredential, admin_credential, graph_scope, sharepoint_scope
+from agent.clients.token_cache import CachedCredential
+from agent.clients.tokens import admin_credential, graph_scope, sharepoint_scope
 from agent.context import WriteGuard
 from agent.simulator import Simulator
 from tests.e2e.harness import World

@@ -9,8 +9,8 @@ import pytest
 
 from agent.clients import AuthFailed, ReadFailed, clients_factory
 from agent.clients.errors import Throttled, aadsts_code, translate
+from agent.clients.token_cache import CachedCredential
 from agent.clients.tokens import (
-    CachedCredential,
     TokenProbe,
     admin_credential,
     decode_claims,
