@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from agent.model import Call
 
 if TYPE_CHECKING:
-    from agent.config import Connector, Tenant
+    from agent.config.model import Connector, Tenant
 
 
 # Whether long-running detectors and fixers may draw a progress bar on stderr: the CLI sets it for a

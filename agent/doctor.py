@@ -99,7 +99,7 @@ def token_checks(tenant: Any) -> list[Check]:
 
 def state_checks(folder: Path) -> list[Check]:
     """The state directory: where it is, whether only this user can read it, and who holds the lock."""
-    from agent.lock import LOCK_NAME, read_holder
+    from agent.journal.lock import LOCK_NAME, read_holder
 
     if not folder.exists():
         return [Check("state", "directory", "ok", f"{folder} (created on the first run)")]
@@ -161,7 +161,7 @@ def _field(rdns: Any, key: str) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    from agent.engine_steps import short_reason
+    from agent.engine.steps import short_reason
 
     return short_reason(exc)
 

@@ -91,7 +91,7 @@ class Step:
     undo: dict[str, Any] | None = None  # filled from the plan and completed by apply
     irreversible: bool = False
     description: str = ""
-    expires: str | None = None  # a time-boxed grant: when the agent revokes it (agent.grants)
+    expires: str | None = None  # a time-boxed grant: when the agent revokes it (agent.grants.timebox)
     time_box: str = ""  # one line on its lifetime, or why it has none (a password reset cannot have one)
 
 

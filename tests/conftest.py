@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from agent.config import load_config
-from agent.engine import Engine
-from agent.journal import Journal
+from agent.config.model import load_config
+from agent.engine.core import Engine
+from agent.journal.store import Journal
 from tests.fakes import APPROVE_ALL, FakeClock, MakeEngine, ToyWorld, register_toys, unregister_toys
 
 pytest_plugins = ["tests.simulator.fixtures"]
@@ -62,7 +62,7 @@ def playbook_yaml(pid: str, area: str, detector: str, fixer: str | None, risk: s
 
 @pytest.fixture(autouse=True, scope="session")
 def _explain_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """explain's knowledge cache (agent.explain_cache) goes to a temporary folder, never ~/.cache."""
+    """explain's knowledge cache (agent.explain.cache) goes to a temporary folder, never ~/.cache."""
     patch = pytest.MonkeyPatch()
     patch.setenv("AGENT_CACHE_DIR", str(tmp_path_factory.mktemp("explain-cache")))
     yield

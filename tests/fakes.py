@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from agent import registry
-from agent.approval import AutoApprover
 from agent.clients.errors import WriteFailed, translate
 from agent.context import Context, WriteGuard
+from agent.engine.approval import AutoApprover
 from agent.model import Call, Finding, Plan, Risk, Step
+from agent.playbook.relations import NONE, Relations
 from agent.registry import Detector, Fixer
-from agent.relations import NONE, Relations
 
 MakeEngine = Callable[..., Any]  # the make_engine fixture: (playbooks, approver=..., **settings) -> Engine
 APPROVE_ALL = AutoApprover(Risk.HIGH)
@@ -312,7 +312,7 @@ class FakeClock:
 
 @dataclass
 class ToyPlaybook:
-    """A stand-in with the shape of agent.playbook.Playbook, for engine tests without YAML."""
+    """A stand-in with the shape of agent.playbook.load.Playbook, for engine tests without YAML."""
 
     id: str
     detector_cls: type[Detector]

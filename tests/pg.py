@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from agent.journal import Journal
-from agent.journal_db import open_postgres
+from agent.journal.db import open_postgres
+from agent.journal.store import Journal
 
 ENV_URL = "AGENT_TEST_PG_URL"
 BACKENDS = ("sqlite", "postgresql")

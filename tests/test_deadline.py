@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from agent import deadline as deadlines
 from agent.clients.timeouts import azure_core_timeouts, httpx_timeout, requests_timeout
-from agent.config import Config, load_config
-from agent.policy import Policy
+from agent.config.model import Config, load_config
+from agent.heal.policy import Policy
 from agent.retry import RetryPolicy, sync_retrying
 
 EXAMPLE = Path(__file__).parent.parent / "configs" / "example.yaml"
@@ -72,7 +72,7 @@ def test_the_policy_deadline() -> None:
 def test_a_bad_deadline_option_is_bad_input() -> None:
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from agent.cli.main import app
 
     result = CliRunner().invoke(app, ["diagnose", "--sim", "--deadline", "soon"])
     assert result.exit_code == 2 and "--deadline" in result.output and "Traceback" not in result.output

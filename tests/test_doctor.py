@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import trustme
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.main import app
 from agent.doctor import credential_checks, exit_code, judge_issuer, state_checks
 
 

@@ -13,7 +13,7 @@ import pytest
 GRAPH_PACKAGES = ("msgraph", "msgraph_core", "kiota_abstractions", "kiota_http", "kiota_serialization_json")
 PROBE = """
 import json, sys
-from agent.cli import app
+from agent.cli.main import app
 sys.argv = ["agent", *sys.argv[1:]]
 try:
     app()
@@ -64,7 +64,7 @@ def test_commands_that_do_not_call_graph_do_not_import_it(state: tuple[Path, str
 def test_the_probe_sees_graph_when_a_command_loads_it(state: tuple[Path, str]) -> None:
     folder, _ = state  # the check itself can fail: the Graph adapter's own module does load msgraph
     code = PROBE.replace("json.loads(GRAPH)", repr(list(GRAPH_PACKAGES))).replace(
-        "from agent.cli import app", "from agent.cli import app\nimport agent.clients.graph")
+        "from agent.cli.main import app", "from agent.cli.main import app\nimport agent.clients.graph")
     done = subprocess.run([sys.executable, "-c", code, "history"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "AGENT_STATE_DIR": str(folder)})
     assert "msgraph" in json.loads(done.stdout.rpartition("\n@@")[2])["graph"]

@@ -28,8 +28,8 @@ def test_the_install_command_brings_the_test_extra_the_test_command_needs() -> N
 
 
 def test_the_readme_permission_table_is_what_the_detectors_and_fixers_declare() -> None:
-    from agent.permission_manifest import readme_table
-    from agent.playbook import load_playbooks
+    from agent.playbook.load import load_playbooks
+    from agent.playbook.manifest import readme_table
 
     readme = (ROOT / "README.md").read_text()
     found = re.search(r"<!-- permissions:start -->\n(.*?)\n<!-- permissions:end -->", readme, flags=re.S)

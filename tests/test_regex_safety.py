@@ -24,6 +24,6 @@ def test_safe_patterns_pass(pattern: str) -> None:
 
 
 def test_the_shipped_playbooks_load_with_the_check() -> None:
-    from agent.playbook import load_playbooks
+    from agent.playbook.load import load_playbooks
 
     assert len(load_playbooks()) == 13

@@ -1,13 +1,13 @@
-"""The cause catalogue: detectors and fixers registered by name; importing this package registers them all."""
+"""The cause catalogue, laid out like playbooks/: importing it registers every detector and fixer."""
 
-from agent.catalog import accounts as accounts
-from agent.catalog import app_certificate as app_certificate
-from agent.catalog import app_install as app_install
-from agent.catalog import apps as apps
-from agent.catalog import conditional_access as conditional_access
-from agent.catalog import exchange as exchange
-from agent.catalog import federation as federation
-from agent.catalog import licensing as licensing
-from agent.catalog import onedrive as onedrive
-from agent.catalog import sites as sites
-from agent.catalog import target_site as target_site
+from agent.catalog.files import app_certificate_missing as app_certificate_missing
+from agent.catalog.files import app_credentials_invalid as app_credentials_invalid
+from agent.catalog.files import app_not_installed as app_not_installed
+from agent.catalog.files import no_onedrive_access as no_onedrive_access
+from agent.catalog.mail import account_unlicensed as account_unlicensed
+from agent.catalog.mail import bad_credentials as bad_credentials
+from agent.catalog.mail import exo_app_missing_full_access as exo_app_missing_full_access
+from agent.catalog.mail import mfa_blocks_service_account as mfa_blocks_service_account
+from agent.catalog.mail import sso_federated_account as sso_federated_account
+from agent.catalog.sharepoint import not_site_collection_admin as not_site_collection_admin
+from agent.catalog.sharepoint import target_site_missing as target_site_missing

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent.clients.sharepoint import SharePointAdapter
     from agent.clients.token_cache import CachedCredential
     from agent.clients.tokens import TokenProbe, UserRealm
-    from agent.config import Connector, Tenant
+    from agent.config.model import Connector, Tenant
 
 __all__ = ["AuthFailed", "ClientError", "Clients", "ReadFailed", "Throttled", "WriteFailed",
            "clients_factory"]

@@ -49,10 +49,10 @@ from agent.clients.tokens import (
     secret_credential,
 )
 from agent.retry import DEFAULT_POLICY, RetryPolicy, SyncSleep, parse_retry_after, sync_retrying
-from agent.trust import bundle_path
+from agent.trust.ca import bundle_path
 
 if TYPE_CHECKING:
-    from agent.config import Tenant
+    from agent.config.model import Tenant
 
 # Exchange Online's build; giving a version skips exchangelib's ConvertId version guessing.
 EXO_VERSION = Version(build=Build(15, 20, 8198, 18))

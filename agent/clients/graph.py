@@ -39,12 +39,12 @@ from agent.retry import (
     async_retrying,
     graph_middleware_options,
 )
-from agent.trust import ssl_context
+from agent.trust.ca import ssl_context
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from agent.config import Tenant
+    from agent.config.model import Tenant
     from agent.context import WriteGuard
 
 __all__ = ["DirectoryOps", "GraphAdapter", "Query", "as_dict", "from_dict", "graph_base_url", "guid"]

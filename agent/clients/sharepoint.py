@@ -34,10 +34,10 @@ from agent.clients.tokens import sharepoint_scope
 from agent.model import Call
 from agent.retry import DEFAULT_POLICY, WRITE_POLICY, RetryPolicy, SyncSleep, sync_retrying
 from agent.threads import DaemonThreadPoolExecutor
-from agent.trust import bundle_path
+from agent.trust.ca import bundle_path
 
 if TYPE_CHECKING:
-    from agent.config import Tenant
+    from agent.config.model import Tenant
     from agent.context import WriteGuard
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-    from agent.config import Tenant
+    from agent.config.model import Tenant
 
 CONNECT_S, READ_S = 10.0, 30.0  # the config's defaults, for a tenant built without a Config
 

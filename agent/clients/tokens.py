@@ -15,12 +15,12 @@ from urllib.parse import quote, urlsplit
 from agent.clients.errors import AuthFailed, ReadFailed, Throttled, aadsts_code, one_line, translate
 from agent.clients.timeouts import azure_core_timeouts, max_response_bytes
 from agent.retry import AZURE_CORE_NO_RETRY, DEFAULT_POLICY, RetryPolicy, SyncSleep, sync_retrying
-from agent.trust import bundle_path
+from agent.trust.ca import bundle_path
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, TokenCredential
 
-    from agent.config import Tenant
+    from agent.config.model import Tenant
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _realm_lock = threading.Lock()
@@ -145,7 +145,7 @@ def password_credential(tenant: Tenant, client_id: str, username: str, password:
 
 
 def admin_credential(tenant: Tenant, *, require_certificate: bool = False) -> TokenCredential:
-    """The agent's own credential, as its `auth` says (agent.config.AdminApp), through azure-identity's
+    """The agent's own credential, as its `auth` says (agent.config.model.AdminApp), through azure-identity's
     own classes. `require_certificate` (SharePoint) is judged from each token's claims, not the config:
     SharePoint refuses an app-only token got with a client secret (appidacr 1), whatever issued it."""
     credential = _admin_credential(tenant)

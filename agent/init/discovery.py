@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from agent.clouds import CLOUDS
+from agent.config.clouds import CLOUDS
 from agent.errors import BadInput
-from agent.trust import bundle_path
+from agent.trust.ca import bundle_path
 
 PUBLIC_AUTHORITY = CLOUDS["public"].authority_host
 _BY_GRAPH_HOST = {"graph.microsoft.com": "public", "graph.microsoft.us": "gcchigh",

@@ -1,4 +1,4 @@
-"""What the agent's app is granted: the tier's permissions from the playbooks (agent.permission_manifest),
+"""What the agent's app is granted: the tier's permissions from the playbooks (agent.playbook.manifest),
 resolved to app role ids on the tenant's own resource service principals, one by one (a name the tenant
 does not know is reported, not fatal), and the app's requiredResourceAccess built from them."""
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.permission_manifest import RESOURCE_APP_IDS, for_tier
-from agent.permissions import GRAPH, SHAREPOINT, split
+from agent.playbook.manifest import RESOURCE_APP_IDS, for_tier
+from agent.playbook.permissions import GRAPH, SHAREPOINT, split
 
 RESOURCE_NAMES = {GRAPH: "Microsoft Graph", SHAREPOINT: "SharePoint"}
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agent.clouds import CLOUDS
+from agent.config.clouds import CLOUDS
 
 _SHAREPOINT_HOST = re.compile(r"([a-z0-9-]+)\.(sharepoint(?:-mil)?\.(?:com|us|cn|de))", re.I)
 _ONMICROSOFT = re.compile(r"([a-z0-9-]+)\.onmicrosoft\.(?:com|us)$|([a-z0-9-]+)\.partner\.onmschina\.cn$",

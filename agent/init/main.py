@@ -15,7 +15,7 @@ from agent.init.config_out import check_writable, config_data, write_config
 from agent.init.propagation import wait_for_roles
 from agent.init.signin import SignInRefused
 from agent.init.steps import Writer, progress
-from agent.permissions import GRAPH, SHAREPOINT
+from agent.playbook.permissions import GRAPH, SHAREPOINT
 
 
 def _targets(opts: phases.InitOptions, found: phases.Found) -> dict[str, dict[str, str]]:

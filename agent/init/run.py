@@ -30,8 +30,8 @@ from agent.init.signin import (
     token_claims,
 )
 from agent.init.steps import Writer, progress
-from agent.permission_manifest import RESOURCE_APP_IDS
-from agent.permissions import GRAPH, SHAREPOINT
+from agent.playbook.manifest import RESOURCE_APP_IDS
+from agent.playbook.permissions import GRAPH, SHAREPOINT
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_REFUSED = 0, 1, 3, 4
 KEY_FILE = "agent-admin.pem"
@@ -77,7 +77,7 @@ class Found:
 
 def config_tenant(opts: InitOptions, tenant_id: str, hosts: Hosts, client_id: str = "") -> Any:
     """The config's Tenant model the client adapters take (the sign-in app stands in for the agent's)."""
-    from agent.config import Tenant
+    from agent.config.model import Tenant
     from agent.init.signin import DEFAULT_CLIENT_ID
 
     endpoints: dict[str, Any] = {k: v for k, v in vars(hosts).items() if v}
@@ -193,8 +193,8 @@ def _key_ref(opts: InitOptions) -> tuple[Path, str]:
 
 def _new_key(opts: InitOptions, writer: Writer, run_id: str) -> tuple[dict[str, Any] | None, Path]:
     """A new key pair made here; the private key is written 0600 before its certificate is sent."""
-    from agent.catalog.cert_rotation import new_certificate
-    from agent.secrets import atomic_write
+    from agent.catalog.shared.cert_rotation import new_certificate
+    from agent.config.secrets import atomic_write
 
     key_path, _ = _key_ref(opts)
     pem, cert = new_certificate("", opts.name, days=opts.cert_days)

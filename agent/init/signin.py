@@ -18,7 +18,7 @@ from typing import Any
 
 from agent.clients.tokens import decode_claims
 from agent.errors import BadInput
-from agent.trust import bundle_path
+from agent.trust.ca import bundle_path
 
 SIGN_INS = ("device-code", "browser", "azure-cli")
 # azure-identity's default public client (the Azure CLI app): DEVELOPER_SIGN_ON_CLIENT_ID in its _constants.py

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agent.clients.errors import ClientError, WriteFailed
-from agent.journal import Journal
+from agent.journal.store import Journal
 from agent.model import Call, Step
 from agent.redact import redact_obj
 

@@ -12,7 +12,7 @@ from typing import Any
 from agent.clients.errors import ClientError, ReadFailed, WriteFailed
 from agent.errors import BadInput
 from agent.init.steps import CAUSE, CONNECTOR, FIXER, progress
-from agent.journal import KEY_NAME, Journal, RunRecord
+from agent.journal.store import KEY_NAME, Journal, RunRecord
 from agent.model import Call, Change, Step
 
 UNDOABLE = ("applied", "uncertain", "pending")

@@ -6,7 +6,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from agent.report import GOOD, by_connector
+from agent.report.data import GOOD, by_connector
 
 TEMPLATE = "report.html.j2"
 

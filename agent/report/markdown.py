@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent.report import by_connector
+from agent.report.data import by_connector
 
 
 def _cell(value: Any) -> str:

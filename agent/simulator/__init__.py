@@ -1,5 +1,5 @@
 """The simulated Microsoft 365 tenant: Entra ID, Graph, EWS and SharePoint over one local HTTPS origin."""
 
-from .server import Simulator
+from agent.simulator.server import Simulator
 
 __all__ = ["Simulator"]

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import yaml
 
-from .contoso import CONNECTOR_ROLES, EXCHANGE_ROLES, GRAPH_ROLES, SHAREPOINT_ROLES
-from .state import EXCHANGE_APP_ID, GRAPH_APP_ID, SHAREPOINT_APP_ID, Tenant
+from agent.simulator.scenarios.contoso import (
+    CONNECTOR_ROLES,
+    EXCHANGE_ROLES,
+    GRAPH_ROLES,
+    SHAREPOINT_ROLES,
+)
+from agent.simulator.state.tenant import EXCHANGE_APP_ID, GRAPH_APP_ID, SHAREPOINT_APP_ID, Tenant
 
 ROLE_TABLES = {GRAPH_APP_ID: GRAPH_ROLES, EXCHANGE_APP_ID: EXCHANGE_ROLES,
                SHAREPOINT_APP_ID: SHAREPOINT_ROLES}

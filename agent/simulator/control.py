@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .core import request_ids, service_of
-from .state import Tenant
+from agent.simulator.core import request_ids, service_of
+from agent.simulator.state.tenant import Tenant
 
 if TYPE_CHECKING:
-    from .server import Simulator
+    from agent.simulator.server import Simulator
 
 SECRET_FIELDS = {"password", "secret"}
 PUBLIC_EXTRAS = ("admin_app_id", "connector_app_id", "public_client_id", "account_upn", "admin_upn",

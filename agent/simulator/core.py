@@ -15,8 +15,13 @@ from typing import Protocol
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
-from .state import Tenant
-from .tokens import EXCHANGE_AUDIENCE, GRAPH_AUDIENCE, TokenRejected, TokenService
+from agent.simulator.identity.tokens import (
+    EXCHANGE_AUDIENCE,
+    GRAPH_AUDIENCE,
+    TokenRejected,
+    TokenService,
+)
+from agent.simulator.state.tenant import Tenant
 
 __all__ = [
     "EXCHANGE_AUDIENCE",

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .core import request_ids, service_of
+from agent.simulator.core import request_ids, service_of
 
 SERVICES = ("identity", "graph", "ews", "sharepoint")
 RULE_KEYS = ("after", "first", "path", "rate", "retry_after_s", "services", "status")
@@ -110,7 +110,7 @@ def parse_wire(data: Mapping[str, Any] | None, where: str = "wire") -> WireFault
     _check_keys(data, WIRE_KEYS, where)
     if not data:
         return None
-    from .faults_stream import parse_stream
+    from agent.simulator.faults_stream import parse_stream
 
     return WireFaults(stream=parse_stream(data, where),
                       latency_ms=_parse_latency(data.get("latency_ms"), f"{where}.latency_ms"),
@@ -302,7 +302,7 @@ class FaultMiddleware:
             await asyncio.sleep(delay)
         decision = wire.decide(service, scope["path"])
         if decision is None:
-            from .faults_stream import answer, decide_stream
+            from agent.simulator.faults_stream import answer, decide_stream
 
             stream = decide_stream(wire.stream, service, scope["path"], wire.rng)
             if stream is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from .faults import FaultRule, _parse_rule, drop_connection
+from agent.simulator.faults import FaultRule, _parse_rule, drop_connection
 
 STREAM_KINDS = ("stall", "trickle", "truncate", "garbage", "huge")
 EXTRA_KEYS = {"stall": ("hold_s",), "trickle": ("interval_s",), "huge": ("size_mb",)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import shutil
 import socket
@@ -20,33 +19,26 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from .clouds import audiences_of
-from .config_writer import write_connector_config
-from .control import control_routes, fallback_routes
-from .core import Services
-from .faults import FaultMiddleware, WireFaults, parse_wire
-from .reqlog import LogMiddleware, OpsMarkMiddleware, RequestLog
-from .scenarios import Scenario, build_scenario, expand_breaks, load_scenario
-from .state import Tenant
-from .tokens import TokenService
+from agent.simulator.clouds import audiences_of
+from agent.simulator.config_writer import write_connector_config
+from agent.simulator.control import control_routes, fallback_routes
+from agent.simulator.core import Services
+from agent.simulator.ews.routes import routes as ews_routes
+from agent.simulator.faults import FaultMiddleware, WireFaults, parse_wire
+from agent.simulator.graph.routes import routes as graph_routes
+from agent.simulator.identity.routes import routes as identity_routes
+from agent.simulator.identity.tokens import TokenService
+from agent.simulator.reqlog import LogMiddleware, OpsMarkMiddleware, RequestLog
+from agent.simulator.scenarios.load import Scenario, build_scenario, expand_breaks, load_scenario
+from agent.simulator.sharepoint.routes import routes as sharepoint_routes
+from agent.simulator.state.tenant import Tenant
 
-SERVICE_MODULES = ("graph", "ews", "sharepoint", "identity")  # identity last: its paths are the most generic
 START_TIMEOUT_S = 10.0
 
 
 def service_routes(svc: Services) -> list[BaseRoute]:
-    """Routes of every service module present; a module not written yet is skipped."""
-    found: list[BaseRoute] = []
-    for name in SERVICE_MODULES:
-        qualified = f"{__package__}.{name}"
-        try:
-            module = importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            if exc.name == qualified:
-                continue
-            raise
-        found.extend(module.routes(svc))
-    return found
+    """Every simulated service's routes; identity last, its paths being the most generic."""
+    return [*graph_routes(svc), *ews_routes(svc), *sharepoint_routes(svc), *identity_routes(svc)]
 
 
 class _NoIdleCancelNoise(logging.Filter):

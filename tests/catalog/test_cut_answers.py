@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agent.catalog.licensing import ExchangePlanMissing
-from agent.catalog.target_site import TargetSiteMissing
+from agent.catalog.mail.account_unlicensed import ExchangePlanMissing
+from agent.catalog.sharepoint.target_site_missing import TargetSiteMissing
 from agent.clients.graph import GraphAdapter
 from agent.clients.graph_view import GraphObject
 from agent.model import Status

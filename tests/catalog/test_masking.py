@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog.accounts import CredentialsRejected
-from agent.catalog.conditional_access import BlockedByMfa
-from agent.catalog.licensing import ExchangePlanMissing
+from agent.catalog.mail.account_unlicensed import ExchangePlanMissing
+from agent.catalog.mail.bad_credentials import CredentialsRejected
+from agent.catalog.mail.mfa_blocks_service_account import BlockedByMfa
 from agent.model import Status
 from agent.simulator import Simulator
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.e2e.harness import World
 
 EXO = "mail-exo"

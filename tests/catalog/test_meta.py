@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from agent import registry
-from agent.playbook import load_playbooks
+from agent.playbook.load import load_playbooks
 from agent.registry import Detector, Fixer
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.config import Config, load_config
+from agent.config.model import Config, load_config
 from agent.simulator import Simulator
 
 

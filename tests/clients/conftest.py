@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Config
+from agent.config.model import Config
 from agent.simulator import Simulator
 from tests.clients import sim_config
 

@@ -18,9 +18,9 @@ from azure.identity import (
 )
 
 from agent.clients.tokens import AssertionOnly, admin_credential
-from agent.config import load_config
+from agent.config.model import load_config
 from agent.errors import ConfigError
-from tests.test_config import GUID, MINIMAL
+from tests.config.test_config import GUID, MINIMAL
 
 
 def _tenant(tmp_path: Path, admin: dict[str, Any]) -> Any:

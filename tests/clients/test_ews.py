@@ -9,7 +9,7 @@ import pytest
 
 from agent.clients import ReadFailed, Throttled, clients_factory
 from agent.clients.ews import challenge_schemes, ews_challenge, probe_ews_basic
-from agent.config import Config
+from agent.config.model import Config
 from agent.retry import RetryPolicy
 from agent.simulator import Simulator
 from tests.clients import RecordingSleep, requests_to

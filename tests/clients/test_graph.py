@@ -10,12 +10,18 @@ import pytest
 from agent import redact
 from agent.clients import Clients, ReadFailed, Throttled, WriteFailed, clients_factory
 from agent.clients.graph import GraphAdapter, as_dict, graph_base_url
-from agent.config import Config
+from agent.config.model import Config
 from agent.context import DryRunWrite, WriteGuard
 from agent.retry import RetryPolicy
 from agent.simulator import Simulator
-from agent.simulator.contoso import ADMIN_APP_ID, CONNECTOR_APP_ID, E3, EXCHANGE_STANDARD, GRAPH_ROLES
-from agent.simulator.state import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP, GRAPH_APP_ID
+from agent.simulator.scenarios.contoso import (
+    ADMIN_APP_ID,
+    CONNECTOR_APP_ID,
+    E3,
+    EXCHANGE_STANDARD,
+    GRAPH_ROLES,
+)
+from agent.simulator.state.tenant import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP, GRAPH_APP_ID
 from tests.clients import RecordingSleep, requests_to
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -17,10 +17,10 @@ from msgraph.generated.models.federated_identity_credential import FederatedIden
 from msgraph.generated.models.key_credential import KeyCredential
 
 from agent.simulator import Simulator
-from agent.simulator.contoso import make_certificate
-from agent.simulator.identity_device import INTERVAL_KEY
+from agent.simulator.identity.device import INTERVAL_KEY
+from agent.simulator.scenarios.contoso import make_certificate
 from tests.simulator import identity_kw
-from tests.simulator.test_graph import graph_client
+from tests.simulator.graph.test_graph import graph_client
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -20,7 +20,7 @@ from agent.clients.tokens import (
     sharepoint_scope,
     user_realm,
 )
-from agent.config import Config
+from agent.config.model import Config
 from agent.simulator import Simulator
 from tests.clients import requests_to
 

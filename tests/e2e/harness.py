@@ -12,13 +12,13 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.main import app
 from agent.clients import Clients
-from agent.config import load_config
+from agent.config.model import load_config
 from agent.context import Context, WriteGuard
 from agent.simulator import Simulator
-from agent.simulator.contoso import ADMIN_APP_ID
-from agent.simulator.state import GRAPH_APP_ID
+from agent.simulator.scenarios.contoso import ADMIN_APP_ID
+from agent.simulator.state.tenant import GRAPH_APP_ID
 
 E2E_USERS = 8  # small tenants keep every e2e test fast
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog.app_certificate import CertificateNotRegistered, RegisterCertificate
-from agent.catalog.app_keys import connector_certificate
+from agent.catalog.files.app_certificate_missing import CertificateNotRegistered, RegisterCertificate
+from agent.catalog.shared.app_keys import connector_certificate
 from agent.clients.tokens import probe_app_certificate
-from agent.config import load_config
+from agent.config.model import load_config
+from agent.config.secrets import SecretRef
 from agent.model import Status
-from agent.secrets import SecretRef
 from agent.simulator import Simulator
-from agent.simulator.contoso import CONNECTOR_APP_ID, AppCertificate, make_certificate
+from agent.simulator.scenarios.contoso import CONNECTOR_APP_ID, AppCertificate, make_certificate
 from tests.e2e.harness import World
 from tests.resilience import MAIL_PLAYBOOKS
 

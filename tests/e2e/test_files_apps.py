@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.simulator.contoso import CONNECTOR_APP_ID, GRAPH_ROLES
+from agent.simulator.scenarios.contoso import CONNECTOR_APP_ID, GRAPH_ROLES
 from tests.e2e.harness import World, fix_cycle
 
 CONNECTOR = "files-onedrive"

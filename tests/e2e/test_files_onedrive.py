@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from agent.simulator.contoso import ACCOUNT_UPN
-from agent.simulator.state import login_name, personal_path
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
+from agent.simulator.state.tenant import login_name, personal_path
 from tests.e2e.harness import World, fix_cycle
 
 CONNECTOR, CAUSE = "files-onedrive", "no-onedrive-access"

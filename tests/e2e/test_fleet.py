@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent.cli import app
+from agent.cli.main import app
 from tests.e2e.harness import Result, World
 from tests.pg import fresh_database
 

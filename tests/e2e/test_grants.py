@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from agent.grants_store import GrantStore
-from agent.simulator.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID
-from agent.simulator.state import EXCHANGE_APP_ID, login_name, personal_path
-from agent.statedir import JOURNAL_NAME
+from agent.journal.grants import GrantStore
+from agent.journal.statedir import JOURNAL_NAME
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID
+from agent.simulator.state.tenant import EXCHANGE_APP_ID, login_name, personal_path
 from tests.e2e.harness import World
 from tests.e2e.test_files_onedrive import account_is_admin, fail_sites, upn
 

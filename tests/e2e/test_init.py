@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.config import load_config
+from agent.cli.main import app
+from agent.config.model import load_config
 from agent.simulator import Simulator
-from agent.simulator.graph_roles import APPLICATION_ADMIN, GLOBAL_ADMIN
-from agent.simulator.identity_device import INTERVAL_KEY
-from agent.simulator.state import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP
+from agent.simulator.graph.roles import APPLICATION_ADMIN, GLOBAL_ADMIN
+from agent.simulator.identity.device import INTERVAL_KEY
+from agent.simulator.state.tenant import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 APP_NAME = "m365-401-agent"
@@ -119,7 +119,7 @@ def test_rerun_refuses_to_overwrite_and_update_resyncs(sim: Simulator, tmp_path:
     assert again.exit_code == 2 and "exists" in again.stderr and "--force" in again.stderr
     refused = s.init("--force", "--no-connectors")  # the app exists: refused before any run is journaled
     assert refused.exit_code == 2 and "--update" in refused.stderr
-    from agent.journal import Journal
+    from agent.journal.store import Journal
 
     with Journal.in_dir(tmp_path / "state") as journal:
         assert [r.mode for r in journal.runs()] == ["init"]
@@ -206,8 +206,8 @@ def test_connectors_add_asks_only_for_the_secrets_and_takes_a_pfx(sim: Simulator
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
-    from agent.init.connectors_cli import add_connector
-    from agent.simulator.contoso import make_certificate
+    from agent.cli.connectors import add_connector
+    from agent.simulator.scenarios.contoso import make_certificate
 
     s = Setup(sim, tmp_path)
     assert s.init("--no-connectors").exit_code == 0
@@ -239,7 +239,7 @@ def test_connectors_add_asks_only_for_the_secrets_and_takes_a_pfx(sim: Simulator
 
 
 def test_adopt_uses_an_existing_app_and_undo_restores_it(sim: Simulator, tmp_path: Path) -> None:
-    from agent.simulator.contoso import ADMIN_APP_ID
+    from agent.simulator.scenarios.contoso import ADMIN_APP_ID
 
     s = Setup(sim, tmp_path)
     sim.apply_scenario({"users": 4})  # the agent's app exists, registered by hand

@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 import pytest
 
-from agent.catalog.accounts import RestoreSignIn
-from agent.catalog.apps import RotateClientSecret
-from agent.catalog.licensing import AssignExchangeLicence
+from agent.catalog.files.app_credentials_invalid import RotateClientSecret
+from agent.catalog.mail.account_unlicensed import AssignExchangeLicence
+from agent.catalog.mail.bad_credentials import RestoreSignIn
 from agent.clients.errors import translate
 from agent.clients.graph import GraphAdapter
 from agent.clients.sharepoint import SharePointAdapter
-from agent.simulator.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID, TARGET_SITE
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID, TARGET_SITE
 from tests.e2e.harness import World
 
 HIGH = ("--yes", "--allow-risk", "high")

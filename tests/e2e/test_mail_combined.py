@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.e2e.harness import World
 
 EXO, ONPREM = "mail-exo", "mail-onprem"

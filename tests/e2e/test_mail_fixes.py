@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.simulator.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID, EXCHANGE_STANDARD
-from agent.simulator.state import EXCHANGE_APP_ID
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID, EXCHANGE_STANDARD
+from agent.simulator.state.tenant import EXCHANGE_APP_ID
 from tests.e2e.harness import World, fix_cycle
 
 EXO = "mail-exo"

@@ -51,8 +51,8 @@ def test_heal_renews_the_agents_certificate_and_undo_restores_it(sim: Simulator,
 def test_add_key_needs_a_proof_signed_by_a_current_key(sim: Simulator, tmp_path: Path) -> None:
     import requests
 
-    from agent.own_certificate import proof
-    from agent.simulator.contoso import make_certificate
+    from agent.simulator.scenarios.contoso import make_certificate
+    from agent.trust.own_certificate import proof
 
     s = Setup(sim, tmp_path)
     assert s.init("--no-connectors").exit_code == 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from agent.catalog.accounts import RestoreSignIn
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.catalog.mail.bad_credentials import RestoreSignIn
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.e2e.harness import World
 
 HIGH = ("--yes", "--allow-risk", "high")

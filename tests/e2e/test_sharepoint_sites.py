@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.simulator.contoso import ACCOUNT_UPN, SOURCE_SITE, TARGET_SITE
-from agent.simulator.state import FULL_CONTROL_ROLE_DEF, RoleAssignment, Site, login_name
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN, SOURCE_SITE, TARGET_SITE
+from agent.simulator.state.tenant import FULL_CONTROL_ROLE_DEF, RoleAssignment, Site, login_name
 from tests.e2e.harness import World, fix_cycle
 
 CONNECTOR = "sp-sites"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.e2e.harness import World
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from agent.init.grants import resolve, tier_permissions
-from agent.permission_manifest import RESOURCE_APP_IDS
-from agent.permissions import GRAPH, SHAREPOINT
-from agent.playbook import load_playbooks
+from agent.playbook.load import load_playbooks
+from agent.playbook.manifest import RESOURCE_APP_IDS
+from agent.playbook.permissions import GRAPH, SHAREPOINT
 
 
 def test_unknown_names_are_reported_not_fatal_and_conditional_ones_wait() -> None:

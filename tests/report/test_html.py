@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.report import render
+from agent.report.render import render
 from tests.report import STATUSES, sample_report
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from agent.report import FORMATS, counts, prepare, render
+from agent.report.data import counts
+from agent.report.render import FORMATS, prepare, render
 from tests.report import SECRET, STATUSES, sample_report
 
 

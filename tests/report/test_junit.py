@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from agent.report import render
+from agent.report.render import render
 from tests.report import sample_report
 
 

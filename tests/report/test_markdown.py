@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.report import render
+from agent.report.render import render
 from tests.report import STATUSES, sample_report
 
 

@@ -11,7 +11,7 @@ import msgraph  # noqa: F401
 import office365.sharepoint.client_context  # noqa: F401
 from typer.testing import CliRunner
 
-from agent.cli import app
+from agent.cli.main import app
 
 
 def run_cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from agent.config import load_config
+from agent.config.model import load_config
 from agent.context import Context, WriteGuard
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.resilience.test_timeouts import CASES
 
 

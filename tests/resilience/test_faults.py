@@ -13,20 +13,20 @@ from typing import Any
 
 import pytest
 
-from agent import cli
-from agent.catalog.licensing import AssignExchangeLicence
+from agent.catalog.mail.account_unlicensed import AssignExchangeLicence
+from agent.cli import session
 from agent.clients import clients_factory
-from agent.config import load_config
+from agent.config.model import load_config
 from agent.context import WriteGuard
-from agent.engine import Engine, EngineSettings, exit_code_for
-from agent.heal import heal
-from agent.journal import Journal
+from agent.engine.core import Engine, EngineSettings, exit_code_for
+from agent.heal.policy import Policy
+from agent.heal.run import heal
+from agent.journal.pending import PendingStore
+from agent.journal.store import Journal
 from agent.model import Status
-from agent.pending import PendingStore
-from agent.playbook import load_playbooks
-from agent.policy import Policy
+from agent.playbook.load import load_playbooks
 from agent.simulator import Simulator
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.e2e.harness import Result, World
 from tests.resilience import MAIL_PLAYBOOKS
 
@@ -78,7 +78,7 @@ def licensed(world: World) -> bool:
 
 
 def heal_with(world: World, monkeypatch: pytest.MonkeyPatch, faults: PhasedFaults) -> Result:
-    monkeypatch.setattr(cli, "default_clients_factory", lambda: faults.factory)
+    monkeypatch.setattr(session, "default_clients_factory", lambda: faults.factory)
     try:
         return world.run("heal", "-o", "json", "--connector", EXO, "--only", CAUSE)
     finally:

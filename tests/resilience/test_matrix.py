@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from agent.lock import HealLock, LockBusy
+from agent.journal.lock import HealLock, LockBusy
 from agent.simulator import Simulator
 from tests.e2e.harness import World
 from tests.resilience import MAIL_PLAYBOOKS, REPO, change_states

@@ -11,8 +11,8 @@ import signal
 from pathlib import Path
 
 from agent.simulator import Simulator
-from agent.simulator.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID
-from agent.simulator.state import EXCHANGE_APP_ID
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN, CONNECTOR_APP_ID
+from agent.simulator.state.tenant import EXCHANGE_APP_ID
 from tests.e2e.harness import World
 from tests.resilience import MAIL_PLAYBOOKS, agent_process, change_states, kill_when
 

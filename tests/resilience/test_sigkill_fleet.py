@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from agent.simulator import Simulator
-from agent.simulator.contoso import ACCOUNT_UPN
-from agent.simulator.state import login_name, personal_path
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
+from agent.simulator.state.tenant import login_name, personal_path
 from tests.e2e.harness import World
 from tests.resilience import REPO, agent_process, change_states, kill_when
 

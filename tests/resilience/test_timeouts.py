@@ -14,7 +14,7 @@ import pytest
 from agent import deadline as deadlines
 from agent.clients.errors import ClientError
 from agent.simulator import Simulator
-from agent.simulator.contoso import ACCOUNT_UPN
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.e2e.harness import World
 from tests.resilience.test_deadlines import fast
 

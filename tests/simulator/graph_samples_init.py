@@ -17,9 +17,9 @@ from msgraph.generated.models.unified_role_assignment_collection_response import
 )
 from msgraph.generated.models.user import User
 
-from agent.own_certificate import proof
-from agent.simulator.contoso import CONNECTOR_APP_ID, build_contoso, make_certificate, material
-from agent.simulator.state import Tenant
+from agent.simulator.scenarios.contoso import CONNECTOR_APP_ID, build_contoso, make_certificate, material
+from agent.simulator.state.tenant import Tenant
+from agent.trust.own_certificate import proof
 
 # msgraph-sdk reaches /me through users/{user-id} (GraphServiceClient.me swaps the id for `me`), and
 # writes casts with the `graph` namespace alias: the SDK path a served /me route must match.

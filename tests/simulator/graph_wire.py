@@ -14,7 +14,7 @@ from msgraph.graph_request_adapter import options as GRAPH_DEFAULT_OPTIONS
 from msgraph_core import GraphClientFactory
 
 from agent.simulator import Simulator
-from agent.simulator.contoso import ACCOUNT_UPN, ADMIN_APP_ID
+from agent.simulator.scenarios.contoso import ACCOUNT_UPN, ADMIN_APP_ID
 
 GRAPH = "https://graph.microsoft.com"
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 import requests
 
 from agent.simulator import Simulator
-from agent.simulator.contoso import ADMIN_APP_ID, MICROSOFT_TENANT, VENDOR_APP_ID, VENDOR_TENANT
-from agent.simulator.state import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP
+from agent.simulator.scenarios.contoso import (
+    ADMIN_APP_ID,
+    MICROSOFT_TENANT,
+    VENDOR_APP_ID,
+    VENDOR_TENANT,
+)
+from agent.simulator.state.tenant import EXCHANGE_APP_ID, FULL_ACCESS_AS_APP
 from tests.simulator.conftest import TENANT
 from tests.simulator.test_init_support import _admin_token, _graph
 

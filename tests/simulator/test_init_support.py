@@ -20,12 +20,12 @@ import requests
 from azure.identity import CertificateCredential, DeviceCodeCredential
 
 from agent.simulator import Simulator
-from agent.simulator.contoso import make_certificate
-from agent.simulator.graph_roles import APPLICATION_ADMIN, GLOBAL_ADMIN
-from agent.simulator.identity_consent import AZURE_CLI_APP_ID
-from agent.simulator.identity_device import DEVICE_GRANT, INTERVAL_KEY
-from agent.simulator.scenarios_init import admin_without_role, block_device_code
-from agent.simulator.state import GRAPH_APP_ID, SHAREPOINT_APP_ID
+from agent.simulator.graph.roles import APPLICATION_ADMIN, GLOBAL_ADMIN
+from agent.simulator.identity.consent import AZURE_CLI_APP_ID
+from agent.simulator.identity.device import DEVICE_GRANT, INTERVAL_KEY
+from agent.simulator.scenarios.contoso import make_certificate
+from agent.simulator.scenarios.init import admin_without_role, block_device_code
+from agent.simulator.state.tenant import GRAPH_APP_ID, SHAREPOINT_APP_ID
 from tests.simulator.conftest import TENANT
 
 GRAPH = "https://graph.microsoft.com/.default"

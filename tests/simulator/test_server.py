@@ -20,13 +20,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
 
-from agent.cli_sim import embedded_sim, sim_app
+from agent.cli.sim import embedded_sim, sim_app
 from agent.simulator import Simulator
 from agent.simulator import server as server_module
 from agent.simulator.core import Services
+from agent.simulator.identity.tokens import TokenService
 from agent.simulator.reqlog import LogMiddleware, OpsMarkMiddleware, RequestLog
-from agent.simulator.scenarios import build_scenario
-from agent.simulator.tokens import TokenService
+from agent.simulator.scenarios.load import build_scenario
 
 
 def setting(config: Path, key: str) -> str:
@@ -153,7 +153,7 @@ def test_unknown_paths_answer_in_the_service_format(tenant: Simulator) -> None:
 
 
 def test_written_config_loads_and_keeps_secrets_in_0600_files(tenant: Simulator, tmp_path: Path) -> None:
-    from agent.config import load_config
+    from agent.config.model import load_config
 
     path = tenant.write_config(tmp_path / "agent.yaml")
     config = load_config(path)
@@ -188,7 +188,7 @@ def test_serve_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -
 
 def test_serve_runs_in_the_foreground_until_ctrl_c(tmp_path: Path) -> None:
     config = tmp_path / "agent.yaml"
-    code = "from agent.cli_sim import sim_app; sim_app(prog_name='agent sim')"
+    code = "from agent.cli.sim import sim_app; sim_app(prog_name='agent sim')"
     args = ["serve", "--break", "target-site-missing", "--users", "2", "--write-config", str(config)]
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})

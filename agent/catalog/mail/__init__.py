@@ -1,0 +1,1 @@
+"""Causes of mail connectors (Exchange Online, on-premises EWS): one module per playbooks/mail/ file."""

@@ -1,0 +1,1 @@
+"""Causes of SharePoint site connectors: one module per playbook in playbooks/sharepoint/."""

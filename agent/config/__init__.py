@@ -1,0 +1,1 @@
+"""The agent's configuration: tenants and connectors, secret references, clouds, a folder of files."""

@@ -1,0 +1,526 @@
+"""The run lifecycle, known here alone: diagnose -> plan -> approve -> apply -> verify -> journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from agent import deadline as deadlines
+from agent.context import DryRunWrite
+from agent.engine import deadline as stepping
+from agent.engine.approval import Approver, deny_all, refusal_reason
+from agent.engine.convergence import DEFAULT_MAX_ROUNDS, blockers, next_round, ordered, waiting_reason
+from agent.engine.shared_targets import merge_shared
+from agent.engine.steps import (
+    Binding,
+    ClientsFactory,
+    apply_plan,
+    bind_clients,
+    detect_safely,
+    gather_all,
+    plan_changes,
+    raise_if_dry_run_write,
+    short_reason,
+)
+from agent.engine.verify import Backoff, poll_until_ok
+from agent.errors import BadInput
+from agent.journal.store import Journal, plain
+from agent.model import Finding, Outcome, Plan, Risk, RunReport, Status, Step
+from agent.redact import redact, redact_obj
+from agent.registry import Detector, Fixer
+
+if TYPE_CHECKING:
+    from agent.config.model import Config, Connector, Tenant
+
+Sleep = Callable[[float], Awaitable[None]]
+ADVICE_ONLY = "no automatic fix for this cause: the agent has nothing to change; follow the advice"
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (DESIGN section 7); monitoring reads them."""
+
+    OK = 0  # healthy, or everything fixed and verified
+    ERROR = 1  # the agent itself failed
+    BAD_INPUT = 2  # usage, config or playbook
+    ATTENTION = 3  # causes found, changes pending (dry-run, approval), or a detector could not tell
+    FIX_FAILED = 4  # a fix failed or stayed unverified
+
+
+def exit_code_for(outcomes: Sequence[Outcome]) -> ExitCode:
+    """The worst outcome decides; `unknown` is not healthy, so it needs attention (3)."""
+    statuses = {o.status for o in outcomes}
+    if statuses & {Status.FAILED, Status.UNVERIFIED}:
+        return ExitCode.FIX_FAILED
+    if statuses & {Status.FOUND, Status.PLANNED, Status.UNKNOWN, Status.SKIPPED}:
+        return ExitCode.ATTENTION
+    return ExitCode.OK
+
+
+class PlaybookLike(Protocol):
+    """What the engine needs from a playbook (agent.playbook.load.Playbook)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def applies_to(self) -> Any: ...
+
+    @property
+    def advice(self) -> str: ...
+
+    @property
+    def risk(self) -> Risk | None: ...
+
+    def make_detector(self) -> Detector: ...
+
+    def make_fixer(self) -> Fixer | None: ...
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Knobs of a run: per-tenant concurrency, detector timeout, verify rhythm, converging rounds."""
+
+    concurrency: int = 4
+    detect_timeout_s: float | None = 120.0
+    verify: Backoff = field(default_factory=Backoff)
+    max_rounds: int = DEFAULT_MAX_ROUNDS  # a fix run detects again what its fixes unmasked, this often
+    deadline_s: float | None = None  # the whole run; past it the rest is reported, never waited for
+    verify_full: bool = False  # verify re-runs the whole detect, not only what the fix changed
+    cause_deadline_s: float | None = None  # one cause's own work (all its phases); past it, its rest
+
+
+@dataclass
+class Job:
+    """One (connector, cause) pair as it moves through the lifecycle."""
+
+    tenant: Tenant
+    connector: Connector
+    playbook: PlaybookLike
+    detector: Detector
+    fixer: Fixer | None
+    finding: Finding | None = None
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)  # every change of the run, all rounds
+    round: int = 1  # the round of the converging run that last detected this job
+    uncertain: str | None = None  # why its last write's answer was lost: verify's read settles it
+    budget: stepping.CauseBudget | None = None  # its own deadline (--cause-deadline), once it started
+    follows: Job | None = None  # the job whose plan carries this one's write too (shared_targets)
+
+    @property
+    def cause(self) -> str:
+        return self.playbook.id
+
+
+class Engine:
+    """Runs diagnose, fix (or dry-run) and undo over the configured connectors."""
+
+    grant_hook: Any = None  # grants.timebox.GrantHook: stamps grant steps with their expiry, records them
+
+    def __init__(self, config: Config, playbooks: Sequence[PlaybookLike], journal: Journal,
+                 clients_factory: ClientsFactory, approver: Approver = deny_all, *,
+                 sleep: Sleep = asyncio.sleep, clock: Callable[[], float] = time.monotonic,
+                 settings: EngineSettings | None = None, config_path: str | None = None,
+                 argv: Sequence[str] = (), hints: Mapping[str, str] | None = None) -> None:
+        self.config, self.playbooks, self.journal = config, list(playbooks), journal
+        self.clients_factory, self.approver = clients_factory, approver
+        self.sleep, self.clock, self.settings = sleep, clock, settings or EngineSettings()
+        self.config_path, self.argv = config_path, list(argv)
+        self.hints = dict(hints or {})  # connector -> error text it failed with: ranks its detectors
+        self._grants: dict[str, Any] = {}  # tenant -> task reading the admin app's granted permissions
+
+    # public modes ---------------------------------------------------------------------------
+    async def diagnose(self, connector: str | None = None, only: Sequence[str] = ()) -> RunReport:
+        jobs = self.jobs(connector, only)
+        return await self._run("diagnose", lambda run_id: self._diagnose(jobs))
+
+    async def fix(self, connector: str | None = None, only: Sequence[str] = (),
+                  dry_run: bool = False) -> RunReport:
+        jobs = self.jobs(connector, only)
+        mode = "dry-run" if dry_run else "fix"
+        return await self._run(mode, lambda run_id: self._fix(run_id, jobs, dry_run))
+
+    async def undo(self, run_id: str, dry_run: bool = False) -> RunReport:
+        from agent.engine.undo import Undo
+
+        undo = Undo(self, run_id, dry_run)  # checks the run, connectors and fixers before any write
+        return await self._run("undo-dry-run" if dry_run else "undo", undo.run, undoes=run_id)
+
+    async def revoke(self, grants: Sequence[Any], store: Any, dry_run: bool = False) -> RunReport:
+        """Revoke time-boxed grants (agent.journal.grants.Grant) as a `revoke` run, like an undo of each."""
+        from agent.engine.grants import Revoke
+
+        revoke = Revoke(self, grants, store, dry_run)  # resolves connectors and fixers before any write
+        return await self._run("revoke-dry-run" if dry_run else "revoke", revoke.run)
+
+    async def run_jobs(self, mode: str, jobs: list[Job],
+                       on_start: Callable[[str], None] | None = None) -> RunReport:
+        """Fix exactly `jobs` as a `mode` run (heal, approve); `on_start` learns the run id first."""
+        async def body(run_id: str) -> list[Outcome]:
+            if on_start is not None:
+                on_start(run_id)
+            return await self._fix(run_id, jobs, dry_run=False)
+
+        return await self._run(mode, body)
+
+    # selection ------------------------------------------------------------------------------
+    def jobs(self, connector: str | None, only: Sequence[str]) -> list[Job]:
+        """Every (connector, playbook) pair that applies; bad names are bad input."""
+        known = {pb.id for pb in self.playbooks}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise BadInput(f"unknown cause id {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        connectors = [self.config.connector(connector)] if connector else list(self.config.connectors)
+        jobs = []
+        for conn in connectors:
+            tenant = self.config.tenant_of(conn)
+            for pb in self.playbooks:
+                if (only and pb.id not in only) or conn.kind not in _kinds(pb.applies_to):
+                    continue
+                jobs.append(Job(tenant, conn, pb, pb.make_detector(), pb.make_fixer()))
+        return jobs
+
+    # lifecycle ------------------------------------------------------------------------------
+    async def _run(self, mode: str, body: Callable[[str], Awaitable[list[Outcome]]],
+                   undoes: str | None = None) -> RunReport:
+        targets = {conn.name: self.config.tenant_of(conn).location() for conn in self.config.connectors}
+        run_id = self.journal.start_run(mode, self.config_path, self.argv, undoes, targets)
+        report = RunReport(run_id=run_id, mode=mode, started=self.journal.run(run_id).started)
+        limit = self.settings.deadline_s
+        try:
+            with deadlines.in_force(deadlines.Deadline(limit) if limit else None):
+                report.results = await body(run_id)
+        except BaseException as exc:
+            # what was journaled stays, and stays undoable
+            code = ExitCode.BAD_INPUT if isinstance(exc, BadInput) else ExitCode.ERROR
+            self.journal.finish_run(run_id, code)
+            raise
+        report.exit_code = int(exit_code_for(report.results))
+        for outcome in report.results:
+            self.journal.add_result(run_id, outcome)
+        self.journal.finish_run(run_id, report.exit_code)
+        report.finished = self.journal.run(run_id).finished
+        return report
+
+    def read_bindings(self, jobs: Sequence[Job]) -> dict[str, Binding]:
+        """One read binding per connector for detect and plan (its detectors share tokens)."""
+        return {c.name: bind_clients(self.clients_factory, t, c, write=False) for t, c in _connectors(jobs)}
+
+    @staticmethod
+    async def close(bindings: dict[str, Binding]) -> None:
+        for binding in bindings.values():
+            await binding.close()
+        bindings.clear()
+
+    async def _diagnose(self, jobs: list[Job]) -> list[Outcome]:
+        bindings = self.read_bindings(jobs)
+        try:
+            await self._detect_all(jobs, bindings, plan=False)
+        finally:
+            await self.close(bindings)
+        return [job.outcome for job in jobs if job.outcome is not None]
+
+    async def _detect_all(self, jobs: list[Job], bindings: dict[str, Binding], plan: bool) -> None:
+        """Detect (and plan) every job concurrently, at most N at a time per tenant."""
+        self._grants = {}  # read afresh each run (and in this run's event loop)
+        hints = self.hints or await self._bounded_hints(bindings)
+        await self._per_tenant(self._ranked(jobs, hints),
+                               lambda job: self._detect_and_plan(job, bindings[job.connector.name], plan),
+                               on_deadline=self._cut_detect)
+
+    async def _bounded_hints(self, bindings: dict[str, Binding]) -> dict[str, str]:
+        """The hints within a few seconds and the run's deadline: a stalled sign-in only loses the order."""
+        hints: dict[str, str] = {}
+        with contextlib.suppress(stepping.DeadlinePassed):
+            async with stepping.within(stepping.HINT_CAP_S):
+                hints = await self._probe_hints(bindings)
+        return hints
+
+    def _cut_detect(self, job: Job) -> None:
+        status, why = stepping.cut_detect(job)
+        job.outcome = self._outcome(job, status, reason=why)
+
+    @staticmethod
+    async def _probe_hints(bindings: dict[str, Binding]) -> dict[str, str]:
+        """Each connector's first sign-in, as the connector does it: the error text it fails with."""
+        async def one(name: str, binding: Binding) -> tuple[str, str | None]:
+            probe = getattr(binding.clients, "connector_probe", None)
+            try:
+                return name, (await probe()) if probe is not None else None
+            except Exception:  # a probe that cannot run only loses the ordering, never the diagnosis
+                return name, None
+
+        pairs = await asyncio.gather(*(one(name, b) for name, b in bindings.items()))
+        return {name: text for name, text in pairs if text}
+
+    def _ranked(self, jobs: list[Job], hints: Mapping[str, str]) -> list[Job]:
+        """Jobs whose causes a connector's error text (hints) points at start first; others keep order."""
+        if not hints:
+            return jobs
+        from agent.explain.rank import knowledge_from_playbooks, rank_causes
+
+        knowledge = knowledge_from_playbooks(self.playbooks)
+        rank: dict[tuple[str, str], int] = {}
+        for name, text in hints.items():
+            ids = [job.cause for job in jobs if job.connector.name == name]
+            rank.update({(name, cid): i for i, cid in enumerate(rank_causes(text, ids, knowledge))})
+        return sorted(jobs, key=lambda job: rank.get((job.connector.name, job.cause), len(jobs)))
+
+    async def _per_tenant(self, jobs: Sequence[Job], work: Callable[[Job], Awaitable[None]],
+                          on_deadline: Callable[[Job], None] | None = None) -> None:
+        """Run `work` on every job concurrently, bounded by a semaphore per tenant and the run's deadline
+        (`on_deadline` says what became of a job it stopped, waiting or working)."""
+        semaphores: dict[str, asyncio.Semaphore] = {}
+
+        async def held(job: Job) -> None:
+            sem = semaphores.setdefault(job.tenant.name, asyncio.Semaphore(self.settings.concurrency))
+            async with sem, stepping.cause_scope(job, self.settings.cause_deadline_s):
+                await work(job)
+
+        async def one(job: Job) -> None:
+            if on_deadline is None:
+                await held(job)
+            else:
+                await stepping.bounded(held(job), lambda: on_deadline(job))
+
+        await gather_all(one(job) for job in jobs)
+
+    async def _detect_and_plan(self, job: Job, binding: Binding, plan: bool) -> None:
+        ctx = binding.context(job.cause)
+        job.finding = await detect_safely(job.detector, ctx, self.settings.detect_timeout_s)
+        job.outcome = self._outcome(job, job.finding.status)
+        if plan and job.finding.status == Status.FOUND and job.fixer is None:  # advice-only: say so plainly
+            job.outcome = self._outcome(job, Status.FOUND, reason=ADVICE_ONLY)
+        if not plan or job.finding.status != Status.FOUND or job.fixer is None:
+            return  # never plan on ok or unknown
+        missing = await self._missing_permissions(job, binding)
+        if missing:  # planning and applying would fail on the same grant: none of its APIs is called
+            job.outcome = self._outcome(job, Status.SKIPPED,
+                                        reason=f"blocked: missing permission {', '.join(missing)}")
+            return
+        try:
+            job.plan = await job.fixer.plan(ctx, job.finding)  # a write here raises DryRunWrite: a bug
+        except (DryRunWrite, BadInput):
+            raise
+        except Exception as exc:
+            raise_if_dry_run_write(exc)
+            job.outcome = self._outcome(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
+            return
+        job.plan.risk = _max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
+        if self.grant_hook is not None:
+            self.grant_hook.annotate(job)
+        job.outcome = self._outcome(job, Status.FOUND)
+        if job.plan.empty:
+            note = job.plan.note or "the fix found nothing to change"
+            job.outcome = self._outcome(job, Status.SKIPPED, reason=note)
+
+    async def _missing_permissions(self, job: Job, binding: Binding) -> list[str]:
+        """The fixer's permissions the admin app's token lacks; none when the token cannot tell."""
+        from agent.playbook.permissions import granted_permissions, missing_permissions
+
+        if job.tenant.name not in self._grants:  # read once per tenant and run, shared by its jobs
+            self._grants[job.tenant.name] = asyncio.ensure_future(granted_permissions(binding.clients))
+        granted = await self._grants[job.tenant.name]
+        return [] if granted is None else missing_permissions(type(job.fixer), granted)
+
+    async def _fix(self, run_id: str, jobs: list[Job], dry_run: bool) -> list[Outcome]:
+        """Rounds of detect, plan, apply and verify, until a round fixes nothing (DESIGN: converge).
+
+        A round detects again only what the previous round's fixes may have changed: the jobs that
+        waited on, were masked by, or relate to a cause it fixed. Results come in fix order.
+        """
+        jobs = ordered(jobs)
+        todo = jobs
+        for round_no in range(1, max(1, self.settings.max_rounds) + 1):
+            applied = await self._round(run_id, todo, jobs, dry_run, round_no)
+            todo = [] if dry_run or not applied or stepping.expired() else next_round(jobs, applied)
+            if not todo:
+                break
+        for job in todo:  # the round budget ran out with these still worth another look
+            assert job.outcome is not None
+            job.outcome.reason = f"{job.outcome.reason or job.outcome.status.value} (the run stopped " \
+                                 f"after {self.settings.max_rounds} rounds)"
+        return [job.outcome for job in jobs if job.outcome is not None]
+
+    async def _round(self, run_id: str, todo: list[Job], jobs: list[Job], dry_run: bool,
+                     round_no: int) -> list[Job]:
+        """One round over `todo`: detect and plan, then apply in order what may be applied; verify it."""
+        for job in todo:
+            job.round, job.finding, job.plan = round_no, None, None
+        bindings = self.read_bindings(todo)
+        applied = []
+        try:
+            await self._detect_all(todo, bindings, plan=True)
+            merge_shared(todo)
+            for job in todo:  # one at a time: approval may ask a person, and fixes follow their order
+                if job.changes and job.finding is not None and job.finding.status == Status.OK:
+                    job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
+                                                reason=f"verified in round {round_no}, after an earlier "
+                                                       "round's fix")
+                if job.plan is None or job.plan.empty:
+                    continue
+                if blockers(job):  # the plan names what another cause's fix creates: not yet
+                    job.outcome = self._outcome(job, Status.PLANNED, reason=waiting_reason(job, jobs),
+                                                changes=[*job.changes, *plan_changes(job.plan)])
+                elif dry_run or not self.approver(job.plan):
+                    reason = None if dry_run else refusal_reason(self.approver, job.plan)
+                    job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
+                                                changes=[*job.changes, *plan_changes(job.plan)])
+                elif stepping.expired(job):  # no write starts after the deadline
+                    job.outcome = self._outcome(job, Status.FOUND,
+                                                reason=stepping.reason("its fix was applied", job))
+                elif await self._bounded_apply(run_id, job):
+                    applied.append(job)
+        finally:
+            await self.close(bindings)
+        followers = self._followers(todo, applied)
+        await self._per_tenant([*applied, *followers], self._verify, on_deadline=self._cut_verify)
+        return applied
+
+    def _followers(self, todo: list[Job], applied: list[Job]) -> list[Job]:
+        """Jobs whose only write another job's plan made: verified when it landed, else reported as it."""
+        verify = []
+        for job in todo:
+            if job.follows is None or job in applied or job.plan is None or not job.plan.empty:
+                continue
+            owner = job.follows.outcome
+            if job.follows in applied:
+                verify.append(job)
+            elif owner is not None:
+                job.outcome = self._outcome(job, owner.status, reason=f"{job.plan.note}; {owner.reason or ''}"
+                                            .rstrip("; "), changes=owner.changes)
+        return verify
+
+    async def _bounded_apply(self, run_id: str, job: Job) -> bool:
+        """_apply within the deadline; a write it interrupts stays journaled as it is, and undoable."""
+        try:
+            async with stepping.cause_scope(job, self.settings.cause_deadline_s):
+                return await self._apply(run_id, job)
+        except stepping.DeadlinePassed:
+            job.changes += stepping.interrupted_changes(self.journal, run_id, job)
+            why = stepping.reason(f"this fix finished; its changes stay journaled as they are (agent undo "
+                                  f"{run_id} reverses them)", job)
+            job.outcome = self._outcome(job, Status.FAILED, reason=why, changes=job.changes)
+            return False
+
+    def _cut_verify(self, job: Job) -> None:
+        job.outcome = self._outcome(job, Status.UNVERIFIED, changes=job.changes,
+                                    reason=stepping.reason("this fix was verified", job))
+
+    async def _apply(self, run_id: str, job: Job) -> bool:
+        assert job.plan is not None and job.fixer is not None
+        binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=True)
+        try:
+            changes, error = await apply_plan(self.journal, run_id, job.fixer, job.plan,
+                                              binding.context(job.cause), round_no=job.round)
+        finally:
+            await binding.close()
+        job.changes += changes
+        if self.grant_hook is not None:
+            self.grant_hook.record(run_id, job, changes)
+        job.uncertain = error if changes and changes[-1].get("state") == "uncertain" else None
+        if job.uncertain is not None:
+            return not await self._not_made_yet(job, job.plan.steps[len(changes) - 1])
+        if error is not None:
+            job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
+                                        changes=job.changes)
+            return False
+        return True
+
+    async def _not_made_yet(self, job: Job, step: Step) -> bool:
+        """A write whose answer was lost, read back at once: when the tenant does not show it, say so now
+        rather than let verify poll the fixer's whole propagation time (15 minutes for a licence). The
+        journal keeps it `uncertain` all the same: the tenant may still show it later, and undo reads."""
+        assert job.fixer is not None
+        binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
+        try:
+            settled = await job.fixer.settle(binding.context(job.cause), step)
+        except DryRunWrite:
+            raise  # settle only reads: a write there is a bug, loudly
+        except Exception:  # a failed read settles nothing: verify's probe decides
+            return False
+        finally:
+            await binding.close()
+        if settled is None or settled.made:
+            return False
+        job.outcome = self._outcome(job, Status.FAILED, changes=job.changes,
+                                    reason=f"fix uncertain: {job.uncertain}; the tenant does not show it "
+                                           "made; undo reads the tenant again before reversing it")
+        return True
+
+    async def _verify(self, job: Job) -> None:
+        """Probe again with clients from a new factory call each time, until ok or the budget is spent."""
+        assert job.fixer is not None
+
+        async def probe() -> Finding:
+            binding = bind_clients(self.clients_factory, job.tenant, job.connector, write=False)
+            try:
+                found = None if self.settings.verify_full else job.finding
+                return await detect_safely(job.detector, binding.context(job.cause),
+                                           self.settings.detect_timeout_s, verifying=found)
+            finally:
+                await binding.close()
+
+        finding, attempts = await poll_until_ok(probe, job.fixer.propagation_s, sleep=self.sleep,
+                                                clock=self.clock, backoff=self.settings.verify)
+        if finding.status == Status.OK:
+            where = f"fixed in round {job.round}: " if job.round > 1 else ""
+            if job.follows is not None and job.plan is not None and job.plan.empty:
+                where += f"{job.plan.note}; "
+            lost = f" ({job.uncertain}; the probe shows it made)" if job.uncertain else ""
+            job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
+                                        reason=f"{where}verified after {attempts} probe(s){lost}")
+        elif job.uncertain is not None:
+            why = finding.reason or finding.summary or finding.status.value
+            job.outcome = self._outcome(
+                job, Status.FAILED, changes=job.changes,
+                reason=f"fix uncertain: {job.uncertain}; still {finding.status.value} after {attempts} "
+                       f"probe(s): {why}; undo reads the tenant before reversing it")
+        else:
+            why = finding.reason or finding.summary or finding.status.value
+            reason = f"still {finding.status.value} after {attempts} probe(s) over " \
+                     f"{job.fixer.propagation_s:g}s: {why}"
+            job.outcome = self._outcome(job, Status.UNVERIFIED, reason=reason, changes=job.changes)
+
+    # internals ------------------------------------------------------------------------------
+    def _outcome(self, job: Job, status: Status, reason: str | None = None,
+                 changes: list[dict[str, Any]] | None = None) -> Outcome:
+        """The result line; redacted here so every renderer and the journal get it clean."""
+        finding = job.finding or Finding(status)
+        why = reason if reason is not None else finding.reason
+        return Outcome(
+            connector=job.connector.name, cause=job.cause, status=status,
+            evidence=redact_obj(plain(finding.evidence)), summary=redact(finding.summary),
+            reason=redact(why) if why else why, changes=changes or [],
+            advice="" if status == Status.OK else (job.playbook.advice or ""), risk=self._risk(job),
+            round=job.round, masked_by=list(finding.masked_by) if status == Status.UNKNOWN else [],
+            waits_on=blockers(job) if status == Status.PLANNED else [])
+
+    @staticmethod
+    def _risk(job: Job) -> str | None:
+        if job.plan is not None:
+            return job.plan.risk.value
+        if job.fixer is not None:
+            return _max_risk(job.fixer.risk, job.playbook.risk).value
+        return None
+
+
+def _kinds(applies_to: Any) -> set[str]:
+    return {getattr(k, "value", k) for k in (applies_to or [])}
+
+
+def _connectors(jobs: Sequence[Job]) -> list[tuple[Tenant, Connector]]:
+    seen: dict[str, tuple[Tenant, Connector]] = {}
+    for job in jobs:
+        seen.setdefault(job.connector.name, (job.tenant, job.connector))
+    return list(seen.values())
+
+
+def _max_risk(*risks: Risk | None) -> Risk:
+    """A playbook may raise a fixer's risk, never lower it."""
+    return max((r for r in risks if r is not None), key=lambda r: r.rank, default=Risk.MEDIUM)

@@ -1,0 +1,271 @@
+"""Error text -> ranked causes with evidence, or what else the error most likely is."""
+
+from __future__ import annotations
+
+import codecs
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from agent.errors import BadInput
+from agent.explain.knowledge import Entry, Knowledge, knowledge_from_playbooks, load_knowledge
+from agent.explain.signals import (
+    Signals,
+    match_code,
+    match_exception,
+    match_header,
+    match_pattern,
+    match_status,
+    match_text,
+    read_signals,
+)
+from agent.explain.vocab import Clue, in_context
+
+__all__ = ["Explanation", "Match", "explain", "explanation_data", "knowledge_from_playbooks",
+           "load_knowledge", "rank_causes", "read_input", "render_text"]
+
+# Exact codes weigh most, then structure (headers, exception classes), then phrases and patterns, then a
+# context (service + scheme + status), and a bare HTTP status least; the entry's own weight multiplies in.
+KIND_FACTOR = {"code": 3.0, "header": 2.0, "exception": 2.0, "pattern": 1.5, "text": 1.5, "context": 1.0,
+               "status": 0.5}
+STRONG = 1.0  # a match contributing less is a weak signal (a bare 401, a generic 401 phrase)
+SATURATION = 4.0  # score at which the evidence alone gives ~63% confidence
+AGAINST = 0.5  # a signal that speaks against a cause takes back this share of its points
+CLOSE = 0.5  # candidates within this share of the best score are worth telling apart on the tenant
+WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
+MAX_NEXT = 3
+
+_MATCHERS: dict[str, Callable[[Any, Signals], str | None]] = {
+    "code": match_code, "text": match_text, "pattern": match_pattern, "status": match_status,
+    "header": match_header, "exception": match_exception,
+}
+
+
+@dataclass
+class Match:
+    """How well one cause (or one unrelated error) explains the text, why, and what speaks against it."""
+
+    entry: Entry
+    score: float = 0.0
+    strongest: float = 0.0  # the largest single contribution: ties go to the more specific cause
+    evidence: list[str] = field(default_factory=list)
+    against: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    decided: bool = False  # a signal that is the reason itself holds for it (unrelated kinds only)
+    _points: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def strong(self) -> bool:
+        return self.strongest >= STRONG and self.score > 0
+
+    def add(self, points: float, evidence: str, source: str = "") -> None:
+        """One signal for it; the same signal from two sources counts once, at its higher weight."""
+        before = self._points.get(evidence)
+        if before is None:
+            self.evidence.append(evidence)
+        if source and source not in self.sources:
+            self.sources.append(source)
+        gain = points if before is None else max(0.0, points - before)
+        self._points[evidence] = max(points, before or 0.0)
+        self.score += gain
+        self.strongest = max(self.strongest, points)
+
+    def counter(self, points: float, evidence: str) -> None:
+        """A signal that speaks against it."""
+        if evidence not in self.against:
+            self.against.append(evidence)
+            self.score -= points * AGAINST
+
+
+@dataclass
+class Explanation:
+    causes: list[Match]
+    other: Match | None = None  # an unrelated error that explains the text better than any cause
+
+    @property
+    def next(self) -> list[str]:
+        """The command that tells the closest candidates apart on the tenant."""
+        if not self.causes:
+            return []
+        best = self.causes[0].score
+        close = [m.id for m in self.causes if m.score >= best * CLOSE][:MAX_NEXT]
+        return [f"agent diagnose --only {','.join(close)}"]
+
+
+def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
+    """Rank the causes the text points at; an unrelated error that fits better replaces them."""
+    knowledge = knowledge if knowledge is not None else load_knowledge()
+    signals = read_signals(text)
+    causes = {e.id: _score(e, signals) for e in knowledge.causes}
+    unrelated = {e.id: _score(e, signals) for e in knowledge.unrelated}
+    _apply_clues(knowledge.clues, signals, causes, unrelated)
+    matched = [m for m in causes.values() if m.score > 0]
+    others = [m for m in unrelated.values() if m.strong]
+    best_cause = max((m.score for m in matched if m.strong), default=0.0)
+    other = max(others, key=lambda m: (m.decided, m.score), default=None)
+    if other is not None and (other.decided or other.score > best_cause):
+        return Explanation([], other)
+    if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
+        matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
+    matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
+    _confidences(matched)
+    return Explanation(matched)
+
+
+def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
+                 unrelated: dict[str, Match]) -> None:
+    """Each vocabulary clue that holds adds to what it points at and counts against what it excludes;
+    priors come last and only to candidates something else already points at."""
+    for clue in sorted(clues, key=lambda c: c.prior):
+        evidence = _clue_evidence(clue, signals)
+        if evidence is None:
+            continue
+        target = (unrelated if clue.unrelated else causes).get(clue.target)
+        if clue.prior and (target is None or target.score <= 0):
+            continue
+        points = clue.weight * KIND_FACTOR[clue.kind]
+        if target is not None:
+            target.add(points, evidence, clue.source)
+            target.decided = target.decided or clue.decides
+        for cause in clue.against:
+            if cause in causes:
+                causes[cause].counter(points, evidence)
+
+
+def _clue_evidence(clue: Clue, signals: Signals) -> str | None:
+    if clue.services and not clue.services & signals.services:
+        return None
+    if clue.schemes and not clue.schemes & signals.schemes:
+        return None
+    if clue.kind == "context":
+        return in_context(clue.value, signals)
+    return _MATCHERS[clue.kind](clue.value, signals)
+
+
+def rank_causes(text: str, candidate_ids: Sequence[str], knowledge: Knowledge | None = None) -> list[str]:
+    """`candidate_ids` reordered: the causes the text points at first, best first; the rest in order."""
+    knowledge = knowledge if knowledge is not None else load_knowledge()
+    signals = read_signals(text)
+    wanted = set(candidate_ids)
+    matches = {e.id: _score(e, signals) for e in knowledge.causes if e.id in wanted}
+    _apply_clues(knowledge.clues, signals, matches, {})
+    scores = {cid: m.score for cid, m in matches.items()}
+    return sorted(candidate_ids, key=lambda cid: -scores.get(cid, 0.0))  # stable: ties keep their order
+
+
+def explanation_data(explanation: Explanation) -> dict[str, Any]:
+    """`{"causes": [{"id", "confidence", "evidence", ...}]}` best first, plus `other` when set."""
+    data: dict[str, Any] = {"causes": [
+        {"id": m.id, "confidence": m.confidence, "evidence": m.evidence, "against": m.against,
+         "sources": m.sources, "title": m.entry.title, "advice": m.entry.advice,
+         "next": f"agent diagnose --only {m.id}"} for m in explanation.causes]}
+    if explanation.next:
+        data["next"] = explanation.next
+    if explanation.other is not None:
+        entry = explanation.other.entry
+        data["other"] = {"kind": entry.id, "title": entry.title, "explanation": entry.advice,
+                         "evidence": explanation.other.evidence, "sources": explanation.other.sources}
+    return data
+
+
+def render_text(explanation: Explanation) -> str:
+    """For people: the causes with evidence and what to run, the best one's advice in full."""
+    if explanation.other is not None:
+        other = explanation.other
+        return (f"Not a connector cause: {other.entry.title}.\n"
+                f"  evidence: {'; '.join(other.evidence)}\n\n{other.entry.advice.rstrip()}\n")
+    if not explanation.causes:
+        return ("No known cause matches this text.\n"
+                "Run `agent diagnose` to probe every cause against the connectors.\n")
+    lines = []
+    weak = not any(m.strong for m in explanation.causes)
+    if weak:
+        lines += ["Only generic signals (a bare 401): any of these causes fits; `agent diagnose` tells.", ""]
+    for rank, m in enumerate(explanation.causes, 1):
+        lines += [f"{rank}. {m.id} (confidence {m.confidence:.2f}): {m.entry.title}",
+                  f"   evidence: {'; '.join(m.evidence)}"]
+        if m.against:
+            lines.append(f"   against: {'; '.join(m.against)}")
+    lines += ["", f"Next, to tell them apart on the tenant: {explanation.next[0]}"]
+    best = explanation.causes[0]
+    if not weak:
+        advice = ["  " + line for line in best.entry.advice.rstrip().splitlines()]
+        lines += ["", f"Advice for {best.id}:", *advice]
+    return "\n".join(lines) + "\n"
+
+
+def _score(entry: Entry, signals: Signals) -> Match:
+    match = Match(entry)
+    for symptom in entry.symptoms:
+        evidence = _MATCHERS[symptom.kind](symptom.value, signals)
+        if evidence is not None:
+            match.add(symptom.weight * KIND_FACTOR[symptom.kind], evidence)
+    return match
+
+
+def _confidences(matches: list[Match]) -> None:
+    """Evidence strength (saturating in the score) times the cause's share of all the evidence."""
+    total = sum(max(m.score, 0.0) for m in matches) or 1.0
+    for m in matches:
+        strength = 1.0 - math.exp(-m.score / SATURATION)
+        m.confidence = round(strength * math.sqrt(m.score / total), 2)
+
+
+
+MAX_INPUT = 10 * 1024 * 1024  # an error text, or the part of a log around it; more is not a paste
+_CONTROL = set(range(0, 9)) | {11, 12} | set(range(14, 32)) | {127}
+
+
+def read_input(text: str | None, file: Path | None, stdin: IO[Any], stdin_is_tty: bool) -> str:
+    """The error text: the argument, --file, or standard input (`-`, or no argument when piped)."""
+    if text is not None and file is not None:
+        raise BadInput("give the error text or --file LOG, not both")
+    if file is not None:
+        try:
+            with file.open("rb") as handle:  # bounded: --file /dev/zero must not fill the memory
+                data = handle.read(MAX_INPUT + 1)
+        except OSError as exc:
+            raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
+    elif text == "-" or (text is None and not stdin_is_tty):
+        data = stdin.read(MAX_INPUT + 1)
+        data = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    elif text is None:
+        raise BadInput("no error text: pass it as an argument, with --file LOG, or on standard input")
+    else:
+        data = text.encode("utf-8", "surrogateescape")
+    if len(data) > MAX_INPUT:
+        raise BadInput("the error text is larger than 10 MB: pass the part of the log around the error "
+                       "(for example `grep -B 5 -A 20 401 LOG | agent explain -`)")
+    result = decode(data)
+    if not result.strip():
+        raise BadInput("the error text is empty")
+    if _binary(result):
+        raise BadInput("the input is binary data, not an error text: pass the log as text")
+    return result
+
+
+def decode(data: bytes) -> str:
+    """UTF-8, or UTF-16 with a byte-order mark (Windows PowerShell's `>` redirection), or a Windows code
+    page: a log that is readable text gets an answer whatever its encoding."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _binary(text: str) -> bool:
+    """NUL bytes, or more than one character in ten a control character: not a text anyone pasted."""
+    if "\x00" in text:
+        return True
+    sample = text[:65536]
+    controls = sum(1 for ch in sample if ord(ch) in _CONTROL)
+    return controls * 10 > len(sample)

@@ -1,0 +1,1 @@
+"""Time-boxed grants: their lifetimes, what was granted, and what a listing shows."""

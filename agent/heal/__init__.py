@@ -1,0 +1,1 @@
+"""Unattended runs: the heal policy, its approvals, notifications, metrics and JSON logs."""

@@ -1,0 +1,1 @@
+"""What the agent remembers: runs, results, changes and their undo data, pending plans, grants, locks."""

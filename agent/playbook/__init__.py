@@ -1,0 +1,1 @@
+"""Playbooks: loading, schema, relations between causes, and the permissions they need."""

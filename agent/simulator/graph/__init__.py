@@ -1,0 +1,1 @@
+"""The simulated Microsoft Graph: users, applications, service principals, policies, sites, drives."""

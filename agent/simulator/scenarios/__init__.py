@@ -1,0 +1,1 @@
+"""Scenarios: the Contoso tenant and the breaks that put one cause into it."""

@@ -1,0 +1,1 @@
+"""The simulated SharePoint: site REST, tenant admin, CSOM and legacy sign-in."""

@@ -1,0 +1,1 @@
+"""Tests of agent.catalog.files, laid out as the package is."""

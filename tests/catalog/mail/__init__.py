@@ -1,0 +1,1 @@
+"""Tests of agent.catalog.mail, laid out as the package is."""

@@ -1,0 +1,1 @@
+"""Tests of agent.catalog.shared, laid out as the package is."""

@@ -1,0 +1,1 @@
+"""Tests of agent.catalog.sharepoint, laid out as the package is."""

@@ -1,0 +1,1 @@
+"""Tests of agent.cli, laid out as the package is."""

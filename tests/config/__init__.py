@@ -1,0 +1,1 @@
+"""Tests of agent.config, laid out as the package is."""

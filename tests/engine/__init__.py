@@ -1,0 +1,1 @@
+"""Tests of agent.engine, laid out as the package is."""

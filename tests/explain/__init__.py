@@ -1,0 +1,1 @@
+"""Tests of agent.explain, laid out as the package is."""

@@ -1,0 +1,106 @@
+"""How well explain names the cause of the labelled corpus, per split and per source family.
+
+`python -m tests.explain.corpus_measure` prints the table; tests/explain/test_explain.py asserts its floors.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.explain.knowledge import Knowledge, load_knowledge
+from agent.explain.rank import explain
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "errors" / "corpus.yaml"
+
+
+def expected_of(item: dict[str, Any]) -> list[str]:
+    value = item["expected"]
+    return [] if value is None else (value if isinstance(value, list) else [value])
+
+
+@dataclass
+class Tally:
+    """Hits over one slice of the corpus."""
+
+    causes: int = 0
+    top1: int = 0
+    top3: int = 0
+    unrelated: int = 0
+    not_a_cause: int = 0  # unrelated items given no cause (an unrelated kind, or nothing)
+    right_kind: int = 0
+    misses: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def rate(self, hits: int, total: int) -> float:
+        return hits / total if total else 0.0
+
+    @property
+    def top1_rate(self) -> float:
+        return self.rate(self.top1, self.causes)
+
+    @property
+    def top3_rate(self) -> float:
+        return self.rate(self.top3, self.causes)
+
+    @property
+    def unrelated_rate(self) -> float:
+        return self.rate(self.not_a_cause, self.unrelated)
+
+    def line(self, name: str) -> str:
+        return (f"{name:<18} causes {self.top1:>3}/{self.causes:<3} top-1 {self.top1_rate:>4.0%}  "
+                f"top-3 {self.top3_rate:>4.0%}   unrelated {self.not_a_cause:>3}/{self.unrelated:<3} "
+                f"{self.unrelated_rate:>4.0%} (right kind {self.right_kind})")
+
+
+def load(path: Path = CORPUS) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return items
+
+
+def score(item: dict[str, Any], knowledge: Knowledge, tally: Tally) -> None:
+    expected = expected_of(item)
+    result = explain(item["text"], knowledge)
+    ranked = [m.id for m in result.causes]
+    if not expected:
+        tally.unrelated += 1
+        tally.not_a_cause += not ranked
+        tally.right_kind += result.other is not None and result.other.id == item.get("other")
+        if ranked:
+            tally.misses.append((None, ranked[0], item["source"]))
+        return
+    tally.causes += 1
+    tally.top1 += bool(ranked) and ranked[0] in expected
+    tally.top3 += any(cid in expected for cid in ranked[:3])
+    if not ranked or ranked[0] not in expected:
+        tally.misses.append((expected, ranked[0] if ranked else None, item["source"]))
+
+
+def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, Tally]:
+    """Tallies keyed `all`, `split:<dev|test>`, `family:<family>` and `<split>/<family>`."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for item in items:
+        split, family = item.get("split", "dev"), item.get("family", "?")
+        for key in ("all", f"split:{split}", f"family:{family}", f"{split}/{family}"):
+            score(item, knowledge, tallies[key])
+    return dict(tallies)
+
+
+def main(argv: list[str]) -> int:
+    paths = [a for a in argv if not a.startswith("-")]
+    tallies = measure(load(Path(paths[0]) if paths else CORPUS), load_knowledge())
+    for key in sorted(tallies, key=lambda k: (k != "all", not k.startswith("split"), "/" in k, k)):
+        print(tallies[key].line(key))
+    if "-v" in argv or "--misses" in argv:
+        for miss in tallies["all"].misses:
+            print("  miss:", miss)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,186 @@
+"""explain as a differential: services, schemes and cloud read from the text, vocabulary clues with their
+sources (restricted by service, speaking against causes, counted once), the next command, input limits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import Result
+from typer.testing import CliRunner
+
+from agent.cli.main import app
+from agent.errors import PlaybookError
+from agent.explain.knowledge import Entry, Knowledge, unrelated_entries, vocabulary_clues
+from agent.explain.rank import MAX_INPUT, explain, explanation_data, render_text
+from agent.explain.signals import read_signals
+from agent.explain.vocab import Clue, ContextSpec, load_clues, vocabulary_files
+from agent.playbook.schema import Symptom
+from tests.explain.test_explain import CAUSES
+
+EWS_BASIC_ONLINE = ('The remote server returned an error: (401) Unauthorized. POST '
+                    'https://outlook.office365.com/EWS/Exchange.asmx WWW-Authenticate: Basic realm="x"')
+
+
+def _entry(cid: str, *symptoms: dict[str, object]) -> Entry:
+    return Entry(cid, cid.title(), f"advice for {cid}", tuple(Symptom.model_validate(s) for s in symptoms))
+
+
+def _clue(kind: str, value: object, target: str, weight: float = 3.0, **kw: object) -> Clue:
+    return Clue(kind, value, target, bool(kw.pop("unrelated", False)), weight,
+                "https://learn.microsoft.com/x", "toy", **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def toy() -> Knowledge:
+    causes = (_entry("creds"), _entry("mfa"), _entry("legacy"), _entry("grant"))
+    clues = (
+        _clue("code", "AADSTS50126", "creds"),
+        _clue("code", "AADSTS50076", "mfa", against=("creds",)),
+        _clue("code", "AADSTS50126", "creds", weight=2.0),  # the same signal from a second vocabulary
+        _clue("text", "access is denied", "grant", weight=2.0, services=frozenset({"ews"})),
+        _clue("context", ContextSpec(services=["ews"], schemes=["basic"], cloud="online"), "legacy"),
+        _clue("code", "AADSTS90002", "wrong-tenant", unrelated=True),
+    )
+    unrelated = (Entry("wrong-tenant", "Wrong tenant", "Check the tenant id.", ()),)
+    return Knowledge(causes, unrelated, clues)
+
+
+def test_signals_tell_the_service_the_scheme_and_the_cloud() -> None:
+    online = read_signals(EWS_BASIC_ONLINE)
+    assert "ews" in online.services and "basic" in online.schemes and online.cloud == "online"
+    onprem = read_signals("POST https://mail.contoso.local/EWS/Exchange.asmx: 401, WWW-Authenticate: NTLM")
+    assert onprem.cloud == "onprem" and "ntlm" in onprem.schemes
+    site = read_signals("GET https://contoso-my.sharepoint.com/personal/a_b/_api/web 403 Forbidden")
+    assert {"onedrive", "sharepoint"} <= site.services
+    federated = read_signals("https://sts.contoso.com/adfs/services/trust/2005/usernamemixed")
+    assert "adfs" in federated.services
+    assert read_signals("AADSTS50126").services == {"identity"}
+
+
+def test_a_clue_counts_once_at_its_highest_weight(toy: Knowledge) -> None:
+    (best,) = explain("AADSTS50126: invalid username or password", toy).causes
+    assert best.id == "creds" and best.evidence == ["code AADSTS50126"]
+    assert best.score == pytest.approx(9.0)  # 3 x the code factor 3, not 9 + 6
+
+
+def test_a_signal_speaks_against_a_cause(toy: Knowledge) -> None:
+    result = explain("AADSTS50076 after AADSTS50126", toy)
+    mfa, creds = result.causes
+    assert (mfa.id, creds.id) == ("mfa", "creds")
+    assert creds.against == ["code AADSTS50076"] and creds.score < mfa.score
+    data = explanation_data(result)
+    assert data["causes"][1]["against"] == ["code AADSTS50076"]
+    assert "against: code AADSTS50076" in render_text(result)
+
+
+def test_a_service_bound_clue_needs_its_service(toy: Knowledge) -> None:
+    assert explain("Access is denied.", toy).causes == []
+    ews = explain("Access is denied. https://mail.contoso.com/EWS/Exchange.asmx", toy)
+    assert [m.id for m in ews.causes] == ["grant"]
+
+
+def test_context_alone_points_at_a_cause(toy: Knowledge) -> None:
+    (legacy,) = explain(EWS_BASIC_ONLINE, toy).causes
+    assert legacy.id == "legacy" and legacy.evidence == ["context ews + basic + Exchange Online"]
+    assert legacy.sources == ["https://learn.microsoft.com/x"]
+
+
+def test_next_names_the_command_that_tells_close_candidates_apart(toy: Knowledge) -> None:
+    result = explain("AADSTS50076 and AADSTS50126", toy)
+    assert explanation_data(result)["next"] == ["agent diagnose --only mfa,creds"]
+    assert "agent diagnose --only mfa,creds" in render_text(result)
+
+
+def test_an_unrelated_clue_names_its_kind(toy: Knowledge) -> None:
+    result = explain("AADSTS90002: Tenant 'x' not found.", toy)
+    assert result.causes == [] and result.other is not None and result.other.id == "wrong-tenant"
+    assert explanation_data(result)["other"]["sources"] == ["https://learn.microsoft.com/x"]
+
+
+def test_a_bad_vocabulary_file_names_the_file_and_entry(tmp_path: Path) -> None:
+    bad, unsourced = tmp_path / "v.yaml", tmp_path / "w.yaml"
+    bad.write_text("vocabulary: v\ntitle: V\nsource: https://x.test/\nentries:\n"
+                   "  - {code: X, text: Y, cause: a}\n")
+    unsourced.write_text("vocabulary: w\ntitle: W\nentries:\n  - {code: Z, cause: a}\n")
+    with pytest.raises(PlaybookError) as caught:
+        load_clues([bad, unsourced], lambda p: yaml.safe_load(p.read_text()))
+    lines = caught.value.lines()
+    assert any("v.yaml" in line and "entries[0]" in line and "exactly one" in line for line in lines)
+    assert any("w.yaml" in line and "entries[0]: no source" in line for line in lines)
+
+
+def test_the_shipped_vocabularies_point_at_known_causes_and_kinds_with_sources() -> None:
+    kinds = {e.id for e in unrelated_entries()}
+    clues = vocabulary_clues()
+    assert vocabulary_files() and clues
+    for clue in clues:
+        assert clue.target in (kinds if clue.unrelated else set(CAUSES)), clue
+        assert set(clue.against) <= set(CAUSES), clue
+        assert re.match(r"https?://|[\w.-]+/[\w.-]+:", clue.source), clue
+    for kind in unrelated_entries():
+        assert kind.advice.strip(), kind.id
+        assert kind.symptoms or any(c.unrelated and c.target == kind.id for c in clues), kind.id
+
+
+# -- input ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _one_line_exit_2(result: Result) -> str:
+    assert result.exit_code == 2
+    err = str(result.stderr)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_a_huge_input_is_bad_input(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "huge.log"
+    log.write_bytes(b"401 Unauthorized\n" * (MAX_INPUT // 17 + 2))
+    assert "larger than 10 MB" in _one_line_exit_2(runner.invoke(app, ["explain", "--file", str(log)]))
+
+
+def test_an_endless_device_is_read_within_the_limit(runner: CliRunner) -> None:
+    err = _one_line_exit_2(runner.invoke(app, ["explain", "--file", "/dev/zero"]))
+    assert "larger than 10 MB" in err
+
+
+def test_binary_input_is_bad_input(runner: CliRunner, tmp_path: Path) -> None:
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(range(256)) * 8)
+    assert "binary" in _one_line_exit_2(runner.invoke(app, ["explain", "--file", str(blob)]))
+
+
+def test_a_windows_code_page_log_gets_an_answer(runner: CliRunner, tmp_path: Path) -> None:
+    log = tmp_path / "cp1252.log"
+    text = "Fehler: \u201eAADSTS7000222\u201c \u2013 client secret keys for app are expired"
+    log.write_bytes(text.encode("cp1252"))
+    result = runner.invoke(app, ["explain", "--file", str(log)])
+    assert result.exit_code == 0 and result.stdout.startswith("1. app-credentials-invalid")
+
+
+def test_a_challenge_without_basic_is_read_from_the_text() -> None:
+    signals = read_signals("HTTP/1.1 401 Unauthorized\nWWW-Authenticate: Negotiate\nWWW-Authenticate: NTLM")
+    assert signals.offered == {"negotiate", "ntlm"}
+    causes = (_entry("legacy"),)
+    clue = _clue("context", ContextSpec(statuses=[401], offers=["ntlm"], lacks=["basic"]), "legacy", 2.0)
+    knowledge = Knowledge(causes, (), (clue,))
+    assert [m.id for m in explain("HTTP/1.1 401 Unauthorized\nWWW-Authenticate: NTLM", knowledge).causes] == \
+        ["legacy"]
+    with_basic = "HTTP/1.1 401 Unauthorized\nWWW-Authenticate: NTLM\nWWW-Authenticate: Basic realm=\"x\""
+    assert explain(with_basic, knowledge).causes == []
+
+
+def test_a_prior_orders_candidates_but_never_makes_one() -> None:
+    causes = (_entry("site"), _entry("mail"))
+    prior = Clue("context", ContextSpec(services=["sharepoint"]), "site", False, 0.3, "https://x.test/", "t",
+                 prior=True)
+    weak = (_clue("status", 401, "mail", 0.4), _clue("status", 401, "site", 0.4))
+    knowledge = Knowledge(causes, (), (prior, *weak))
+    assert explain("https://contoso.sharepoint.com/_api/web", knowledge).causes == []  # the prior alone
+    ranked = explain("(401) Unauthorized from https://contoso.sharepoint.com/_api/web", knowledge).causes
+    assert [m.id for m in ranked] == ["site", "mail"]

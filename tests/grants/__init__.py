@@ -1,0 +1,1 @@
+"""Tests of agent.grants, laid out as the package is."""

@@ -1,0 +1,1 @@
+"""Tests of agent.heal, laid out as the package is."""

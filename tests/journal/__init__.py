@@ -1,0 +1,1 @@
+"""Tests of agent.journal, laid out as the package is."""

@@ -1,0 +1,1 @@
+"""Tests of agent.playbook, laid out as the package is."""

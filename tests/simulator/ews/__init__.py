@@ -1,0 +1,1 @@
+"""Tests of agent.simulator.ews, laid out as the package is."""

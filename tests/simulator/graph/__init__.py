@@ -1,0 +1,1 @@
+"""Tests of agent.simulator.graph, laid out as the package is."""

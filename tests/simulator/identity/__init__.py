@@ -1,0 +1,1 @@
+"""Tests of agent.simulator.identity, laid out as the package is."""

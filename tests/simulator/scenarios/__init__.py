@@ -1,0 +1,1 @@
+"""Tests of agent.simulator.scenarios, laid out as the package is."""

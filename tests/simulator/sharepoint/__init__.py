@@ -1,0 +1,1 @@
+"""Tests of agent.simulator.sharepoint, laid out as the package is."""

@@ -1,0 +1,1 @@
+"""Tests of agent.trust, laid out as the package is."""
