@@ -108,7 +108,7 @@ def admin_token_source(sim: Tenant) -> Callable[[], dict[str, Any]]:
     azure-identity as it is (the naive side of the benchmarks)."""
     from azure.identity import CertificateCredential
 
-    from agent.config.model import load_config
+    from agent.config.load import load_config
 
     admin = load_config(sim.config).tenants[0]
     assert admin.admin.certificate is not None

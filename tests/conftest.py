@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.engine.core import Engine
 from agent.journal.store import Journal
 from tests.fakes import APPROVE_ALL, FakeClock, MakeEngine, ToyWorld, register_toys, unregister_toys

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from agent import deadline as deadlines
 from agent.clients.timeouts import azure_core_timeouts, httpx_timeout, requests_timeout
-from agent.config.model import Config, load_config
+from agent.config.load import load_config
+from agent.config.model import Config
 from agent.heal.policy import Policy
 from agent.retry import RetryPolicy, sync_retrying
 

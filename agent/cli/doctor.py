@@ -21,7 +21,7 @@ def doctor(config: ConfigOpt = None, sim: SimOpt = False, state_dir: StateDirOpt
     """Is the agent ready? Config, cloud and endpoints, its credential and token, state dir, lock, TLS."""
     from agent import doctor as checks
     from agent.cli.session import config_source
-    from agent.config.model import load_config
+    from agent.config.load import load_config
     from agent.journal.statedir import resolve_state_dir
     from agent.report.terminal import to_json
 

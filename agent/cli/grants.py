@@ -108,7 +108,7 @@ def extend(run_id: Annotated[str, typer.Argument(help="The run whose grants to e
 def _select(engine: Engine, store: GrantStore, run_id: str | None, cause: str | None, connector: str | None,
             expired: bool, every: bool, now: Any) -> list[Grant]:
     from agent.grants.timebox import sync_undone
-    from agent.journal.grants import GRANT_STATES
+    from agent.journal.schema import GRANT_STATES
 
     if run_id is not None:
         from agent.journal.store import UnknownRun

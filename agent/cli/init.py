@@ -177,7 +177,7 @@ def undo_if_init(run_id: str, dry_run: bool, folder: Path, config: Path | None =
             work = undo_init_run(journal, record, dry_run)
         else:
             from agent.cli.session import config_path
-            from agent.config.model import load_config
+            from agent.config.load import load_config
             from agent.trust.own_certificate_undo import undo_rotation
 
             cfg = load_config(config_path(config))

@@ -48,7 +48,7 @@ def open_session(config: Path | None, sim: bool, state_dir: Path | None,
     opens: a refused run records nothing), open the journal, build the engine."""
     from agent.cli.lock import close_interrupted, locked
     from agent.config.directory import select_tenant
-    from agent.config.model import load_config
+    from agent.config.load import load_config
     from agent.engine.approval import deny_all
     from agent.engine.core import Engine
     from agent.journal.connect import journal_target, open_journal
@@ -138,7 +138,7 @@ def history_state_dir(state_dir: Path | None, config: Path | None) -> Path:
 
     folder = None
     if state_dir is None and configured(config):
-        from agent.config.model import load_config
+        from agent.config.load import load_config
 
         folder = load_config(config_path(config)).state_dir
     return resolve_state_dir(state_dir, configured=folder)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.config.model import Config, load_config
+from agent.config.model import Config, load_config_file
 from agent.errors import ConfigError
 
 
@@ -24,7 +24,7 @@ def config_files(folder: Path) -> list[Path]:
 
 def load_config_dir(folder: Path) -> Config:
     """Every file's tenants and connectors in one Config; a name used twice names both files."""
-    configs = [(path, load_config(path)) for path in config_files(folder)]
+    configs = [(path, load_config_file(path)) for path in config_files(folder)]
     seen: dict[tuple[str, str], Path] = {}
     for path, cfg in configs:
         names = [("tenant", t.name) for t in cfg.tenants] + [("connector", c.name) for c in cfg.connectors]

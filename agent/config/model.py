@@ -353,13 +353,9 @@ def _duplicates(field: str, names: list[str]) -> list[tuple[Loc, str]]:
     ]
 
 
-def load_config(path: str | Path) -> Config:
+def load_config_file(path: str | Path) -> Config:
     """Read and validate a config file; every error is a one-line ConfigError naming file, line and field."""
     path = Path(path)
-    if path.is_dir():  # one file per customer (agent.config.directory)
-        from agent.config.directory import load_config_dir
-
-        return load_config_dir(path)
     try:
         doc = read_yaml(path)
     except YamlSyntaxError as exc:

@@ -6,16 +6,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from agent import deadline as deadlines
+from agent.engine.job import CauseBudget, Job
 from agent.engine.steps import change_dict
 from agent.journal.store import Journal, step_of
 from agent.model import Finding, Status
-
-if TYPE_CHECKING:
-    from agent.engine.core import Job
 
 HINT_CAP_S = 20.0  # the connectors' first sign-ins only order the detectors: never worth more than this
 
@@ -65,27 +61,6 @@ def expired(job: Job | None = None) -> bool:
         return True
     current = deadlines.active()
     return current is not None and current.expired
-
-
-@dataclass
-class CauseBudget:
-    """The time one cause's own work may take in a run (detect and plan, apply, verify, every round);
-    waiting for a turn is not counted, so a cause late in the queue is not cut for others' work."""
-
-    seconds: float
-    spent: float = 0.0
-
-    @property
-    def label(self) -> str:
-        return deadlines.format_duration(self.seconds)
-
-    @property
-    def left(self) -> float:
-        return max(0.0, self.seconds - self.spent)
-
-    @property
-    def expired(self) -> bool:
-        return self.left <= 0
 
 
 @contextlib.asynccontextmanager

@@ -45,7 +45,7 @@ def check_writable(out: Path, force: bool) -> None:
 
 def write_config(out: Path, data: dict[str, Any], run_id: str, key_path: Path) -> str:
     """Write and validate; returns the file's sha256 (the journal keeps it for undo)."""
-    from agent.config.model import load_config
+    from agent.config.load import load_config
 
     text = HEADER.format(run_id=run_id, key=key_path.name) + yaml.safe_dump(data, sort_keys=False)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def write_config(out: Path, data: dict[str, Any], run_id: str, key_path: Path) -
 
 def append_connector(out: Path, connector: dict[str, Any]) -> None:
     """Add one connector to an existing config (re-validated; the old file stays on error)."""
-    from agent.config.model import load_config
+    from agent.config.load import load_config
 
     data = yaml.safe_load(out.read_text(encoding="utf-8")) or {}
     names = {c.get("name") for c in data.get("connectors") or []}

@@ -13,27 +13,18 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from agent import clock
 from agent.journal.db import Database, open_sqlite
+from agent.journal.schema import GRANTS_TABLE
 
-if TYPE_CHECKING:
-    from agent.journal.store import Journal
 
-# active: in force (expired or not); revoked: the agent took it back; removed: someone else took it away
-# first; changed: someone else changed it (re-granted, edited), so the agent leaves it alone;
-# undone: `agent undo` reversed the change that made it
-GRANT_STATES = ("active", "revoked", "removed", "changed", "undone")
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS grants (
-    run TEXT NOT NULL, seq INTEGER NOT NULL, connector TEXT NOT NULL, cause TEXT NOT NULL,
-    fixer TEXT NOT NULL, action TEXT NOT NULL, kind TEXT NOT NULL, principal TEXT, target TEXT,
-    items TEXT, expires_at TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN {GRANT_STATES!r}),
-    note TEXT, revoked_run TEXT, created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (run, seq)
-);
-"""
+class HasDatabase(Protocol):
+    """What the store needs of a journal: its open database (agent.journal.store.Journal has one)."""
 
+    @property
+    def db(self) -> Database: ...
 
 @dataclass
 class Grant:
@@ -70,16 +61,14 @@ class GrantStore:
     """The grants table in the journal's database: the journal's own connection (SQLite or PostgreSQL), or
     a connection of its own to the journal's file (autocommit, like the journal)."""
 
-    def __init__(self, source: str | Path | Journal) -> None:
-        from agent.journal.store import Journal
-
-        self._owned = not isinstance(source, Journal)
-        if isinstance(source, Journal):
+    def __init__(self, source: str | Path | HasDatabase) -> None:
+        self._owned = isinstance(source, str | Path)
+        if not isinstance(source, str | Path):
             self._db: Database = source.db
         else:
             self._db = open_sqlite(str(source))
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.script(SCHEMA)  # a journal older than version 5 gets it here too
+            self._db.script(GRANTS_TABLE)  # a journal older than version 5 gets it here too
 
     def close(self) -> None:
         if self._owned:

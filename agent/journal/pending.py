@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent.errors import BadInput
 from agent.journal.db import Database, open_sqlite
-from agent.journal.store import PENDING_STATES, PENDING_TABLE, Journal, plain
+from agent.journal.schema import PENDING_STATES, PENDING_TABLE
+from agent.journal.store import Journal, plain
 from agent.model import Outcome, Plan, RunReport, Status, Step
 from agent.redact import redact_obj
 

@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import BadInput
-from agent.journal.db import Database, advisory_key, open_sqlite
-from agent.journal.grants import SCHEMA as GRANTS_SCHEMA
+from agent.journal.db import Database, open_sqlite
+from agent.journal.schema import CHANGES_TABLE, SCHEMA_VERSION, upgrade
 from agent.journal.statedir import JOURNAL_NAME, check_private
 from agent.model import Call, Change, Outcome, Status, Step
 from agent.redact import redact_obj
 
 Now = Callable[[], datetime]
 # uncertain: the write was sent but its answer was lost; the tenant may or may not have it
-CHANGE_STATES = ("pending", "applied", "uncertain", "failed", "undone")
-# 2: runs.targets; 3: the rounds of a converging run, masked_by and waits_on; 4: the uncertain state
-# and each change's HMAC (changes.mac); 5: the grants table of time-boxed grants (agent.journal.grants)
-SCHEMA_VERSION = 5
 KEY_NAME = "journal.key"
 # the modes of runs that hold the lock (agent.cli.lock) while they run
 WRITING_MODES = ("fix", "undo", "heal", "approve")
@@ -36,66 +32,6 @@ _RESULT_COLUMNS = ("run", "connector", "cause", "status", "evidence", "summary",
                    "changes", "round", "masked_by", "waits_on")
 _SEALED = ("run", "seq", "connector", "cause", "fixer", "action", "call", "before", "after", "params",
            "undo", "irreversible")
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY, mode TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
-    exit_code INTEGER, config TEXT, argv TEXT, undoes TEXT, targets TEXT
-);
-CREATE TABLE IF NOT EXISTS results (
-    run TEXT NOT NULL REFERENCES runs(id), connector TEXT NOT NULL, cause TEXT NOT NULL,
-    status TEXT NOT NULL, evidence TEXT, summary TEXT, reason TEXT, advice TEXT, risk TEXT,
-    changes TEXT, round INTEGER NOT NULL DEFAULT 1, masked_by TEXT, waits_on TEXT,
-    PRIMARY KEY (run, connector, cause)
-);
-CREATE TABLE IF NOT EXISTS changes (
-    run TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL, connector TEXT NOT NULL,
-    cause TEXT NOT NULL, fixer TEXT NOT NULL, action TEXT NOT NULL, description TEXT,
-    call TEXT, before TEXT, after TEXT, params TEXT, undo TEXT,
-    state TEXT NOT NULL CHECK (state IN {CHANGE_STATES!r}), error TEXT,
-    irreversible INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL,
-    undone_by TEXT, round INTEGER NOT NULL DEFAULT 1, mac TEXT, PRIMARY KEY (run, seq)
-);
-"""
-_CHANGES_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS changes"):]
-PENDING_STATES = ("pending", "approved", "stale", "superseded")
-PENDING_TABLE = f"""
-CREATE TABLE IF NOT EXISTS pending (
-    run TEXT NOT NULL, connector TEXT NOT NULL, cause TEXT NOT NULL, fixer TEXT NOT NULL,
-    risk TEXT NOT NULL, steps TEXT NOT NULL, fingerprint TEXT NOT NULL, reason TEXT,
-    state TEXT NOT NULL CHECK (state IN {PENDING_STATES!r}), note TEXT, resolved_by TEXT,
-    created TEXT NOT NULL, updated TEXT NOT NULL, PRIMARY KEY (run, connector, cause)
-);
-"""
-# describes who holds a tenant's lock (the lock itself is PostgreSQL's advisory lock, see tenant_lock)
-_LOCKS = """
-CREATE TABLE IF NOT EXISTS locks (
-    tenant TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, command TEXT NOT NULL,
-    started TEXT NOT NULL
-);
-"""
-
-
-@dataclass(frozen=True)
-class Migration:
-    """One step of the journal's schema, the same on every backend (agent.journal.db adapts the DDL)."""
-
-    version: int
-    what: str
-    ddl: str
-
-
-# applied in order, each once, recorded in schema_version; a new table is one more entry here
-MIGRATIONS = (
-    Migration(1, "runs, results, and changes with their undo data and HMAC", _SCHEMA),
-    Migration(2, "plans pending approval", PENDING_TABLE),
-    Migration(3, "holders of the per-tenant locks", _LOCKS),
-    Migration(4, "time-boxed grants (agent.journal.grants)", GRANTS_SCHEMA),
-)
-_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_version (
-    version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied TEXT NOT NULL)"""
-_SCHEMA_LOCK = advisory_key("agent-journal-schema")  # agents starting together migrate one at a time
-
 
 class UnknownRun(LookupError):
     """A run id that is not in the journal."""
@@ -230,7 +166,7 @@ class Journal:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("ALTER TABLE changes RENAME TO changes_v3")
-            self._db.execute(_CHANGES_TABLE)
+            self._db.execute(CHANGES_TABLE)
             self._db.execute(f"INSERT INTO changes ({names}) SELECT {names} FROM changes_v3")
             self._db.execute("DROP TABLE changes_v3")
             for row in self._db.execute("SELECT run, seq FROM changes").fetchall():
@@ -372,24 +308,6 @@ class Journal:
     def changes(self, run_id: str) -> list[Change]:
         rows = self._db.execute("SELECT * FROM changes WHERE run=? ORDER BY seq", (run_id,))
         return [_change(r, hmac.compare_digest(str(r["mac"] or ""), self._mac(r))) for r in rows]
-
-
-def upgrade(db: Database, stamp: str) -> None:
-    """Apply the migrations this database lacks, in order, under one lock across agents."""
-    with db.transaction(lock_key=_SCHEMA_LOCK):
-        db.script(_VERSIONS)
-        done = {int(r["version"]) for r in db.execute("SELECT version FROM schema_version")}
-        newer = sorted(v for v in done if v > MIGRATIONS[-1].version)
-        if newer:
-            raise BadInput(f"the journal {db.label} has schema version {newer[-1]}, newer than this agent "
-                           f"knows ({MIGRATIONS[-1].version}); upgrade the agent")
-        for step in MIGRATIONS:
-            if step.version not in done:
-                db.script(db.dialect.ddl(step.ddl))
-                db.execute("INSERT INTO schema_version (version, what, applied) VALUES (?,?,?)",
-                           (step.version, step.what, stamp))
-        if db.dialect.name == "sqlite":
-            db.script(_SCHEMA)  # a journal from before schema_version: its tables exist already
 
 
 def _only_on(targets: Any, tenants: set[str]) -> bool:

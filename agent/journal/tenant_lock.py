@@ -34,7 +34,7 @@ class TenantLocks:
         self.recovered: Holder | None = None  # a holder that died without releasing
 
     def acquire(self) -> TenantLocks:
-        from agent.journal.store import upgrade
+        from agent.journal.schema import upgrade
 
         # the lock comes before the journal opens, so it brings the schema (its locks table) up itself
         self._db = open_postgres(self.url, "agent-lock")

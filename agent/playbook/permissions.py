@@ -169,7 +169,7 @@ def permissions_report(config_file: Any, playbooks: Sequence[Any]) -> dict[str, 
     """Every tenant of the config checked against its admin app's tokens; without a config, unchecked."""
     if config_file is None:
         return {"tenants": [], "causes": cause_needs(playbooks, None)}
-    from agent.config.model import load_config
+    from agent.config.load import load_config
 
     config = load_config(config_file)
 

@@ -250,12 +250,6 @@ def test_dry_run_write_is_a_loud_bug_exit_1(agent_cli: Invoke, toy_world: ToyWor
     assert one_error_line(result) == "error: bug: DryRunWrite: write attempted during dry run: POST https://toy/oops"
 
 
-def test_sim_not_available(agent_cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "agent.cli.sim", None)
-    result = agent_cli("diagnose", "--sim", common=False)
-    assert result.exit_code == 2 and one_error_line(result) == "error: simulator not available"
-
-
 def test_sim_uses_the_embedded_config(agent_cli: Invoke, monkeypatch: pytest.MonkeyPatch,
                                       toy_config_path: Path, toy_playbooks_dir: Path) -> None:
     started: list[bool] = []

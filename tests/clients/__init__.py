@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.config.model import Config, load_config
+from agent.config.load import load_config
+from agent.config.model import Config
 from agent.simulator import Simulator
 
 

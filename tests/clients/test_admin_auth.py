@@ -18,7 +18,7 @@ from azure.identity import (
 )
 
 from agent.clients.tokens import AssertionOnly, admin_credential
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.errors import ConfigError
 from tests.config.test_config import GUID, MINIMAL
 

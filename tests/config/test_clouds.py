@@ -11,7 +11,7 @@ import yaml
 
 from agent.clients.tokens import ews_scope, graph_scope
 from agent.config.clouds import CLOUD_NAMES
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.errors import ConfigError
 from tests.config.test_config import MINIMAL
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from agent import redact
-from agent.config.model import Config, GroupScope, load_config
+from agent.config.load import load_config
+from agent.config.model import Config, GroupScope
 from agent.config.secrets import SecretRef, SecretStore
 from agent.errors import BadInput, ConfigError, SecretError
 from agent.kinds import CONNECTOR_KINDS

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.config.directory import select_tenant
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.errors import ConfigError
 from tests.conftest import TOY_CONFIG
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config.model import load_config
+from agent.config.load import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "kubernetes"

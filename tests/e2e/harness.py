@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from agent.cli.main import app
 from agent.clients import Clients
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.context import Context, WriteGuard
 from agent.simulator import Simulator
 from agent.simulator.scenarios.contoso import ADMIN_APP_ID

@@ -10,7 +10,7 @@ import pytest
 from agent.catalog.files.app_certificate_missing import CertificateNotRegistered, RegisterCertificate
 from agent.catalog.shared.app_keys import connector_certificate
 from agent.clients.tokens import probe_app_certificate
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.config.secrets import SecretRef
 from agent.model import Status
 from agent.simulator import Simulator

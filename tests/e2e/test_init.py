@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.main import app
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.simulator import Simulator
 from agent.simulator.graph.roles import APPLICATION_ADMIN, GLOBAL_ADMIN
 from agent.simulator.identity.device import INTERVAL_KEY

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from agent.cli.main import app
-from agent.config.model import Config, load_config
+from agent.config.load import load_config
+from agent.config.model import Config
 from agent.context import Context
 from agent.engine.core import EngineSettings
 from agent.heal.policy import Policy

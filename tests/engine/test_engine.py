@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 
 from agent import redact, registry
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.context import Context, DryRunWrite
 from agent.engine.approval import AutoApprover, deny_all, make_approver
 from agent.engine.core import Engine, EngineSettings, ExitCode, exit_code_for

@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from agent.clients.errors import WriteFailed, answer_lost, translate
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.engine.core import Engine, ExitCode
 from agent.engine.steps import maybe_made
-from agent.journal.store import SCHEMA_VERSION, Journal
+from agent.journal.schema import SCHEMA_VERSION
+from agent.journal.store import Journal
 from agent.model import Status
 from tests.engine.test_engine import ADMIN, APPROVE_ALL, MakeEngine
 from tests.fakes import FakeClock, ToyWorld

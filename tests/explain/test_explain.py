@@ -341,7 +341,7 @@ class _Hinted(ToyPlaybook):
 
 async def test_engine_starts_the_detectors_the_error_text_points_at_first(
         toy_world: Any, journal: Any, toy_config_path: Path) -> None:
-    from agent.config.model import load_config
+    from agent.config.load import load_config
     from tests.fakes import ToyAdminMissing, ToyAlwaysFound, ToyLicenceMissing
 
     order: list[str] = []

@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from agent import progress, registry
 from agent.cli import main as cli
 from agent.cli import session
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.context import Context
 from agent.engine.approval import AutoApprover
 from agent.engine.core import Engine

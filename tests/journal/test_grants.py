@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.journal.grants import Grant, GrantStore
-from agent.journal.store import SCHEMA_VERSION, Journal
+from agent.journal.schema import SCHEMA_VERSION
+from agent.journal.store import Journal
 from tests.pg import BACKENDS, journal_on
 
 

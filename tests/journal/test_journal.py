@@ -18,8 +18,9 @@ import pytest
 from agent import redact
 from agent.errors import BadInput
 from agent.journal.db import open_postgres
+from agent.journal.schema import MIGRATIONS, upgrade
 from agent.journal.statedir import JOURNAL_NAME, resolve_state_dir, state_dir
-from agent.journal.store import MIGRATIONS, Journal, UnknownRun, step_of, upgrade
+from agent.journal.store import Journal, UnknownRun, step_of
 from agent.model import Call, Outcome, Status, Step
 from tests.pg import BACKENDS, fresh_database, journal_on
 

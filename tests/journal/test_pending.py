@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.engine.core import Engine
 from agent.errors import BadInput
 from agent.heal.policy import Policy

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.main import app
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.engine.core import Engine
 from agent.journal.store import Journal
 from agent.model import Risk, Status

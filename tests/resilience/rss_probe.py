@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.context import Context, WriteGuard
 from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.resilience.test_timeouts import CASES

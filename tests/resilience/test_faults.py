@@ -16,7 +16,7 @@ import pytest
 from agent.catalog.mail.account_unlicensed import AssignExchangeLicence
 from agent.cli import session
 from agent.clients import clients_factory
-from agent.config.model import load_config
+from agent.config.load import load_config
 from agent.context import WriteGuard
 from agent.engine.core import Engine, EngineSettings, exit_code_for
 from agent.heal.policy import Policy

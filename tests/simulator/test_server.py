@@ -140,11 +140,14 @@ def test_log_records_writes_and_their_ops() -> None:
     assert (read_only["wrote"], read_only["ops"]) == (False, [])
 
 
-def test_missing_service_modules_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_module, "SERVICE_MODULES", ("not_written_yet", "identity"))
+def test_every_service_is_mounted_with_identity_last() -> None:
     svc = Services(build_scenario(1), TokenService("https://sim.test"), "https://sim.test")
-    paths = {getattr(r, "path", "") for r in server_module.service_routes(svc)}
-    assert "/{tenant}/oauth2/v2.0/token" in paths
+    paths = [getattr(r, "path", "") for r in server_module.service_routes(svc)]
+    for path in ("/{tenant}/oauth2/v2.0/token", "/EWS/Exchange.asmx"):
+        assert path in paths
+    assert any(p.startswith("/v1.0/") for p in paths) and any("_api" in p for p in paths)
+    # identity's paths are the most generic: mounted after every other service's
+    assert paths.index("/{tenant}/oauth2/v2.0/token") > max(i for i, p in enumerate(paths) if "_api" in p)
 
 
 def test_unknown_paths_answer_in_the_service_format(tenant: Simulator) -> None:
@@ -153,7 +156,7 @@ def test_unknown_paths_answer_in_the_service_format(tenant: Simulator) -> None:
 
 
 def test_written_config_loads_and_keeps_secrets_in_0600_files(tenant: Simulator, tmp_path: Path) -> None:
-    from agent.config.model import load_config
+    from agent.config.load import load_config
 
     path = tenant.write_config(tmp_path / "agent.yaml")
     config = load_config(path)

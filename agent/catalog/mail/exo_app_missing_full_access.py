@@ -1,9 +1,8 @@
-"""Exchange itself: the connector app's full_access_as_app grant, and EWS no longer offering Basic/NTLM."""
+"""exo-app-missing-full-access: the connector app lacks Exchange Online's full_access_as_app grant."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -58,8 +57,6 @@ async def read_grant(ctx: Context, client_app_id: str, role: str) -> GrantState:
                 state.assignment_id = str(grant.id)
     return state
 
-
-# -- exo-app-missing-full-access ---------------------------------------------------------------------------
 
 @register_detector
 class ExchangeRoleMissing(Detector):
@@ -197,43 +194,3 @@ class GrantExchangeRole(Fixer):
         if step.action == "revoke-app-role":
             return self._grant_step(ctx, undo["resource_sp_id"], undo["principal_sp_id"], undo["app_role_id"])
         raise ValueError(f"{step.action} cannot be undone")
-
-
-# -- legacy-auth-disabled ------------------------------------------------------------------------------------
-
-@register_detector
-class LegacyAuthRefused(Detector):
-    """EWS no longer offers the Basic/NTLM scheme the connector signs in with."""
-
-    name = "ews-legacy-auth-refused"
-    permissions = ()  # it probes EWS as the connector's account: no permission of the agent's own app
-
-    async def detect(self, ctx: Context) -> Finding:
-        account = ctx.connector.account
-        method = account.auth if account is not None else "oauth"
-        url = ctx.clients.ews_url
-        online = ctx.connector.kind == "exchange-online" or urlsplit(url).hostname in EXCHANGE_ONLINE_HOSTS
-        evidence: dict[str, Any] = {"ews_url": url, "connector_auth": method, "exchange_online": online}
-        if method not in SCHEME_OF:
-            return Finding.ok("the connector uses OAuth (modern authentication): Basic is not needed",
-                              **evidence)
-        try:
-            challenge = await ctx.clients.ews.challenge(url)
-        except ReadFailed as exc:
-            return Finding.unknown(f"could not reach EWS at {url}: {exc.reason}", **evidence)
-        scheme = SCHEME_OF[method]
-        evidence.update(status=challenge.status, offered=challenge.www_authenticate,
-                        diagnostics=challenge.x_ms_diagnostics)
-        if challenge.status not in (200, 401):  # a server error or proxy page is no challenge at all
-            return Finding.unknown(f"EWS at {url} answered HTTP {challenge.status} instead of an "
-                                   "authentication challenge: the schemes it offers cannot be told",
-                                   **evidence)
-        offers = challenge.status == 200 or scheme.lower() in (s.lower() for s in challenge.www_authenticate)
-        if offers and not online:  # Exchange Online refuses Basic even where a challenge still names it
-            return Finding.ok(f"EWS offers {scheme} authentication", **evidence)
-        offered = ", ".join(challenge.www_authenticate) or "no scheme"
-        if online:
-            return Finding.found(f"the connector signs in to Exchange Online with {scheme}: Exchange Online "
-                                 f"retired Basic authentication for EWS (it offers {offered})", **evidence)
-        return Finding.found(f"EWS offers {offered}, not {scheme}, which the connector uses: the EWS "
-                             "virtual directory has Basic authentication turned off", **evidence)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from agent.catalog.files.no_onedrive_access import ADMINS_PATH, SERVICE, personal_url
 from agent.catalog.shared.conditional_access_eval import strings
 from agent.catalog.shared.fleet import fleet_map_threads, tenant_limit
-from agent.catalog.sharepoint.not_site_collection_admin import FULL_CONTROL
+from agent.catalog.shared.site_fixer import FULL_CONTROL
 from agent.clients.graph_json import as_dict
 from agent.model import Step
 

@@ -1,4 +1,4 @@
-"""app-lacks-exchange-role / grant-exchange-app-role and ews-legacy-auth-refused against the simulator."""
+"""app-lacks-exchange-role / grant-exchange-app-role against the simulator."""
 
 from __future__ import annotations
 
@@ -6,11 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog.mail.exo_app_missing_full_access import (
-    ExchangeRoleMissing,
-    GrantExchangeRole,
-    LegacyAuthRefused,
-)
+from agent.catalog.mail.exo_app_missing_full_access import ExchangeRoleMissing, GrantExchangeRole
 from agent.model import Finding, Status
 from agent.simulator import Simulator
 from agent.simulator.scenarios.contoso import CONNECTOR_APP_ID
@@ -85,42 +81,3 @@ async def test_granted_but_not_in_token_needs_nothing(world: World) -> None:
 async def test_account_only_connector_has_no_app_to_check(world: World) -> None:
     async with world.open_context(ONPREM) as ctx:
         assert (await ExchangeRoleMissing().detect(ctx)).status == Status.OK
-
-
-async def test_legacy_auth_offered_on_premises(world: World) -> None:
-    async with world.open_context(ONPREM) as ctx:
-        finding = await LegacyAuthRefused().detect(ctx)
-    assert finding.status == Status.OK and "Basic" in finding.evidence["offered"]
-
-
-async def test_legacy_auth_turned_off_on_premises(world: World) -> None:
-    world.reset(["legacy-auth-disabled"])
-    async with world.open_context(ONPREM) as ctx:
-        finding = await LegacyAuthRefused().detect(ctx)
-    assert finding.status == Status.FOUND
-    assert finding.evidence["offered"] == ["Negotiate"] and finding.evidence["exchange_online"] is False
-
-
-@pytest.mark.parametrize("status", [500, 502])
-async def test_a_server_error_is_no_challenge(world: World, status: int) -> None:
-    # a 5xx (or a proxy page) offers no scheme: whether Basic is off cannot be told from it
-    world.sim.set_faults({"errors": {"rate": 1.0, "status": status, "services": ["ews"], "path": "onprem"}})
-    try:
-        async with world.open_context(ONPREM) as ctx:
-            finding = await LegacyAuthRefused().detect(ctx)
-    finally:
-        world.sim.set_faults({})
-    assert finding.status == Status.UNKNOWN and f"HTTP {status}" in (finding.reason or "")
-
-
-async def test_basic_against_exchange_online_is_found(world: World) -> None:
-    async with world.open_context(EXO) as ctx:
-        assert (await LegacyAuthRefused().detect(ctx)).status == Status.OK  # OAuth: nothing to probe
-        account = ctx.connector.account
-        assert account is not None
-        basic = account.model_copy(update={"auth": "basic"})
-        ctx.connector = ctx.connector.model_copy(update={"account": basic})
-        finding = await LegacyAuthRefused().detect(ctx)
-    assert finding.status == Status.FOUND
-    assert finding.evidence["exchange_online"] is True and finding.evidence["offered"] == ["Bearer"]
-    assert "retired" in finding.summary

@@ -7,11 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.catalog.sharepoint.not_site_collection_admin import (
-    FullControlMissing,
-    MakeSiteAdmin,
-    SiteAdminMissing,
-)
+from agent.catalog.sharepoint.no_full_control import FullControlMissing
+from agent.catalog.sharepoint.not_site_collection_admin import MakeSiteAdmin, SiteAdminMissing
 from agent.catalog.sharepoint.target_site_missing import (
     CreateParams,
     CreateTargetSite,

@@ -1,0 +1,134 @@
+"""What the engine's parts share: a job's state through the lifecycle, the run's settings, exit codes, and
+the small Protocols its parts (undo, revoke, deadlines) see the engine and the playbooks through."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from agent import deadline as deadlines
+from agent.engine.convergence import DEFAULT_MAX_ROUNDS
+from agent.engine.verify import Backoff
+from agent.model import Finding, Outcome, Plan, Risk, Status
+from agent.registry import Detector, Fixer
+
+if TYPE_CHECKING:
+    from agent.config.model import Config, Connector, Tenant
+    from agent.engine.steps import ClientsFactory
+    from agent.journal.store import Journal
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class CauseBudget:
+    """The time one cause's own work may take in a run (detect and plan, apply, verify, every round);
+    waiting for a turn is not counted, so a cause late in the queue is not cut for others' work."""
+
+    seconds: float
+    spent: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return deadlines.format_duration(self.seconds)
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.seconds - self.spent)
+
+    @property
+    def expired(self) -> bool:
+        return self.left <= 0
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (DESIGN section 7); monitoring reads them."""
+
+    OK = 0  # healthy, or everything fixed and verified
+    ERROR = 1  # the agent itself failed
+    BAD_INPUT = 2  # usage, config or playbook
+    ATTENTION = 3  # causes found, changes pending (dry-run, approval), or a detector could not tell
+    FIX_FAILED = 4  # a fix failed or stayed unverified
+
+
+def exit_code_for(outcomes: Sequence[Outcome]) -> ExitCode:
+    """The worst outcome decides; `unknown` is not healthy, so it needs attention (3)."""
+    statuses = {o.status for o in outcomes}
+    if statuses & {Status.FAILED, Status.UNVERIFIED}:
+        return ExitCode.FIX_FAILED
+    if statuses & {Status.FOUND, Status.PLANNED, Status.UNKNOWN, Status.SKIPPED}:
+        return ExitCode.ATTENTION
+    return ExitCode.OK
+
+
+class PlaybookLike(Protocol):
+    """What the engine needs from a playbook (agent.playbook.load.Playbook)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def applies_to(self) -> Any: ...
+
+    @property
+    def advice(self) -> str: ...
+
+    @property
+    def risk(self) -> Risk | None: ...
+
+    def make_detector(self) -> Detector: ...
+
+    def make_fixer(self) -> Fixer | None: ...
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Knobs of a run: per-tenant concurrency, detector timeout, verify rhythm, converging rounds."""
+
+    concurrency: int = 4
+    detect_timeout_s: float | None = 120.0
+    verify: Backoff = field(default_factory=Backoff)
+    max_rounds: int = DEFAULT_MAX_ROUNDS  # a fix run detects again what its fixes unmasked, this often
+    deadline_s: float | None = None  # the whole run; past it the rest is reported, never waited for
+    verify_full: bool = False  # verify re-runs the whole detect, not only what the fix changed
+    cause_deadline_s: float | None = None  # one cause's own work (all its phases); past it, its rest
+
+
+@dataclass
+class Job:
+    """One (connector, cause) pair as it moves through the lifecycle."""
+
+    tenant: Tenant
+    connector: Connector
+    playbook: PlaybookLike
+    detector: Detector
+    fixer: Fixer | None
+    finding: Finding | None = None
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)  # every change of the run, all rounds
+    round: int = 1  # the round of the converging run that last detected this job
+    uncertain: str | None = None  # why its last write's answer was lost: verify's read settles it
+    budget: CauseBudget | None = None  # its own deadline (--cause-deadline), once it started
+    follows: Job | None = None  # the job whose plan carries this one's write too (shared_targets)
+
+    @property
+    def cause(self) -> str:
+        return self.playbook.id
+
+
+
+
+class EngineParts(Protocol):
+    """What undo and revoke use of the engine that runs them (agent.engine.core.Engine)."""
+
+    config: Config
+    playbooks: list[PlaybookLike]
+    journal: Journal
+    clients_factory: ClientsFactory
+    settings: EngineSettings
+    sleep: Sleep
+    clock: Callable[[], float]
+    argv: list[str]
