@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,19 @@ from agent.context import DryRunWrite
 from agent.engine import deadline as stepping
 from agent.engine.approval import Approver, deny_all, refusal_reason
 from agent.engine.convergence import blockers, next_round, ordered, waiting_reason
-from agent.engine.job import EngineSettings, ExitCode, Job, PlaybookLike, Sleep, exit_code_for
+from agent.engine.hints import bounded_hints, ranked
+from agent.engine.job import (
+    EngineSettings,
+    ExitCode,
+    Job,
+    PlaybookLike,
+    Sleep,
+    connectors_of,
+    exit_code_for,
+    kinds_of,
+    max_risk,
+    outcome_of,
+)
 from agent.engine.shared_targets import merge_shared
 from agent.engine.steps import (
     Binding,
@@ -28,12 +39,11 @@ from agent.engine.steps import (
 )
 from agent.engine.verify import poll_until_ok
 from agent.errors import BadInput
-from agent.journal.store import Journal, plain
-from agent.model import Finding, Outcome, Risk, RunReport, Status, Step
-from agent.redact import redact, redact_obj
+from agent.journal.store import Journal
+from agent.model import Finding, Outcome, RunReport, Status, Step
 
 if TYPE_CHECKING:
-    from agent.config.model import Config, Connector, Tenant
+    from agent.config.model import Config
 
 ADVICE_ONLY = "no automatic fix for this cause: the agent has nothing to change; follow the advice"
 
@@ -101,7 +111,7 @@ class Engine:
         for conn in connectors:
             tenant = self.config.tenant_of(conn)
             for pb in self.playbooks:
-                if (only and pb.id not in only) or conn.kind not in _kinds(pb.applies_to):
+                if (only and pb.id not in only) or conn.kind not in kinds_of(pb.applies_to):
                     continue
                 jobs.append(Job(tenant, conn, pb, pb.make_detector(), pb.make_fixer()))
         return jobs
@@ -130,7 +140,7 @@ class Engine:
 
     def read_bindings(self, jobs: Sequence[Job]) -> dict[str, Binding]:
         """One read binding per connector for detect and plan (its detectors share tokens)."""
-        return {c.name: bind_clients(self.clients_factory, t, c, write=False) for t, c in _connectors(jobs)}
+        return {c.name: bind_clients(self.clients_factory, t, c, write=False) for t, c in connectors_of(jobs)}
 
     @staticmethod
     async def close(bindings: dict[str, Binding]) -> None:
@@ -149,48 +159,14 @@ class Engine:
     async def _detect_all(self, jobs: list[Job], bindings: dict[str, Binding], plan: bool) -> None:
         """Detect (and plan) every job concurrently, at most N at a time per tenant."""
         self._grants = {}  # read afresh each run (and in this run's event loop)
-        hints = self.hints or await self._bounded_hints(bindings)
-        await self._per_tenant(self._ranked(jobs, hints),
+        hints = self.hints or await bounded_hints(bindings)
+        await self._per_tenant(ranked(jobs, hints, self.playbooks),
                                lambda job: self._detect_and_plan(job, bindings[job.connector.name], plan),
                                on_deadline=self._cut_detect)
 
-    async def _bounded_hints(self, bindings: dict[str, Binding]) -> dict[str, str]:
-        """The hints within a few seconds and the run's deadline: a stalled sign-in only loses the order."""
-        hints: dict[str, str] = {}
-        with contextlib.suppress(stepping.DeadlinePassed):
-            async with stepping.within(stepping.HINT_CAP_S):
-                hints = await self._probe_hints(bindings)
-        return hints
-
     def _cut_detect(self, job: Job) -> None:
         status, why = stepping.cut_detect(job)
-        job.outcome = self._outcome(job, status, reason=why)
-
-    @staticmethod
-    async def _probe_hints(bindings: dict[str, Binding]) -> dict[str, str]:
-        """Each connector's first sign-in, as the connector does it: the error text it fails with."""
-        async def one(name: str, binding: Binding) -> tuple[str, str | None]:
-            probe = getattr(binding.clients, "connector_probe", None)
-            try:
-                return name, (await probe()) if probe is not None else None
-            except Exception:  # a probe that cannot run only loses the ordering, never the diagnosis
-                return name, None
-
-        pairs = await asyncio.gather(*(one(name, b) for name, b in bindings.items()))
-        return {name: text for name, text in pairs if text}
-
-    def _ranked(self, jobs: list[Job], hints: Mapping[str, str]) -> list[Job]:
-        """Jobs whose causes a connector's error text (hints) points at start first; others keep order."""
-        if not hints:
-            return jobs
-        from agent.explain.rank import knowledge_from_playbooks, rank_causes
-
-        knowledge = knowledge_from_playbooks(self.playbooks)
-        rank: dict[tuple[str, str], int] = {}
-        for name, text in hints.items():
-            ids = [job.cause for job in jobs if job.connector.name == name]
-            rank.update({(name, cid): i for i, cid in enumerate(rank_causes(text, ids, knowledge))})
-        return sorted(jobs, key=lambda job: rank.get((job.connector.name, job.cause), len(jobs)))
+        job.outcome = outcome_of(job, status, reason=why)
 
     async def _per_tenant(self, jobs: Sequence[Job], work: Callable[[Job], Awaitable[None]],
                           on_deadline: Callable[[Job], None] | None = None) -> None:
@@ -214,14 +190,14 @@ class Engine:
     async def _detect_and_plan(self, job: Job, binding: Binding, plan: bool) -> None:
         ctx = binding.context(job.cause)
         job.finding = await detect_safely(job.detector, ctx, self.settings.detect_timeout_s)
-        job.outcome = self._outcome(job, job.finding.status)
+        job.outcome = outcome_of(job, job.finding.status)
         if plan and job.finding.status == Status.FOUND and job.fixer is None:  # advice-only: say so plainly
-            job.outcome = self._outcome(job, Status.FOUND, reason=ADVICE_ONLY)
+            job.outcome = outcome_of(job, Status.FOUND, reason=ADVICE_ONLY)
         if not plan or job.finding.status != Status.FOUND or job.fixer is None:
             return  # never plan on ok or unknown
         missing = await self._missing_permissions(job, binding)
         if missing:  # planning and applying would fail on the same grant: none of its APIs is called
-            job.outcome = self._outcome(job, Status.SKIPPED,
+            job.outcome = outcome_of(job, Status.SKIPPED,
                                         reason=f"blocked: missing permission {', '.join(missing)}")
             return
         try:
@@ -230,15 +206,15 @@ class Engine:
             raise
         except Exception as exc:
             raise_if_dry_run_write(exc)
-            job.outcome = self._outcome(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
+            job.outcome = outcome_of(job, Status.FAILED, reason=f"could not plan: {short_reason(exc)}")
             return
-        job.plan.risk = _max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
+        job.plan.risk = max_risk(job.plan.risk, job.fixer.risk, job.playbook.risk)
         if self.grant_hook is not None:
             self.grant_hook.annotate(job)
-        job.outcome = self._outcome(job, Status.FOUND)
+        job.outcome = outcome_of(job, Status.FOUND)
         if job.plan.empty:
             note = job.plan.note or "the fix found nothing to change"
-            job.outcome = self._outcome(job, Status.SKIPPED, reason=note)
+            job.outcome = outcome_of(job, Status.SKIPPED, reason=note)
 
     async def _missing_permissions(self, job: Job, binding: Binding) -> list[str]:
         """The fixer's permissions the admin app's token lacks; none when the token cannot tell."""
@@ -280,20 +256,20 @@ class Engine:
             merge_shared(todo)
             for job in todo:  # one at a time: approval may ask a person, and fixes follow their order
                 if job.changes and job.finding is not None and job.finding.status == Status.OK:
-                    job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
+                    job.outcome = outcome_of(job, Status.FIXED, changes=job.changes,
                                                 reason=f"verified in round {round_no}, after an earlier "
                                                        "round's fix")
                 if job.plan is None or job.plan.empty:
                     continue
                 if blockers(job):  # the plan names what another cause's fix creates: not yet
-                    job.outcome = self._outcome(job, Status.PLANNED, reason=waiting_reason(job, jobs),
+                    job.outcome = outcome_of(job, Status.PLANNED, reason=waiting_reason(job, jobs),
                                                 changes=[*job.changes, *plan_changes(job.plan)])
                 elif dry_run or not self.approver(job.plan):
                     reason = None if dry_run else refusal_reason(self.approver, job.plan)
-                    job.outcome = self._outcome(job, Status.PLANNED, reason=reason,
+                    job.outcome = outcome_of(job, Status.PLANNED, reason=reason,
                                                 changes=[*job.changes, *plan_changes(job.plan)])
                 elif stepping.expired(job):  # no write starts after the deadline
-                    job.outcome = self._outcome(job, Status.FOUND,
+                    job.outcome = outcome_of(job, Status.FOUND,
                                                 reason=stepping.reason("its fix was applied", job))
                 elif await self._bounded_apply(run_id, job):
                     applied.append(job)
@@ -313,7 +289,7 @@ class Engine:
             if job.follows in applied:
                 verify.append(job)
             elif owner is not None:
-                job.outcome = self._outcome(job, owner.status, reason=f"{job.plan.note}; {owner.reason or ''}"
+                job.outcome = outcome_of(job, owner.status, reason=f"{job.plan.note}; {owner.reason or ''}"
                                             .rstrip("; "), changes=owner.changes)
         return verify
 
@@ -326,11 +302,11 @@ class Engine:
             job.changes += stepping.interrupted_changes(self.journal, run_id, job)
             why = stepping.reason(f"this fix finished; its changes stay journaled as they are (agent undo "
                                   f"{run_id} reverses them)", job)
-            job.outcome = self._outcome(job, Status.FAILED, reason=why, changes=job.changes)
+            job.outcome = outcome_of(job, Status.FAILED, reason=why, changes=job.changes)
             return False
 
     def _cut_verify(self, job: Job) -> None:
-        job.outcome = self._outcome(job, Status.UNVERIFIED, changes=job.changes,
+        job.outcome = outcome_of(job, Status.UNVERIFIED, changes=job.changes,
                                     reason=stepping.reason("this fix was verified", job))
 
     async def _apply(self, run_id: str, job: Job) -> bool:
@@ -348,7 +324,7 @@ class Engine:
         if job.uncertain is not None:
             return not await self._not_made_yet(job, job.plan.steps[len(changes) - 1])
         if error is not None:
-            job.outcome = self._outcome(job, Status.FAILED, reason=f"fix failed: {error}",
+            job.outcome = outcome_of(job, Status.FAILED, reason=f"fix failed: {error}",
                                         changes=job.changes)
             return False
         return True
@@ -369,7 +345,7 @@ class Engine:
             await binding.close()
         if settled is None or settled.made:
             return False
-        job.outcome = self._outcome(job, Status.FAILED, changes=job.changes,
+        job.outcome = outcome_of(job, Status.FAILED, changes=job.changes,
                                     reason=f"fix uncertain: {job.uncertain}; the tenant does not show it "
                                            "made; undo reads the tenant again before reversing it")
         return True
@@ -394,11 +370,11 @@ class Engine:
             if job.follows is not None and job.plan is not None and job.plan.empty:
                 where += f"{job.plan.note}; "
             lost = f" ({job.uncertain}; the probe shows it made)" if job.uncertain else ""
-            job.outcome = self._outcome(job, Status.FIXED, changes=job.changes,
+            job.outcome = outcome_of(job, Status.FIXED, changes=job.changes,
                                         reason=f"{where}verified after {attempts} probe(s){lost}")
         elif job.uncertain is not None:
             why = finding.reason or finding.summary or finding.status.value
-            job.outcome = self._outcome(
+            job.outcome = outcome_of(
                 job, Status.FAILED, changes=job.changes,
                 reason=f"fix uncertain: {job.uncertain}; still {finding.status.value} after {attempts} "
                        f"probe(s): {why}; undo reads the tenant before reversing it")
@@ -406,42 +382,4 @@ class Engine:
             why = finding.reason or finding.summary or finding.status.value
             reason = f"still {finding.status.value} after {attempts} probe(s) over " \
                      f"{job.fixer.propagation_s:g}s: {why}"
-            job.outcome = self._outcome(job, Status.UNVERIFIED, reason=reason, changes=job.changes)
-
-    # internals ------------------------------------------------------------------------------
-    def _outcome(self, job: Job, status: Status, reason: str | None = None,
-                 changes: list[dict[str, Any]] | None = None) -> Outcome:
-        """The result line; redacted here so every renderer and the journal get it clean."""
-        finding = job.finding or Finding(status)
-        why = reason if reason is not None else finding.reason
-        return Outcome(
-            connector=job.connector.name, cause=job.cause, status=status,
-            evidence=redact_obj(plain(finding.evidence)), summary=redact(finding.summary),
-            reason=redact(why) if why else why, changes=changes or [],
-            advice="" if status == Status.OK else (job.playbook.advice or ""), risk=self._risk(job),
-            round=job.round, masked_by=list(finding.masked_by) if status == Status.UNKNOWN else [],
-            waits_on=blockers(job) if status == Status.PLANNED else [])
-
-    @staticmethod
-    def _risk(job: Job) -> str | None:
-        if job.plan is not None:
-            return job.plan.risk.value
-        if job.fixer is not None:
-            return _max_risk(job.fixer.risk, job.playbook.risk).value
-        return None
-
-
-def _kinds(applies_to: Any) -> set[str]:
-    return {getattr(k, "value", k) for k in (applies_to or [])}
-
-
-def _connectors(jobs: Sequence[Job]) -> list[tuple[Tenant, Connector]]:
-    seen: dict[str, tuple[Tenant, Connector]] = {}
-    for job in jobs:
-        seen.setdefault(job.connector.name, (job.tenant, job.connector))
-    return list(seen.values())
-
-
-def _max_risk(*risks: Risk | None) -> Risk:
-    """A playbook may raise a fixer's risk, never lower it."""
-    return max((r for r in risks if r is not None), key=lambda r: r.rank, default=Risk.MEDIUM)
+            job.outcome = outcome_of(job, Status.UNVERIFIED, reason=reason, changes=job.changes)

@@ -27,7 +27,7 @@ from agent.registry import fixer as fixer_class
 
 if TYPE_CHECKING:
     from agent.config.model import Connector, Tenant
-    from agent.engine.core import Engine
+    from agent.engine.job import EngineParts as Engine
     from agent.journal.grants import Grant, GrantStore
 
 # per-grant results, worst first: the worst decides the status of its (connector, cause)

@@ -9,9 +9,11 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import deadline as deadlines
-from agent.engine.convergence import DEFAULT_MAX_ROUNDS
+from agent.engine.convergence import DEFAULT_MAX_ROUNDS, blockers
 from agent.engine.verify import Backoff
+from agent.journal.store import plain
 from agent.model import Finding, Outcome, Plan, Risk, Status
+from agent.redact import redact, redact_obj
 from agent.registry import Detector, Fixer
 
 if TYPE_CHECKING:
@@ -119,6 +121,45 @@ class Job:
         return self.playbook.id
 
 
+
+
+def kinds_of(applies_to: Any) -> set[str]:
+    return {getattr(k, "value", k) for k in (applies_to or [])}
+
+
+def connectors_of(jobs: Sequence[Job]) -> list[tuple[Tenant, Connector]]:
+    seen: dict[str, tuple[Tenant, Connector]] = {}
+    for job in jobs:
+        seen.setdefault(job.connector.name, (job.tenant, job.connector))
+    return list(seen.values())
+
+
+def max_risk(*risks: Risk | None) -> Risk:
+    """A playbook may raise a fixer's risk, never lower it."""
+    return max((r for r in risks if r is not None), key=lambda r: r.rank, default=Risk.MEDIUM)
+
+
+def outcome_of(job: Job, status: Status, reason: str | None = None,
+               changes: list[dict[str, Any]] | None = None) -> Outcome:
+    """The job's result line; redacted here so every renderer and the journal get it clean."""
+    finding = job.finding or Finding(status)
+    why = reason if reason is not None else finding.reason
+    return Outcome(
+        connector=job.connector.name, cause=job.cause, status=status,
+        evidence=redact_obj(plain(finding.evidence)), summary=redact(finding.summary),
+        reason=redact(why) if why else why, changes=changes or [],
+        advice="" if status == Status.OK else (job.playbook.advice or ""), risk=risk_of(job),
+        round=job.round, masked_by=list(finding.masked_by) if status == Status.UNKNOWN else [],
+        waits_on=blockers(job) if status == Status.PLANNED else [])
+
+
+def risk_of(job: Job) -> str | None:
+    """The risk a job's result shows: its plan's, else the highest of its fixer's and playbook's."""
+    if job.plan is not None:
+        return job.plan.risk.value
+    if job.fixer is not None:
+        return max_risk(job.fixer.risk, job.playbook.risk).value
+    return None
 
 
 class EngineParts(Protocol):

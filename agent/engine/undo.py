@@ -23,7 +23,7 @@ from agent.registry import fixer as fixer_class
 
 if TYPE_CHECKING:
     from agent.config.model import Connector, Tenant
-    from agent.engine.core import Engine
+    from agent.engine.job import EngineParts as Engine
 
 # Per-change result kinds, worst first: the worst one decides the status of its (connector, cause).
 _RANK = {"failed": Status.FAILED, "unknown": Status.UNKNOWN, "skipped": Status.SKIPPED,
