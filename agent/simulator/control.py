@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,7 +16,29 @@ from agent.simulator.core import request_ids, service_of
 from agent.simulator.state.tenant import Tenant
 
 if TYPE_CHECKING:
-    from agent.simulator.server import Simulator
+    from agent.simulator.reqlog import RequestLog
+    from agent.simulator.scenarios.load import Scenario
+
+
+class Simulator(Protocol):
+    """What the control plane drives (agent.simulator.server.Simulator), as tests and the CLI do."""
+
+    request_log: RequestLog
+
+    @property
+    def state(self) -> Tenant: ...
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    def apply_scenario(self, scenario: Any) -> Tenant: ...
+
+    def reset(self, users: int | None = None, breaks: Iterable[str] = (),
+              wire: Mapping[str, Any] | None = None) -> Tenant: ...
+
+    def set_faults(self, wire: Mapping[str, Any] | None) -> None: ...
+
+    def clear_log(self) -> None: ...
 
 SECRET_FIELDS = {"password", "secret"}
 PUBLIC_EXTRAS = ("admin_app_id", "connector_app_id", "public_client_id", "account_upn", "admin_upn",

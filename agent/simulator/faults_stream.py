@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from agent.simulator.faults import FaultRule, _parse_rule, drop_connection
+from agent.simulator.fault_rules import FaultRule, drop_connection, parse_rule
 
 STREAM_KINDS = ("stall", "trickle", "truncate", "garbage", "huge")
 EXTRA_KEYS = {"stall": ("hold_s",), "trickle": ("interval_s",), "huge": ("size_mb",)}
@@ -69,7 +69,7 @@ def parse_stream(data: Mapping[str, Any], where: str) -> list[StreamRule]:
         number = value.get(knob, DEFAULTS.get(knob, 0.0)) if knob else 0.0
         if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
             raise ValueError(f"{where}.{kind}.{knob}: expected a number >= 0, got {number!r}")
-        rule = _parse_rule({k: v for k, v in value.items() if k not in extra}, f"{where}.{kind}", kind)
+        rule = parse_rule({k: v for k, v in value.items() if k not in extra}, f"{where}.{kind}", kind)
         assert rule is not None
         found.append(StreamRule(kind, rule, float(number)))
     return found

@@ -9,7 +9,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.simulator.core import Services, service_of
-from agent.simulator.faults import BEFORE_DROP_KEY, FAULT_SCOPE_KEY, RAW_SEND_KEY
+from agent.simulator.fault_rules import BEFORE_DROP_KEY, RAW_SEND_KEY
+from agent.simulator.faults import FAULT_SCOPE_KEY
 
 CSOM_CALLS_KEY = "sim.csom_calls"  # set by sharepoint_csom: the calls a ProcessQuery asked for
 

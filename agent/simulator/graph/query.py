@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from agent.simulator.graph.errors import GraphError
 from agent.simulator.graph.schema import DIRECTORY_TYPES, PROPERTIES, QUALIFIED, SEARCHABLE, SORTABLE
 
-if TYPE_CHECKING:
-    from agent.simulator.graph.odata import JSON, GraphRequest
+JSON = dict[str, Any]
+
+
+class GraphRequest(Protocol):
+    """What the query options read of a request (agent.simulator.graph.odata.GraphRequest)."""
+
+    query: dict[str, str]
+    headers: dict[str, str]
+
+    @property
+    def select(self) -> list[str] | None: ...
 
 # Wording from https://learn.microsoft.com/en-us/graph/aad-advanced-queries ("Error handling for advanced
 # queries on directory objects"); the $search one is also seen on the wire (microsoft-graph-toolkit#3028).

@@ -1,9 +1,10 @@
-"""What every part of the simulated tenant's state shares: its error type, ids and clock."""
+"""What every part of the simulated tenant's state shares: its error type, ids, clock and directory user."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 
 
 class SimError(Exception):
@@ -20,3 +21,24 @@ def new_id() -> str:
 
 def now() -> float:
     return time.time()
+
+
+@dataclass
+class User:
+    id: str
+    upn: str
+    display_name: str
+    password: str
+    account_enabled: bool = True
+    password_policies: str | None = None  # "DisablePasswordExpiration" or None
+    password_expired: bool = False
+    locked_until: float | None = None  # smart lockout end (epoch seconds)
+    usage_location: str | None = "US"
+    licenses: list[str] = field(default_factory=list)  # skuIds
+    mail: str | None = None
+    on_premises_sync_enabled: bool = False
+    last_password_change: float = field(default_factory=now)
+
+    @property
+    def domain(self) -> str:
+        return self.upn.split("@", 1)[1].lower()

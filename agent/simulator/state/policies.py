@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from agent.simulator.state.base import SimError, now
 
 if TYPE_CHECKING:
-    from agent.simulator.state.tenant import User
+    from agent.simulator.state.base import User
 
 _EXCHANGE = "00000002-0000-0ff1-ce00-000000000000"
 _SHAREPOINT = "00000003-0000-0ff1-ce00-000000000000"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from agent.simulator.state.base import SimError, new_id
 
 if TYPE_CHECKING:
-    from agent.simulator.state.tenant import User
+    from agent.simulator.state.base import User
 
 FULL_CONTROL_ROLE_DEF = 1073741829
 

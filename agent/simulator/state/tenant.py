@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.simulator.state.base import SimError, new_id, now
+from agent.simulator.state.base import SimError, User, new_id, now
 
 # The Conditional Access model lives in state_policies; importers keep using this module.
 from agent.simulator.state.policies import ConditionalAccessPolicy as ConditionalAccessPolicy
@@ -49,27 +49,6 @@ class Sku:
     prepaid_enabled: int
     plans: list[ServicePlan]
     capability_status: str = "Enabled"
-
-
-@dataclass
-class User:
-    id: str
-    upn: str
-    display_name: str
-    password: str
-    account_enabled: bool = True
-    password_policies: str | None = None  # "DisablePasswordExpiration" or None
-    password_expired: bool = False
-    locked_until: float | None = None  # smart lockout end (epoch seconds)
-    usage_location: str | None = "US"
-    licenses: list[str] = field(default_factory=list)  # skuIds
-    mail: str | None = None
-    on_premises_sync_enabled: bool = False
-    last_password_change: float = field(default_factory=now)
-
-    @property
-    def domain(self) -> str:
-        return self.upn.split("@", 1)[1].lower()
 
 
 @dataclass
