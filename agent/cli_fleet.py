@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from agent.config import Config
+    from agent.grants_store import Grant
     from agent.model import RunReport
 
 
@@ -55,9 +58,11 @@ def tenants_of(config: Config) -> dict[str, str]:
 
 
 def observe(report: RunReport, config: Config, started: float, metrics_file: Path | None,
-            pushgateway: str | None, log_format: LogFormat) -> list[str]:
-    """Write the metrics and the JSON log lines of a finished run; returns warning lines."""
-    from agent import logs, metrics
+            pushgateway: str | None, log_format: LogFormat, grants: Sequence[Grant] = (),
+            warn_days: int = 7) -> list[str]:
+    """Write the metrics and the JSON log lines of a finished run; returns warning lines. `grants`: those
+    in force after it, `warn_days`: the heal policy's grant_warn_days."""
+    from agent import clock, logs, metrics
     from agent.retry import RETRIES
 
     duration = time.monotonic() - started
@@ -67,6 +72,7 @@ def observe(report: RunReport, config: Config, started: float, metrics_file: Pat
     if metrics_file is None and pushgateway is None:
         return []
     registry = metrics.registry_for(report, tenant_of, duration, RETRIES, time.time())
+    metrics.add_grants(registry, grants, tenant_of, clock.now(), warn_days)
     if metrics_file is not None:
         metrics.write_textfile(metrics_file, registry)
     if pushgateway is not None:

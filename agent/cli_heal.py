@@ -91,7 +91,8 @@ def heal(policy: PolicyOpt = None,
         result = run_heal(engine, rules, store, connector, only or ())
     _emit(result.report, output, out, result.extras())
     _warn(result.warnings() + cli_fleet.observe(result.report, engine.config, started, metrics_file,
-                                                pushgateway, log_format))
+                                                pushgateway, log_format, result.live_grants,
+                                                rules.grant_warn_days))
     raise typer.Exit(result.report.exit_code)
 
 
