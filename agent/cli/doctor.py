@@ -1,4 +1,4 @@
-"""`agent doctor`: the agent's own readiness (config, cloud, credential, token, state, TLS)."""
+"""`agent doctor`: the agent's own readiness (config, cloud, credential, token, state, journal, TLS)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from agent.cli.options import ENV_CONFIG, ConfigOpt, Output, OutputOpt, SimOpt, StateDirOpt
+from agent.cli.options import ENV_CONFIG, ConfigOpt, JournalOpt, Output, OutputOpt, SimOpt, StateDirOpt
 
 
 def doctor(config: ConfigOpt = None, sim: SimOpt = False, state_dir: StateDirOpt = None,
@@ -17,11 +17,13 @@ def doctor(config: ConfigOpt = None, sim: SimOpt = False, state_dir: StateDirOpt
                                                  "endpoint: its certificate's issuer, TLS inspection.")]
            = False,
            offline: Annotated[bool, typer.Option("--offline", help="Do not ask for a token (config, "
-                                                 "credential files and state only).")] = False) -> NoReturn:
-    """Is the agent ready? Config, cloud and endpoints, its credential and token, state dir, lock, TLS."""
+                                                 "credential files and state only).")] = False,
+           journal: JournalOpt = None) -> NoReturn:
+    """Is the agent ready? Config, cloud, credential and token, state dir, lock, shared journal, TLS."""
     from agent import doctor as checks
     from agent.cli.session import config_source
     from agent.config.load import load_config
+    from agent.doctor_journal import journal_checks
     from agent.journal.statedir import resolve_state_dir
     from agent.report.terminal import to_json
 
@@ -38,6 +40,7 @@ def doctor(config: ConfigOpt = None, sim: SimOpt = False, state_dir: StateDirOpt
                 urls = [str(u) for u in (e.authority_host, e.graph_url, e.ews_url, e.sharepoint_root) if u]
                 found += checks.network_checks(urls, str(e.ca_bundle) if e.ca_bundle else None)
         found += checks.state_checks(resolve_state_dir(state_dir, configured=cfg.state_dir))
+        found += journal_checks(journal, cfg.journal, cfg.tenants)
     data = checks.report(found)
     if output == Output.json:
         typer.echo(to_json(data))

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING
 from agent.cli.options import LogFormat
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from agent.config.model import Config
+    from agent.journal.grants import Grant
     from agent.model import RunReport
 
 
@@ -35,8 +38,11 @@ def tenants_of(config: Config) -> dict[str, str]:
 
 
 def observe(report: RunReport, config: Config, started: float, metrics_file: Path | None,
-            pushgateway: str | None, log_format: LogFormat) -> list[str]:
-    """Write the metrics and the JSON log lines of a finished run; returns warning lines."""
+            pushgateway: str | None, log_format: LogFormat, grants: Sequence[Grant] = (),
+            warn_days: int = 7) -> list[str]:
+    """Write the metrics and the JSON log lines of a finished run; returns warning lines. `grants`: those
+    in force after it, `warn_days`: the heal policy's grant_warn_days."""
+    from agent import clock
     from agent.heal import logs, metrics
     from agent.retry import RETRIES
 
@@ -47,6 +53,7 @@ def observe(report: RunReport, config: Config, started: float, metrics_file: Pat
     if metrics_file is None and pushgateway is None:
         return []
     registry = metrics.registry_for(report, tenant_of, duration, RETRIES, time.time())
+    metrics.add_grants(registry, grants, tenant_of, clock.now(), warn_days)
     if metrics_file is not None:
         metrics.write_textfile(metrics_file, registry)
     if pushgateway is not None:

@@ -78,7 +78,8 @@ def heal(policy: PolicyOpt = None,
         result = run_heal(opened.engine, rules, store, connector, only or ())
     session.emit_report(result.report, output, out, result.extras())
     _warn(result.warnings() + fleet.observe(result.report, opened.config, started, metrics_file,
-                                            pushgateway, log_format))
+                                            pushgateway, log_format, result.live_grants,
+                                            rules.grant_warn_days))
     raise typer.Exit(result.report.exit_code)
 
 

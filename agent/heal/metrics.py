@@ -9,13 +9,18 @@ no secret, no account, no URL.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
 from agent.errors import BadInput
 from agent.model import RunReport
+
+if TYPE_CHECKING:
+    from agent.journal.grants import Grant
 
 JOB = "agent"
 # the statuses an operator alerts on get a series even at zero, so "fixed went to 0" is visible
@@ -48,6 +53,47 @@ def registry_for(report: RunReport, tenant_of: Mapping[str, str], duration_s: fl
     for reason in ("throttled", "transient"):
         retried.labels(tenant_label, reason).set(int(retries.get(reason, 0)))
     return registry
+
+
+def add_grants(registry: CollectorRegistry, grants: Sequence[Grant], tenant_of: Mapping[str, str],
+               now: datetime, warn_days: int) -> None:
+    """The time-boxed grants in force after the run, per tenant and cause: how many, how many expire within
+    the heal policy's grant_warn_days, and the soonest expiry. Only the configured connectors' grants: a
+    shared journal also holds other tenants', which their own jobs report."""
+    from agent import clock
+    from agent.grants.timebox import expiring
+
+    ours = [g for g in grants if g.state == "active" and g.connector in tenant_of]
+    soon = {(g.run_id, g.seq) for g in expiring(ours, now, warn_days)}
+    live: Counter[tuple[str, str]] = Counter()
+    warned: Counter[tuple[str, str]] = Counter()
+    nearest: dict[tuple[str, str], datetime] = {}
+    for grant in ours:
+        key = (tenant_of[grant.connector], grant.cause)
+        live[key] += 1
+        warned[key] += (grant.run_id, grant.seq) in soon
+        at = clock.parse_instant(grant.expires_at, "expires_at")
+        nearest[key] = min(at, nearest.get(key, at))
+    count = Gauge("agent_grants_live", "Time-boxed grants the agent made that are in force, by tenant and "
+                  "cause (an expired one whose revocation failed included)", ["tenant", "cause"],
+                  registry=registry)
+    within = Gauge("agent_grants_expiring", "Live time-boxed grants that expire within the heal policy's "
+                   "grant_warn_days (agent_grants_warn_window_seconds)", ["tenant", "cause"],
+                   registry=registry)
+    left = Gauge("agent_grants_next_expiry_seconds", "Seconds from the end of the run to the soonest expiry "
+                 "of a live grant (negative: an expired grant is still in force)", ["tenant", "cause"],
+                 registry=registry)
+    when = Gauge("agent_grants_next_expiry_timestamp_seconds", "When the soonest live grant expires (Unix "
+                 "time; compare with time() between runs)", ["tenant", "cause"], registry=registry)
+    window = Gauge("agent_grants_warn_window_seconds", "The heal policy's grant_warn_days, in seconds",
+                   ["tenant"], registry=registry)
+    for tenant in sorted(set(tenant_of.values())):
+        window.labels(tenant).set(warn_days * 86400)
+    for key, n in live.items():
+        count.labels(*key).set(n)
+        within.labels(*key).set(warned[key])
+        left.labels(*key).set((nearest[key] - now).total_seconds())
+        when.labels(*key).set(nearest[key].timestamp())
 
 
 def write_textfile(path: Path, registry: CollectorRegistry) -> None:

@@ -16,7 +16,7 @@ from agent.grants.timebox import attach, closed_windows
 from agent.heal.grants import grant_news, revoke_expired
 from agent.heal.notify import Delivery, failed_lines, notify, post
 from agent.heal.policy import Policy, decide
-from agent.journal.grants import GrantStore
+from agent.journal.grants import Grant, GrantStore
 from agent.journal.pending import (
     ApprovalResult,
     JobApprover,
@@ -74,6 +74,7 @@ class HealResult:
     deliveries: list[Delivery] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # one-line warnings for stderr
     grants: dict[str, Any] = field(default_factory=dict)  # expiring soon, revoked, left alone
+    live_grants: list[Grant] = field(default_factory=list)  # in force after the run (for the metrics)
 
     def extras(self) -> dict[str, Any]:
         """What reports show beyond the results: pending plans and notification outcomes."""
@@ -134,9 +135,10 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
             count_detections(jobs, advance)
             report = await engine.run_jobs("heal", jobs, on_start=approver.started)
         news = grant_news(grant_store, revocation, policy.grant_warn_days)
+        live = grant_store.grants(("active",))
     if revocation is not None and report.exit_code in (0, 3) and revocation.exit_code > report.exit_code:
         report.exit_code = revocation.exit_code  # a failed revocation is a failed fix of this run
-    return HealResult(report, store_refused(store, report, approver), grants=news)
+    return HealResult(report, store_refused(store, report, approver), grants=news, live_grants=live)
 
 
 def run_heal(engine: Engine, policy: Policy, store: PendingStore, connector: str | None = None,

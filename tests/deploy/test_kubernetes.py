@@ -110,3 +110,11 @@ def test_each_customer_file_is_a_valid_config_for_its_tenant(rendered: list[dict
         assert [t.name for t in config.tenants] == [tenant]
         assert config.tenants[0].admin.method == "workload-identity"
         assert {c.tenant for c in config.connectors} == {tenant}
+
+
+def test_every_container_runs_the_image_the_dockerfile_builds(rendered: list[dict[str, Any]]) -> None:
+    from tests.deploy.test_image import image
+
+    for job in by_kind(rendered, "CronJob").values():
+        pod = pod_spec(job)
+        assert {c["image"] for c in pod["containers"] + pod["initContainers"]} == {image()}
