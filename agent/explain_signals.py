@@ -69,6 +69,7 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     # Exchange mailboxes, whichever API reaches them (EWS, or Graph's mail, calendar and contact paths)
     "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
              "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com",
+             "autodiscover-s.outlook.com",  # Exchange Online's Autodiscover host
              "full_access_as_app", "mail.read", "mail.send"),
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
@@ -89,8 +90,9 @@ SCHEME_MARKS: dict[str, tuple[str, ...]] = {
     "bearer": ("bearer", "oauth", "access token", "access_token", "app-only", "app only",
                "clientsecretcredential", "certificatecredential", "client_credentials"),
 }
-_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", ".sharepoint.com", "graph.microsoft.com",
-                 "login.microsoftonline.com", "exchange online", "office 365", "microsoft 365")
+_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "autodiscover-s.outlook.com",
+                 ".sharepoint.com", "graph.microsoft.com", "login.microsoftonline.com", "exchange online",
+                 "office 365", "microsoft 365")
 # A WWW-Authenticate header's value (to the end of its line or field) and the scheme names in it.
 _CHALLENGE = re.compile(r"www-authenticate[\"']?\s*[:=]\s*([^\n]{0,300})", re.I)
 _SCHEME_NAME = re.compile(r"\b(basic|ntlm|negotiate|bearer|kerberos)\b", re.I)
