@@ -37,12 +37,13 @@ _STATUS_PATTERNS = (
     re.compile(r"\b(?:error|returned|response|code)\s+(4\d\d|5\d\d)\b", re.I),  # "Error 401", "returned 403"
 )
 # A status said in words where no number is given: SharePoint, EWS and Graph answer "access denied" with 403
-# (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); .NET's
-# "the response status code is 'Unauthorized'" is 401. A local "access to the path ... is denied" is neither.
+# (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); the word
+# "Unauthorized" alone is 401 (RFC 9110's reason phrase), but SharePoint's "unauthorized operation" is 403.
+# A local "access to the path ... is denied" is neither. Counted only in a context (service + status).
 _WORDED_STATUSES = (
     (re.compile(r"\baccess (?:is )?denied\b|unauthorizedaccessexception|e_accessdenied|0x80070005|"
                 r"\berroraccessdenied\b|status code is '?forbidden"), 403),
-    (re.compile(r"status code is '?unauthorized|\bunauthorized \(401\)"), 401),
+    (re.compile(r"\bunauthori[sz]ed\b(?! operation| access)"), 401),  # not SharePoint's 403 wording
 )
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed
 _WORD = re.compile(r"[\w-]+")

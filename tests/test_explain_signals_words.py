@@ -124,3 +124,9 @@ def test_unrelated_kinds_from_statuses_and_libraries(text: str, kind: str) -> No
 def test_msal4j_federated_codes_point_at_the_federated_account() -> None:
     text = "com.microsoft.aad.msal4j.MsalClientException: wstrust_service_error"
     assert _top(text) == "sso-federated-account"
+
+
+def test_unauthorized_in_words_is_401_but_not_sharepoints_unauthorized_operation() -> None:
+    assert read_signals("Connect-PnPOnline : Unauthorized").worded == {401}
+    assert read_signals("Attempted to perform an unauthorized operation.").worded == set()
+    assert read_signals("System.UnauthorizedAccessException").worded == {403}
