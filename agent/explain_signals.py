@@ -61,7 +61,11 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
             " ews ", " ews:", " ews.", " ews,", "(ews)",  # EWS as a word, not n-ews
             "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",
             "x-feserver", "x-beserver",  # the front-end and back-end server headers of Exchange
-            "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice"),  # EWS clients
+            "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice",  # EWS clients
+            # the EWS Managed API's exceptions and its "The request failed. {0}" around a WebException
+            # (OfficeDev/ews-managed-api: Strings.cs ServiceRequestFailed)
+            "servicerequestexception", "serviceresponseexception",
+            "the request failed. the remote server returned an error"),
     "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint", "/sites/",
                    "extsts.srf", "spoidcrl", "fedauth", "/_layouts/",
                    "microsoft.sharepoint", " spo ", "-spo", "pnp",  # SPO as a word, not re-spo-nse

@@ -130,3 +130,10 @@ def test_unauthorized_in_words_is_401_but_not_sharepoints_unauthorized_operation
     assert read_signals("Connect-PnPOnline : Unauthorized").worded == {401}
     assert read_signals("Attempted to perform an unauthorized operation.").worded == set()
     assert read_signals("System.UnauthorizedAccessException").worded == {403}
+
+
+def test_the_ews_managed_apis_wording_names_ews() -> None:
+    text = "The request failed. The remote server returned an error: (401) Unauthorized."
+    assert {"ews", "mail"} <= read_signals(text).services
+    assert "ews" not in read_signals("The remote server returned an error: (401) Unauthorized.").services
+    assert "ews" in read_signals("ServiceResponseException: Mailbox does not exist.").services
