@@ -56,7 +56,8 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
                  "get_token", "acquiretoken", "clientauthenticationerror", "invalid_grant", "invalid_client"),
     "graph": ("graph.microsoft.com", "graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", "/v1.0/",
               "/beta/", "msgraph", "odataerror", "graph api",
-              "innererror", "client-request-id"),  # Graph's error body: https://learn.microsoft.com/en-us/graph/errors
+              "innererror", "client-request-id",  # Graph's error body: https://learn.microsoft.com/en-us/graph/errors
+              "microsoft.graph.", "connect-mggraph", "get-mg", "new-mg", "update-mg", "set-mg"),  # SDKs
     "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services",
             " ews ", " ews:", " ews.", " ews,", "(ews)",  # EWS as a word, not n-ews
             "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",

@@ -284,3 +284,10 @@ def test_the_ews_managed_apis_wording_names_ews() -> None:
     assert {"ews", "mail"} <= read_signals(text).services
     assert "ews" not in read_signals("The remote server returned an error: (401) Unauthorized.").services
     assert "ews" in read_signals("ServiceResponseException: Mailbox does not exist.").services
+
+
+def test_graph_sdk_namespaces_and_cmdlets_name_graph() -> None:
+    assert "graph" in read_signals("Get-MgUser_List: Insufficient privileges ...").services
+    assert "graph" in read_signals("Microsoft.Graph.Models.ODataErrors.ODataError: Access denied").services
+    assert _other("Azure.Identity.CredentialUnavailableException: EnvironmentCredential authentication "
+                  "unavailable. Environment variables are not fully configured.") == "tool-bug"
