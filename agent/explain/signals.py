@@ -36,6 +36,15 @@ _STATUS_PATTERNS = (
                r"Internal Server Error)\b", re.I),  # also "401 (Unauthorized)" (.NET HttpClient), "401 - ..."
     re.compile(r"\b(?:error|returned|response|code)\s+(4\d\d|5\d\d)\b", re.I),  # "Error 401", "returned 403"
 )
+# A status said in words where no number is given: SharePoint, EWS and Graph answer "access denied" with 403
+# (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); the word
+# "Unauthorized" alone is 401 (RFC 9110's reason phrase), but SharePoint's "unauthorized operation" is 403.
+# A local "access to the path ... is denied" is neither. Counted only in a context (service + status).
+_WORDED_STATUSES = (
+    (re.compile(r"\baccess (?:is )?denied\b|unauthorizedaccessexception|e_accessdenied|0x80070005|"
+                r"\berroraccessdenied\b|status code is '?forbidden"), 403),
+    (re.compile(r"\bunauthori[sz]ed\b(?! operation| access)"), 401),  # not SharePoint's 403 wording
+)
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed
 _WORD = re.compile(r"[\w-]+")
 
@@ -46,18 +55,27 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
                  "login.partner.microsoftonline.cn", "/oauth2/", "aadsts", "msal", "adal", "token endpoint",
                  "get_token", "acquiretoken", "clientauthenticationerror", "invalid_grant", "invalid_client"),
     "graph": ("graph.microsoft.com", "graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", "/v1.0/",
-              "/beta/", "msgraph", "odataerror", "graph api"),
-    "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services", "ews ",
+              "/beta/", "msgraph", "odataerror", "graph api",
+              "innererror", "client-request-id",  # Graph's error body: https://learn.microsoft.com/en-us/graph/errors
+              "microsoft.graph.", "connect-mggraph", "get-mg", "new-mg", "update-mg", "set-mg"),  # SDKs
+    "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services",
+            " ews ", " ews:", " ews.", " ews,", "(ews)",  # EWS as a word, not n-ews
             "ewsmanagedapi", "microsoft.exchange.webservices", "exchangeimpersonation", "soap",
             "x-feserver", "x-beserver",  # the front-end and back-end server headers of Exchange
-            "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice"),  # EWS clients
+            "php-ews", "node-ews", "ews-javascript-api", "ews-java-api", "exchangeservice",  # EWS clients
+            # the EWS Managed API's exceptions and its "The request failed. {0}" around a WebException
+            # (OfficeDev/ews-managed-api: Strings.cs ServiceRequestFailed)
+            "servicerequestexception", "serviceresponseexception",
+            "the request failed. the remote server returned an error"),
     "sharepoint": (".sharepoint.com", "/_api/", "/_vti_bin/", "client.svc", "csom", "sharepoint", "/sites/",
-                   "extsts.srf", "spoidcrl", "fedauth",
-                   "microsoft.sharepoint", "spo", "pnp"),
+                   "extsts.srf", "spoidcrl", "fedauth", "/_layouts/",
+                   "microsoft.sharepoint", " spo ", "-spo", "pnp",  # SPO as a word, not re-spo-nse
+                   "executequery", "clientcontext"),  # CSOM's request and its context
     "onedrive": ("-my.sharepoint.com", "/personal/", "onedrive", "/drive", "mysite"),
     # Exchange mailboxes, whichever API reaches them (EWS, or Graph's mail, calendar and contact paths)
     "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
              "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com",
+             "autodiscover-s.outlook.com",  # Exchange Online's Autodiscover host
              "full_access_as_app", "mail.read", "mail.send"),
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
@@ -65,15 +83,22 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
              "wsignin1.0"),  # the WS-Federation sign-in request of a federated domain's STS
 }
 # The authentication scheme a text shows (a WWW-Authenticate challenge, an Authorization header, prose).
+# The credential class a client was given names the scheme too: a user name and password object (EWS Managed
+# API WebCredentials, .NET NetworkCredential, requests' HTTPBasicAuth, CSOM SharePointOnlineCredentials,
+# office365-rest-python-client UserCredential) signs in with Basic or the legacy IDCRL/SAML flow; a token
+# credential (OAuthCredentials and OAuth2Credentials, via "oauth"; azure-identity's) sends a bearer token.
 SCHEME_MARKS: dict[str, tuple[str, ...]] = {
     "basic": ("basic realm", "authorization: basic", "basic auth", "basic authentication",
-              "basicauthentication", "legacy authentication", "legacy auth"),
+              "basicauthentication", "legacy authentication", "legacy auth", "webcredentials(",
+              "networkcredential(", "httpbasicauth", "sharepointonlinecredentials", "usercredential("),
     "ntlm": ("ntlm", "httpntlmauth"),
     "negotiate": ("negotiate", "kerberos"),
-    "bearer": ("bearer", "oauth", "access token", "access_token", "app-only", "app only"),
+    "bearer": ("bearer", "oauth", "access token", "access_token", "app-only", "app only",
+               "clientsecretcredential", "certificatecredential", "client_credentials"),
 }
-_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", ".sharepoint.com", "graph.microsoft.com",
-                 "login.microsoftonline.com", "exchange online", "office 365", "microsoft 365")
+_ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "autodiscover-s.outlook.com",
+                 ".sharepoint.com", "graph.microsoft.com", "login.microsoftonline.com", "exchange online",
+                 "office 365", "microsoft 365")
 # A WWW-Authenticate header's value (to the end of its line or field) and the scheme names in it.
 _CHALLENGE = re.compile(r"www-authenticate[\"']?\s*[:=]\s*([^\n]{0,300})", re.I)
 _SCHEME_NAME = re.compile(r"\b(basic|ntlm|negotiate|bearer|kerberos)\b", re.I)
@@ -89,6 +114,7 @@ class Signals:
     codes: set[str] = field(default_factory=set)  # lower-case: aadsts50126, invalid_client, accessdenied ...
     words: set[str] = field(default_factory=set)  # every lower-case word of the text (codes stand alone)
     statuses: set[int] = field(default_factory=set)
+    worded: set[int] = field(default_factory=set)  # said in words only ("access denied"): counts in a context
     exceptions: set[str] = field(default_factory=set)  # lower-case class names, without module
     services: set[str] = field(default_factory=set)  # identity, graph, ews, mail, sharepoint, onedrive, adfs
     schemes: set[str] = field(default_factory=set)  # basic, ntlm, negotiate, bearer
@@ -121,10 +147,14 @@ def read_signals(raw: str) -> Signals:
     signals.codes = _codes(text)
     signals.words = set(_WORD.findall(signals.flat))
     signals.statuses = {int(m) for p in _STATUS_PATTERNS for m in p.findall(text) if 100 <= int(m) <= 599}
+    if not signals.statuses:
+        signals.worded = _worded_statuses(signals.flat)
     signals.exceptions = {m.lower() for m in _EXCEPTION.findall(text)}
     signals.services = _marked(signals.flat, SERVICE_MARKS)
     if (signals.codes | signals.words) & _EWS_CODES:
         signals.services.add("ews")
+    if (signals.codes | signals.words) & _GRAPH_CODES:
+        signals.services.add("graph")
     if "ews" in signals.services:
         signals.services.add("mail")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
@@ -149,11 +179,24 @@ _SETTING_END = ("ID", "NAME", "SECRET", "DOMAIN", "URL", "URI", "TENANT", "GUID"
 _ERROR_WORDS = {"E", "ERROR", "DENIED", "FAILED", "INVALID", "NOT", "ACCESS", "REQUEST", "BAD", "NO"}
 
 
+# Placeholders written in words: "your-tenant-id", "your_client_id" (Microsoft's and the libraries' samples
+# write them so), an instruction left in place ("Insert your client ID here", "<Enter your secret>"), and a
+# quoted bracketed setting name ('<client_id>', '{tenant_id}') where a value was to be filled in. A bracketed
+# single word ('<org>', '<tenant>') stays a redaction.
+_YOUR_SETTING = re.compile(r"(?i)(?<![\w.$%{-])(?:your|my)[-_](?:tenant|client|app|application|azure|site|"
+                           r"org|organization|domain|secret|cert)[-_\w]*(?:id|name|secret|domain|url|guid)\b")
+_INSTRUCTION = re.compile(r"(?i)\b(?:insert|enter|put|paste|replace with) your [\w -]{2,40}? here\b"
+                          r"|<\s*(?:enter|insert|your)\b[^<>\n]{1,40}>")
+_BRACKETED = re.compile(r"['\"]([<{]\w+[-_]\w+[>}])['\"]")
+
+
 def placeholders(text: str) -> list[str]:
     """The placeholder values the text shows (at most a few: evidence, not an inventory)."""
     sample = text[:200_000]
     candidates = [v for v in _QUOTED.findall(sample) if _PLACEHOLDER_WORD.search(v)]
     candidates += [w for m in _IN_URL.finditer(sample) if _setting_name(w := m.group(1) or m.group(2))]
+    candidates += _YOUR_SETTING.findall(sample) + _INSTRUCTION.findall(sample)
+    candidates += [b for b in _BRACKETED.findall(sample) if _setting_name(b[1:-1].upper().replace("-", "_"))]
     found: list[str] = []
     for value in candidates:
         if value not in found:
@@ -167,13 +210,23 @@ def _setting_name(word: str) -> bool:
 
 
 # EWS ResponseCode values that name EWS by themselves (the rest of the Error* family is shared with Graph)
+# Error codes only Microsoft Graph answers with (https://learn.microsoft.com/en-us/graph/errors and
+# https://learn.microsoft.com/en-us/graph/resolve-auth-errors): a Graph error body without its URL.
+_GRAPH_CODES = frozenset({"authorization_requestdenied", "authorization_identitynotfound",
+                          "invalidauthenticationtoken", "mailboxnotenabledforrestapi",
+                          "mailboxnotsupportedforrestapi", "request_resourcenotfound", "request_badrequest"})
 _EWS_CODES = frozenset({"errornonexistentmailbox", "errorimpersonateuserdenied", "errormissingemailaddress",
                         "errorserverbusy", "errorinvalidexchangeimpersonationheaderdata",
                         "errormailboxmoveinprogress", "errornameresolutionnoresults"})
 
 
+def _worded_statuses(flat: str) -> set[int]:
+    return {status for pattern, status in _WORDED_STATUSES if pattern.search(flat)}
+
+
 def _marked(flat: str, marks: dict[str, tuple[str, ...]]) -> set[str]:
-    return {name for name, needles in marks.items() if any(n in flat for n in needles)}
+    padded = f" {flat} "  # a mark spelled as a word (" ews ") matches at the start and the end too
+    return {name for name, needles in marks.items() if any(n in padded for n in needles)}
 
 
 def _cloud(flat: str) -> str | None:

@@ -122,7 +122,8 @@ def in_context(context: ContextSpec, signals: Signals) -> str | None:
         return None
     if context.schemes and not set(context.schemes) & signals.schemes:
         return None
-    if context.statuses and not set(context.statuses) & signals.statuses:
+    statuses = signals.statuses | signals.worded  # a status said in words counts with its service
+    if context.statuses and not set(context.statuses) & statuses:
         return None
     if context.cloud is not None and signals.cloud != context.cloud:
         return None
@@ -133,7 +134,7 @@ def in_context(context: ContextSpec, signals: Signals) -> str | None:
     if context.placeholder and not signals.placeholders:
         return None
     parts = [*context.services, *(s for s in context.schemes if s in signals.schemes),
-             *(f"status {s}" for s in context.statuses if s in signals.statuses)]
+             *(f"status {s}" for s in context.statuses if s in statuses)]
     if context.cloud:
         parts.append("Exchange Online" if context.cloud == "online" else "on-premises")
     if context.offers or context.lacks:

@@ -212,8 +212,9 @@ def test_custom_playbook_folder_is_used(tmp_path: Path) -> None:
 FAMILIES = {"github-issue", "vendor-kb", "qa-page", "library-source", "microsoft-docs", "blog"}
 # Floors on the frozen test part (tests/data/errors/README.md): knowledge is written from vocabularies and
 # checked on the dev part only; these floors catch a regression, they are not the goal (85/95/80).
-# Measured on the current test part: 0.64, 0.65, 0.43 (55 cause items, 21 unrelated).
-TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.62, 0.63, 0.40
+# Measured on the current test part: 0.71, 0.73, 0.50 (39 and 40 of 55 cause items, 10 of 20 unrelated);
+# before the migration-tool, status and word-signal vocabularies 0.64, 0.65, 0.43 (of 55 and 21).
+TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.70, 0.72, 0.49
 
 
 def _expected(item: dict[str, Any]) -> list[str]:
@@ -253,9 +254,10 @@ def test_corpus_floors_on_the_frozen_test_part(corpus: list[dict[str, Any]], kno
         print(f"\n{tallies[key].line(key)}", end="")
     test = tallies["split:test"]
     assert test.causes >= 39 and test.unrelated >= 10
-    assert test.top1_rate >= TEST_TOP1, test.misses
-    assert test.top3_rate >= TEST_TOP3
-    assert test.unrelated_rate >= TEST_UNRELATED
+    # counts only: a failure must not print the held-out items (their texts or sources)
+    assert test.top1_rate >= TEST_TOP1, f"{test.top1} of {test.causes}"
+    assert test.top3_rate >= TEST_TOP3, f"{test.top3} of {test.causes}"
+    assert test.unrelated_rate >= TEST_UNRELATED, f"{test.not_a_cause} of {test.unrelated}"
 
 
 # -- the command ---------------------------------------------------------------------------------------
