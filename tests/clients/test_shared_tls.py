@@ -138,3 +138,21 @@ def test_requests_keeps_its_own_way_when_nothing_is_shared(serve: Any, tmp_path:
     with capped_session(1024) as session, pytest.raises(OSError, match="invalid path"):
         session.get(url, verify=str(tmp_path / "missing.pem"), timeout=5)  # requests' own message
     assert issubclass(CappedHTTPAdapter, SharedContextAdapter)  # every capped session shares
+
+
+def test_the_pool_keeps_no_path_to_reload_unless_an_https_proxy_needs_it(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from urllib3.util import parse_url
+
+    verify = str(bundle_path(_pem(tmp_path, trustme.CA(), "tenant-ca.pem")))
+    adapter, url = SharedContextAdapter(), "https://contoso.sharepoint.com/_api/web"
+    direct = SimpleNamespace(proxy=None, conn_kw={"ssl_context": file_context(verify)}, cert_reqs=None,
+                             ca_certs="stale", ca_cert_dir=None)
+    adapter.cert_verify(direct, url, verify, None)
+    assert (direct.cert_reqs, direct.ca_certs) == ("CERT_REQUIRED", None)
+    tunnelled = SimpleNamespace(proxy=parse_url("https://proxy.contoso.com:8443"), cert_file=None,
+                                key_file=None, conn_kw={"ssl_context": file_context(verify)},
+                                cert_reqs=None, ca_certs=None, ca_cert_dir=None)
+    adapter.cert_verify(tunnelled, url, verify, None)  # the proxy's own certificate is verified by path
+    assert (tunnelled.cert_reqs, tunnelled.ca_certs) == ("CERT_REQUIRED", verify)
