@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -127,3 +128,20 @@ def test_an_invalid_choice_is_echoed_only_when_it_reads_like_one(value: str, sho
         _Auth.model_validate(doc.data)
     (problem,) = validation_problems(info.value, doc, _Auth)
     assert (value in str(problem)) is shown and "valid: oauth, basic, ntlm" in str(problem)
+
+
+def test_libyaml_and_the_python_parser_read_the_shipped_files_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    import agent.yamlsrc as yamlsrc
+
+    assert yamlsrc._FAST_LOADER is getattr(yaml, "CSafeLoader", None)
+    root = Path(__file__).resolve().parents[1]
+    files = sorted([*root.glob("playbooks/**/*.yaml"), *root.glob("configs/**/*.yaml")])
+    assert len(files) >= 13
+    fast = {f: parse_yaml(f.read_text(encoding="utf-8"), f.name) for f in files}
+    monkeypatch.setattr(yamlsrc, "_FAST_LOADER", None)
+    for f in files:
+        slow = parse_yaml(f.read_text(encoding="utf-8"), f.name)
+        assert (fast[f].data, fast[f].lines, fast[f].duplicate_keys) == \
+            (slow.data, slow.lines, slow.duplicate_keys), f

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import requests
 
+from agent.clients.shared_tls import SharedContextAdapter
+
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 CHUNK = 64 * 1024
 TOO_LARGE = "response too large"
@@ -99,9 +101,9 @@ class _CountingRaw:
         setattr(self._raw, name, value)
 
 
-class CappedHTTPAdapter(requests.adapters.HTTPAdapter):
+class CappedHTTPAdapter(SharedContextAdapter):
     """requests' HTTPAdapter that never lets a body past `max_bytes` into memory (also when the caller
-    streams: its reads are counted the same way)."""
+    streams: its reads are counted the same way); its pools share one TLS context per CA file."""
 
     max_bytes = DEFAULT_MAX_BYTES
 

@@ -13,7 +13,9 @@ import hashlib
 import os
 import ssl
 import tempfile
+import threading
 from pathlib import Path
+from stat import S_ISREG
 
 
 def _certifi_path() -> str | None:
@@ -73,3 +75,39 @@ def _combined(extra: str, mtime_ns: int, size: int) -> str:
         scratch.write_text(text, encoding="utf-8")
         os.replace(scratch, target)  # atomic: a concurrent run never reads half a bundle
     return str(target)
+
+
+
+_FILE_CONTEXTS: dict[tuple[str, int, int], ssl.SSLContext] = {}
+_file_lock = threading.Lock()
+
+
+def file_context(cafile: str) -> ssl.SSLContext:
+    """A verifying context that trusts exactly `cafile`, built as urllib3 builds one for requests'
+    `verify=PATH`, and shared by every connection that verifies against it: urllib3 otherwise builds a
+    context and loads the whole bundle (some 150 roots, about 20 ms of CPU) for each new connection.
+
+    Keyed by the file's version, so an edited bundle is read again; OSError unless it is a file."""
+    stat = os.stat(cafile)
+    if not S_ISREG(stat.st_mode):
+        raise IsADirectoryError(f"not a CA file: {cafile}")
+    key = (cafile, stat.st_mtime_ns, stat.st_size)
+    context = _FILE_CONTEXTS.get(key)
+    if context is None:
+        with _file_lock:  # 32 threads opening their first connection at once load the bundle once
+            context = _FILE_CONTEXTS.get(key)
+            if context is None:
+                if len(_FILE_CONTEXTS) >= 16:
+                    _FILE_CONTEXTS.clear()
+                context = _FILE_CONTEXTS[key] = _verifying_context(cafile)
+    return context
+
+
+def _verifying_context(cafile: str) -> ssl.SSLContext:
+    """urllib3's strictness for requests: certificate required, hostname checked, TLS 1.2 or later.
+    Shared across threads: a context holds only settings and trust, and OpenSSL locks its store."""
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_verify_locations(cafile=cafile)
+    return context

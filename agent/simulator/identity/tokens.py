@@ -14,6 +14,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent.simulator.clouds import audiences_of
+from agent.simulator.keystore import simulated_key
 from agent.simulator.state.tenant import EXCHANGE_APP_ID, GRAPH_APP_ID, SHAREPOINT_APP_ID
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"  # the public cloud's; a TokenService knows its cloud's
@@ -54,8 +55,9 @@ def _b64u_int(value: int) -> str:
 
 @functools.lru_cache(maxsize=1)
 def process_signing_key() -> SigningKey:
-    """Generated once per process: RSA-2048 generation costs ~0.1 s, start-up must stay < 2 s."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """One per process, its key kept between processes (keystore: generating one costs ~0.1 s of CPU);
+    the kid is new each process. A token still names its simulator: the issuer carries the port."""
+    key = simulated_key("token-signing")
     kid = base64.urlsafe_b64encode(hashlib.sha1(uuid.uuid4().bytes).digest()).rstrip(b"=").decode()
     return SigningKey(key, kid)
 

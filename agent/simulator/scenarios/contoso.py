@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from agent.simulator.keystore import simulated_key
 from agent.simulator.scenarios.contoso_policies import add_scoped_policies
 from agent.simulator.state.tenant import (
     EXCHANGE_APP_ID,
@@ -124,8 +125,9 @@ class Material:
     connector_cert: AppCertificate
 
 
-def make_certificate(subject: str, days: int = 365) -> AppCertificate:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def make_certificate(subject: str, days: int = 365, key: rsa.RSAPrivateKey | None = None) -> AppCertificate:
+    """A self-signed app certificate for `subject`, on a new key unless `key` is given."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -142,11 +144,12 @@ def make_certificate(subject: str, days: int = 365) -> AppCertificate:
 
 @functools.lru_cache(maxsize=1)
 def material() -> Material:
-    """Generated once per process (two RSA keys cost ~0.2 s)."""
+    """Generated once per process; the two certificates' keys are kept between processes (keystore)."""
     return Material(admin_secret=_client_secret(), connector_secret=_client_secret(),
                     account_password="Mig-" + secrets.token_urlsafe(12) + "!9",
-                    admin_cert=make_certificate("m365-401-agent"),
-                    connector_cert=make_certificate("contoso-migration-connector"))
+                    admin_cert=make_certificate("m365-401-agent", key=simulated_key("admin")),
+                    connector_cert=make_certificate("contoso-migration-connector",
+                                                    key=simulated_key("connector")))
 
 
 def _client_secret() -> str:
