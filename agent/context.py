@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.model import Call
+from agent.guard import WriteGuard
 
 if TYPE_CHECKING:
+    from agent.clients.ews import EwsAdapter, EwsProbe
+    from agent.clients.graph import GraphAdapter
+    from agent.clients.sharepoint import SharePointAdapter
+    from agent.clients.tokens import TokenProbe, UserRealm
     from agent.config.model import Connector, Tenant
 
 
@@ -17,21 +21,29 @@ if TYPE_CHECKING:
 SHOW_PROGRESS: ContextVar[bool] = ContextVar("show_progress", default=False)
 
 
-class DryRunWrite(RuntimeError):
-    """A write was attempted during a dry run: a bug, and it fails loudly."""
+class ClientBundle(Protocol):
+    """What detectors and fixers call, one adapter per library (agent.clients.Clients is the real one):
+    typed here so the type checker sees every call the catalog makes."""
 
+    @property
+    def graph(self) -> GraphAdapter: ...
 
-@dataclass
-class WriteGuard:
-    """Every adapter asks the guard before a write; in dry-run the guard refuses."""
+    @property
+    def sharepoint(self) -> SharePointAdapter: ...
 
-    dry_run: bool
-    writes: list[Call] = field(default_factory=list)
+    @property
+    def ews(self) -> EwsAdapter: ...
 
-    def check(self, call: Call) -> None:
-        if self.dry_run:
-            raise DryRunWrite(f"write attempted during dry run: {call.describe()}")
-        self.writes.append(call)
+    @property
+    def ews_url(self) -> str: ...
+
+    async def probe_app(self, scope: str, use: str | None = None) -> TokenProbe: ...
+
+    async def probe_password(self, scope: str) -> TokenProbe: ...
+
+    async def probe_ews(self, mailbox: str | None = None, use: str | None = None) -> EwsProbe: ...
+
+    async def user_realm(self, upn: str) -> UserRealm: ...
 
 
 @dataclass
@@ -41,7 +53,7 @@ class Context:
     tenant: Tenant
     connector: Connector
     guard: WriteGuard
-    clients: Any = None  # agent.clients.Clients: lazily built adapters, one per library
+    clients: ClientBundle = None  # type: ignore[assignment]  # None only where no client is touched
     settings: dict[str, Any] = field(default_factory=dict)  # playbook `with:` extras, policy knobs
 
     @property

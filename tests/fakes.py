@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 from agent import registry
 from agent.clients.errors import WriteFailed, translate
-from agent.context import Context, WriteGuard
+from agent.context import Context
 from agent.engine.approval import AutoApprover
+from agent.guard import WriteGuard
 from agent.model import Call, Finding, Plan, Risk, Step
 from agent.playbook.relations import NONE, Relations
 from agent.registry import Detector, Fixer

@@ -11,7 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from agent.clients.errors import AuthFailed, ClientError, ReadFailed, Throttled, WriteFailed
-from agent.context import WriteGuard
+from agent.guard import WriteGuard
 
 if TYPE_CHECKING:
     from agent.clients.ews import EwsAdapter, EwsProbe

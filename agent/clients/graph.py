@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from agent.config.model import Tenant
-    from agent.context import WriteGuard
+    from agent.guard import WriteGuard
 
 __all__ = ["DirectoryOps", "GraphAdapter", "Query", "as_dict", "from_dict", "graph_base_url", "guid"]
 

@@ -38,7 +38,7 @@ from agent.trust.ca import bundle_path
 
 if TYPE_CHECKING:
     from agent.config.model import Tenant
-    from agent.context import WriteGuard
+    from agent.guard import WriteGuard
 
 T = TypeVar("T")
 _CONTEXTS_PER_THREAD = 64

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent import deadline as deadlines
-from agent.context import DryRunWrite
 from agent.engine import deadline as stepping
 from agent.engine.approval import Approver, deny_all, refusal_reason
 from agent.engine.convergence import blockers, next_round, ordered, waiting_reason
@@ -18,6 +17,7 @@ from agent.engine.job import (
     ExitCode,
     Job,
     PlaybookLike,
+    RunHooks,
     Sleep,
     connectors_of,
     exit_code_for,
@@ -39,6 +39,7 @@ from agent.engine.steps import (
 )
 from agent.engine.verify import poll_until_ok
 from agent.errors import BadInput
+from agent.guard import DryRunWrite
 from agent.journal.store import Journal
 from agent.model import Finding, Outcome, RunReport, Status, Step
 
@@ -64,6 +65,7 @@ class Engine:
         self.config_path, self.argv = config_path, list(argv)
         self.hints = dict(hints or {})  # connector -> error text it failed with: ranks its detectors
         self._grants: dict[str, Any] = {}  # tenant -> task reading the admin app's granted permissions
+        self._hooks = RunHooks()  # set by run_jobs for one run
 
     # public modes ---------------------------------------------------------------------------
     async def diagnose(self, connector: str | None = None, only: Sequence[str] = ()) -> RunReport:
@@ -89,15 +91,18 @@ class Engine:
         revoke = Revoke(self, grants, store, dry_run)  # resolves connectors and fixers before any write
         return await self._run("revoke-dry-run" if dry_run else "revoke", revoke.run)
 
-    async def run_jobs(self, mode: str, jobs: list[Job],
-                       on_start: Callable[[str], None] | None = None) -> RunReport:
-        """Fix exactly `jobs` as a `mode` run (heal, approve); `on_start` learns the run id first."""
+    async def run_jobs(self, mode: str, jobs: list[Job], hooks: RunHooks | None = None) -> RunReport:
+        """Fix exactly `jobs` as a `mode` run (heal, approve), with the caller's hooks for this run only."""
         async def body(run_id: str) -> list[Outcome]:
-            if on_start is not None:
-                on_start(run_id)
+            if self._hooks.on_start is not None:
+                self._hooks.on_start(run_id)
             return await self._fix(run_id, jobs, dry_run=False)
 
-        return await self._run(mode, body)
+        self._hooks = hooks or RunHooks()
+        try:
+            return await self._run(mode, body)
+        finally:
+            self._hooks = RunHooks()
 
     # selection ------------------------------------------------------------------------------
     def jobs(self, connector: str | None, only: Sequence[str]) -> list[Job]:
@@ -191,6 +196,8 @@ class Engine:
         ctx = binding.context(job.cause)
         job.finding = await detect_safely(job.detector, ctx, self.settings.detect_timeout_s)
         job.outcome = outcome_of(job, job.finding.status)
+        if self._hooks.on_detected is not None:
+            self._hooks.on_detected(job)
         if plan and job.finding.status == Status.FOUND and job.fixer is None:  # advice-only: say so plainly
             job.outcome = outcome_of(job, Status.FOUND, reason=ADVICE_ONLY)
         if not plan or job.finding.status != Status.FOUND or job.fixer is None:
@@ -264,8 +271,8 @@ class Engine:
                 if blockers(job):  # the plan names what another cause's fix creates: not yet
                     job.outcome = outcome_of(job, Status.PLANNED, reason=waiting_reason(job, jobs),
                                                 changes=[*job.changes, *plan_changes(job.plan)])
-                elif dry_run or not self.approver(job.plan):
-                    reason = None if dry_run else refusal_reason(self.approver, job.plan)
+                elif dry_run or not (approver := self._hooks.approver or self.approver)(job.plan):
+                    reason = None if dry_run else refusal_reason(approver, job.plan)
                     job.outcome = outcome_of(job, Status.PLANNED, reason=reason,
                                                 changes=[*job.changes, *plan_changes(job.plan)])
                 elif stepping.expired(job):  # no write starts after the deadline

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.catalog.shared.grant_kinds import CHANGED, HOLDS, REMOVED, Holding, grant_kind
-from agent.context import DryRunWrite
 from agent.engine.steps import (
     Binding,
     apply_plan,
@@ -20,6 +19,7 @@ from agent.engine.steps import (
 )
 from agent.engine.verify import poll_until_ok
 from agent.errors import BadInput
+from agent.guard import DryRunWrite
 from agent.journal.store import UnknownRun, step_of
 from agent.model import Change, Finding, Outcome, Plan, Status, Step
 from agent.registry import AlreadyReversed, Fixer, UnknownName

@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent import deadline as deadlines
+from agent.engine.approval import Approver
 from agent.engine.convergence import DEFAULT_MAX_ROUNDS, blockers
 from agent.engine.verify import Backoff
 from agent.journal.store import plain
@@ -160,6 +161,16 @@ def risk_of(job: Job) -> str | None:
     if job.fixer is not None:
         return max_risk(job.fixer.risk, job.playbook.risk).value
     return None
+
+
+@dataclass
+class RunHooks:
+    """What a caller of `Engine.run_jobs` (heal, approve) plugs into one run, instead of changing the engine:
+    its own approver, the run id once known, and each job's first detection (a progress bar)."""
+
+    approver: Approver | None = None
+    on_start: Callable[[str], None] | None = None
+    on_detected: Callable[[Job], None] | None = None
 
 
 class EngineParts(Protocol):

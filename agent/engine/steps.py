@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.clients.errors import WriteFailed
-from agent.context import Context, DryRunWrite, WriteGuard
+from agent.context import Context
 from agent.errors import BadInput, SecretError
+from agent.guard import DryRunWrite, WriteGuard
 from agent.journal.store import Journal, plain
 from agent.model import Call, Finding, Plan, Status, Step
 from agent.redact import redact, redact_obj

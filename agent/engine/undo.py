@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.context import DryRunWrite
 from agent.engine import deadline as stepping
 from agent.engine.steps import (
     Binding,
@@ -16,6 +15,7 @@ from agent.engine.steps import (
     short_reason,
 )
 from agent.errors import BadInput
+from agent.guard import DryRunWrite
 from agent.journal.store import KEY_NAME, UnknownRun, step_of
 from agent.model import Change, Outcome, Plan, Risk, Status
 from agent.registry import AlreadyReversed, Fixer, UnknownName

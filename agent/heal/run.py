@@ -7,11 +7,12 @@ exactly those as an `approve` run. The CLI holds the heal lock (agent.journal.lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent import clock, threads
+from agent.engine.job import RunHooks
 from agent.grants.timebox import attach, closed_windows
 from agent.heal.grants import grant_news, revoke_expired
 from agent.heal.notify import Delivery, failed_lines, notify, post
@@ -103,20 +104,17 @@ def widen_warnings(jobs: Sequence[Job], days: int) -> None:
             job.detector.params = params.model_copy(update={WARN_DAYS_PARAM: days})
 
 
-def count_detections(jobs: Sequence[Job], advance: Advance) -> None:
-    """Advance the progress bar once per job, when its first detection ends (verify probes do not count)."""
-    for job in jobs:
-        inner, done = job.detector.detect, [False]
+def first_detections(jobs: Sequence[Job], advance: Advance) -> Callable[[Job], None]:
+    """An engine hook advancing the progress bar once per job, when its first detection ends (verify
+    probes and later rounds do not count)."""
+    waiting = {id(job) for job in jobs}
 
-        async def detect(ctx: Any, inner: Any = inner, done: list[bool] = done) -> Any:
-            try:
-                return await inner(ctx)
-            finally:
-                if not done[0]:
-                    done[0] = True
-                    advance(1)
+    def detected(job: Job) -> None:
+        if id(job) in waiting:
+            waiting.discard(id(job))
+            advance(1)
 
-        job.detector.detect = detect  # type: ignore[method-assign]  # per-instance wrapper, for the bar
+    return detected
 
 
 async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: str | None = None,
@@ -127,13 +125,12 @@ async def heal(engine: Engine, policy: Policy, store: PendingStore, connector: s
     widen_warnings(jobs, policy.rotate_expiring_days)
     approver = PolicyApprover(policy)
     approver.bind(jobs)
-    engine.approver = approver
     with GrantStore(engine.journal) as grant_store:
         revocation = await revoke_expired(attach(engine, policy.lifetimes()), grant_store, connector, only)
         approver.closed = closed_windows(grant_store, clock.now())
         with progress("checking connectors", len(jobs)) as advance:
-            count_detections(jobs, advance)
-            report = await engine.run_jobs("heal", jobs, on_start=approver.started)
+            hooks = RunHooks(approver, approver.started, first_detections(jobs, advance))
+            report = await engine.run_jobs("heal", jobs, hooks)
         news = grant_news(grant_store, revocation, policy.grant_warn_days)
         live = grant_store.grants(("active",))
     if revocation is not None and report.exit_code in (0, 3) and revocation.exit_code > report.exit_code:
@@ -156,10 +153,9 @@ async def approve(engine: Engine, store: PendingStore, entries: Sequence[Pending
     jobs = [job for job in engine.jobs(None, causes) if (job.connector.name, job.cause) in wanted]
     approver = StoredPlanApprover(entries)
     approver.bind(jobs)
-    engine.approver = approver
     with progress("re-checking approved plans", len(jobs)) as advance:
-        count_detections(jobs, advance)
-        report = await engine.run_jobs("approve", jobs)
+        hooks = RunHooks(approver, None, first_detections(jobs, advance))
+        report = await engine.run_jobs("approve", jobs, hooks)
     return settle(store, report, approver)
 
 

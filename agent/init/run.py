@@ -91,7 +91,7 @@ def config_tenant(opts: InitOptions, tenant_id: str, hosts: Hosts, client_id: st
 
 def graph_for(tenant: Any, credential: Any, dry_run: bool) -> SetupGraph:
     from agent.clients.graph import GraphAdapter
-    from agent.context import WriteGuard
+    from agent.guard import WriteGuard
 
     return SetupGraph(GraphAdapter(tenant, credential, WriteGuard(dry_run=dry_run)))
 

@@ -169,7 +169,7 @@ async def renew(config: Any, journal: Any, renew_days: int, argv: list[str]) -> 
     from agent.clients.errors import ClientError
     from agent.clients.graph import GraphAdapter
     from agent.clients.tokens import admin_credential
-    from agent.context import WriteGuard
+    from agent.guard import WriteGuard
 
     lines, failed = [], False
     for tenant in config.tenants:

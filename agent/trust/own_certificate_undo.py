@@ -41,7 +41,7 @@ async def _reverse(graph: Any, action: str, undo: dict[str, Any], path: Path) ->
 async def undo_rotation(journal: Journal, record: RunRecord, config: Any, dry_run: bool) -> int:
     from agent.clients.graph import GraphAdapter
     from agent.clients.tokens import certificate_credential
-    from agent.context import WriteGuard
+    from agent.guard import WriteGuard
 
     tenant = _tenant(config, record)
     path = tenant.admin.certificate.path

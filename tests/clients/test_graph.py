@@ -11,7 +11,7 @@ from agent import redact
 from agent.clients import Clients, ReadFailed, Throttled, WriteFailed, clients_factory
 from agent.clients.graph import GraphAdapter, as_dict, graph_base_url
 from agent.config.model import Config
-from agent.context import DryRunWrite, WriteGuard
+from agent.guard import DryRunWrite, WriteGuard
 from agent.retry import RetryPolicy
 from agent.simulator import Simulator
 from agent.simulator.scenarios.contoso import (

@@ -12,7 +12,7 @@ from agent.clients.sharepoint_types import FULL_CONTROL, FULL_MASK, login_name
 from agent.clients.token_cache import CachedCredential
 from agent.clients.tokens import secret_credential
 from agent.config.model import Config
-from agent.context import DryRunWrite, WriteGuard
+from agent.guard import DryRunWrite, WriteGuard
 from agent.retry import RetryPolicy
 from agent.simulator import Simulator
 from agent.simulator.state.tenant import login_name as sim_login

@@ -22,7 +22,7 @@ from agent.clients.graph import GraphAdapter
 from agent.clients.sharepoint import SharePointAdapter
 from agent.clients.token_cache import CachedCredential
 from agent.clients.tokens import admin_credential, graph_scope, sharepoint_scope
-from agent.context import WriteGuard
+from agent.guard import WriteGuard
 from agent.simulator import Simulator
 from tests.e2e.harness import World
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from agent.cli.main import app
 from agent.clients import Clients
 from agent.config.load import load_config
-from agent.context import Context, WriteGuard
+from agent.context import Context
+from agent.guard import WriteGuard
 from agent.simulator import Simulator
 from agent.simulator.scenarios.contoso import ADMIN_APP_ID
 from agent.simulator.state.tenant import GRAPH_APP_ID

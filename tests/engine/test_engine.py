@@ -10,10 +10,11 @@ import pytest
 
 from agent import redact, registry
 from agent.config.load import load_config
-from agent.context import Context, DryRunWrite
+from agent.context import Context
 from agent.engine.approval import AutoApprover, deny_all, make_approver
 from agent.engine.core import Engine, EngineSettings, ExitCode, exit_code_for
 from agent.errors import BadInput, ConfigError
+from agent.guard import DryRunWrite
 from agent.journal.store import Journal
 from agent.model import Call, Finding, Outcome, Plan, Risk, Status, Step
 from agent.registry import Detector

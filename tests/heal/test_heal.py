@@ -22,8 +22,9 @@ from agent.config.load import load_config
 from agent.context import Context
 from agent.engine.approval import AutoApprover
 from agent.engine.core import Engine
+from agent.engine.job import RunHooks
 from agent.heal.policy import Policy
-from agent.heal.run import count_detections, heal, widen_warnings
+from agent.heal.run import first_detections, heal, widen_warnings
 from agent.journal.lock import LOCK_NAME, HealLock
 from agent.journal.pending import PendingStore
 from agent.journal.store import Journal
@@ -255,10 +256,14 @@ async def test_progress_counts_each_job_once(toy_world: ToyWorld, journal: Journ
     toy_world.state["licensed"] = False
     jobs = engine.jobs(None, ())
     ticks: list[int] = []
-    count_detections(jobs, ticks.append)
-    report = await engine.run_jobs("heal", jobs)
-    assert report.results[0].status == Status.FIXED  # detected, then probed again by verify
+    approver = AutoApprover(Risk.LOW)  # the run's own approver wins over the engine's (medium)
+    hooks = RunHooks(approver, None, first_detections(jobs, ticks.append))
+    report = await engine.run_jobs("heal", jobs, hooks)
+    assert report.results[0].status == Status.PLANNED  # the toy fix is medium risk: this run's low refuses
     assert ticks == [1]
+    report = await engine.run_jobs("heal", jobs, RunHooks(None, None, first_detections(jobs, ticks.append)))
+    assert report.results[0].status == Status.FIXED  # detected, then probed again by verify
+    assert ticks == [1, 1]  # once per job per run: the verify probe does not count
 
 
 def test_progress_is_quiet_off_a_terminal_and_when_asked() -> None:

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 
 from agent.config.load import load_config
-from agent.context import Context, WriteGuard
+from agent.context import Context
+from agent.guard import WriteGuard
 from agent.simulator.scenarios.contoso import ACCOUNT_UPN
 from tests.resilience.test_timeouts import CASES
 

@@ -17,8 +17,8 @@ from agent.catalog.mail.account_unlicensed import AssignExchangeLicence
 from agent.cli import session
 from agent.clients import clients_factory
 from agent.config.load import load_config
-from agent.context import WriteGuard
 from agent.engine.core import Engine, EngineSettings, exit_code_for
+from agent.guard import WriteGuard
 from agent.heal.policy import Policy
 from agent.heal.run import heal
 from agent.journal.pending import PendingStore

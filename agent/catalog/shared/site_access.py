@@ -105,7 +105,7 @@ async def connector_view(ctx: Context, site: str) -> dict[str, Any]:
     from agent.clients.sharepoint import SharePointAdapter
     from agent.clients.token_cache import CachedCredential
     from agent.clients.tokens import password_credential, sharepoint_scope
-    from agent.context import WriteGuard
+    from agent.guard import WriteGuard
 
     account = ctx.connector.account
     if account is None:

@@ -13,8 +13,8 @@ from agent.catalog.files.app_credentials_invalid import ClientSecretInvalid, Rot
 from agent.catalog.files.app_not_installed import InstallServicePrincipal, ServicePrincipalMissing
 from agent.catalog.shared.app_keys import KeyView
 from agent.config.secrets import SecretStore
-from agent.context import DryRunWrite
 from agent.errors import SecretError
+from agent.guard import DryRunWrite
 from agent.model import Status
 from agent.simulator import Simulator
 from agent.simulator.scenarios.contoso import CONNECTOR_APP_ID, make_certificate

@@ -16,8 +16,9 @@ from agent.catalog.files.no_onedrive_access import GrantOneDriveAdmin, OneDriveA
 from agent.catalog.shared.fleet import fleet_map, fleet_map_threads, progress, tenant_limit
 from agent.clients.errors import ReadFailed
 from agent.config.model import GroupScope
-from agent.context import SHOW_PROGRESS, Context, DryRunWrite, WriteGuard
+from agent.context import SHOW_PROGRESS, Context
 from agent.engine.steps import apply_plan
+from agent.guard import DryRunWrite, WriteGuard
 from agent.journal.store import Journal
 from agent.model import Call, Finding, Plan, Risk, Status, Step
 from agent.registry import Fixer, PartialFailure
