@@ -55,6 +55,7 @@ class Context:
     guard: WriteGuard
     clients: ClientBundle = None  # type: ignore[assignment]  # None only where no client is touched
     settings: dict[str, Any] = field(default_factory=dict)  # playbook `with:` extras, policy knobs
+    cause: str = ""  # the playbook id this detector or fixer runs for (plans and journal rows carry it)
 
     @property
     def dry_run(self) -> bool:

@@ -179,3 +179,13 @@ def test_package_faces_hold_no_code() -> None:
             and any(isinstance(s, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef)
                     for s in ast.parse(p.read_text()).body)]
     assert busy == []
+
+
+def test_fixers_take_their_cause_from_the_context() -> None:
+    """A fixer may serve several playbooks: the cause id a plan carries is the context's, never typed in."""
+    ids = {p.stem for p in (AGENT.parent / "playbooks").rglob("*.yaml")}
+    assert len(ids) >= 13
+    typed = [f"{p.relative_to(AGENT)}: {cid}" for p in (AGENT / "catalog").rglob("*.py")
+             for cid in ids if f'ctx.settings.get("cause", "{cid}")' in p.read_text()
+             or f'Plan("{cid}"' in p.read_text()]
+    assert typed == []

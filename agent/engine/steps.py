@@ -82,7 +82,7 @@ class Binding:
     clients: Any
 
     def context(self, cause: str) -> Context:
-        return Context(self.tenant, self.connector, self.guard, self.clients, {"cause": cause})
+        return Context(self.tenant, self.connector, self.guard, self.clients, cause=cause)
 
     async def close(self) -> None:
         await close_clients(self.clients)

@@ -106,7 +106,7 @@ class World:
         conn = config.connector(connector)
         tenant = config.tenant_of(conn)
         guard = WriteGuard(dry_run=not write)
-        return Context(tenant, conn, guard, Clients(tenant, conn, guard), {"cause": cause})
+        return Context(tenant, conn, guard, Clients(tenant, conn, guard), cause=cause)
 
     @contextlib.asynccontextmanager
     async def open_context(self, connector: str, cause: str = "", *,

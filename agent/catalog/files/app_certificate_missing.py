@@ -140,7 +140,7 @@ class RegisterCertificate(Fixer):
     propagation_s = 60.0
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        plan = Plan(str(ctx.settings.get("cause", "app-certificate-missing")), ctx.connector.name, self.name,
+        plan = Plan(ctx.cause, ctx.connector.name, self.name,
                     self.risk)
         cert = connector_certificate(ctx.connector)
         if cert is None:

@@ -162,7 +162,7 @@ class RotateClientSecret(Fixer):
     propagation_s = 60.0
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        plan = Plan(str(ctx.settings.get("cause", "app-credentials-invalid")), ctx.connector.name, self.name,
+        plan = Plan(ctx.cause, ctx.connector.name, self.name,
                     self.risk)
         app = ctx.connector.app
         if app is None or app.secret_store is None:

@@ -139,7 +139,7 @@ class InstallServicePrincipal(Fixer):
     propagation_s = 120.0
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        plan = Plan(str(ctx.settings.get("cause", "app-not-installed")), ctx.connector.name, self.name,
+        plan = Plan(ctx.cause, ctx.connector.name, self.name,
                     self.risk)
         app = ctx.connector.app
         if app is None:

@@ -181,7 +181,7 @@ class GrantOneDriveAdmin(Fixer):
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
         self._finding = finding
-        plan = Plan(str(ctx.settings.get("cause", "no-onedrive-access")), ctx.connector.name, self.name,
+        plan = Plan(ctx.cause, ctx.connector.name, self.name,
                     self.risk)
         account, users = ctx.connector.account, list(finding.evidence.get("missing_users") or [])
         if account is None or not users:

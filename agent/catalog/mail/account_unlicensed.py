@@ -113,7 +113,7 @@ class AssignExchangeLicence(Fixer):
     propagation_s = 900.0  # mailbox provisioning takes minutes in Microsoft 365
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        plan = Plan(str(ctx.settings.get("cause", "account-unlicensed")), ctx.connector.name, self.name,
+        plan = Plan(ctx.cause, ctx.connector.name, self.name,
                     self.risk)
         upn = finding.evidence.get("account") or account_upn(ctx)
         user = await read_account(ctx, str(upn), LICENCE_FIELDS) if upn else None

@@ -245,7 +245,7 @@ class RestoreSignIn(Fixer):
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
         ev = finding.evidence
-        cause = str(ctx.settings.get("cause", "bad-credentials"))
+        cause = ctx.cause
         plan = Plan(cause, ctx.connector.name, self.name, self.risk)
         variant, user_id = ev.get("variant"), ev.get("account_id")
         if variant in ("locked", "not-found", "expired-on-premises") or not user_id:

@@ -137,7 +137,7 @@ class GrantExchangeRole(Fixer):
     propagation_s = 300.0
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        plan = Plan(str(ctx.settings.get("cause", "exo-app-missing-full-access")), ctx.connector.name,
+        plan = Plan(ctx.cause, ctx.connector.name,
                     self.name, self.risk)
         app = ctx.connector.app
         if app is None:

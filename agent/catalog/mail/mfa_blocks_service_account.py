@@ -132,7 +132,7 @@ class ExcludeFromPolicies(Fixer):
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
         ev = finding.evidence
-        plan = Plan(str(ctx.settings.get("cause", "mfa-blocks-service-account")), ctx.connector.name,
+        plan = Plan(ctx.cause, ctx.connector.name,
                     self.name, self.risk)
         user_id, blocking = ev.get("account_id"), ev.get("policies") or []
         if not blocking or not user_id:

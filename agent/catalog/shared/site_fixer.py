@@ -25,7 +25,7 @@ class SiteFixer(Fixer):
     revoke_action: str
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        cause = str(ctx.settings.get("cause", ""))
+        cause = ctx.cause
         plan = Plan(cause, ctx.connector.name, self.name, self.risk)
         login = login_of(ctx.connector)
         for site in finding.evidence.get("missing_sites", []):

@@ -70,7 +70,7 @@ class CreateTargetSite(Fixer):
         self.sleep, self.clock = sleep, clock
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        plan = Plan(str(ctx.settings.get("cause", "target-site-missing")), ctx.connector.name, self.name,
+        plan = Plan(ctx.cause, ctx.connector.name, self.name,
                     self.risk)
         target, account = ctx.connector.target_site, ctx.connector.account
         owner = (target.owner if target is not None else None) or (account.username if account else None)
