@@ -68,3 +68,14 @@ def test_the_probe_sees_graph_when_a_command_loads_it(state: tuple[Path, str]) -
     done = subprocess.run([sys.executable, "-c", code, "history"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "AGENT_STATE_DIR": str(folder)})
     assert "msgraph" in json.loads(done.stdout.rpartition("\n@@")[2])["graph"]
+
+
+def test_help_imports_no_client_library() -> None:
+    """`agent --help` is the start-up budget: the command tree loads, none of the four client libraries."""
+    code = ("import sys\nfrom agent.cli.main import app\n"
+            "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "libs = ('msgraph', 'azure', 'exchangelib', 'office365', 'kiota_abstractions', 'msal')\n"
+            "print('@@' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in libs)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "Usage" in done.stdout and "diagnose" in done.stdout
+    assert done.stdout.rpartition("@@")[2].strip() == ""
