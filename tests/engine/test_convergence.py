@@ -56,7 +56,7 @@ class SetFlag(Fixer):
     clears: ClassVar[dict[str, Any]] = {}
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        cause = str(ctx.settings["cause"])
+        cause = ctx.cause
         return Plan(cause, ctx.connector.name, self.name, self.risk, [_step(self.action)])
 
     async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:
@@ -283,7 +283,7 @@ class NeverFixed(Detector):
     masked_until: ClassVar[dict[str, str]] = {"toy-ping": "", "toy-pong": "toy-ping"}
 
     async def detect(self, ctx: Context) -> Finding:
-        cause = str(ctx.settings["cause"])
+        cause = ctx.cause
         blocker = self.masked_until[cause]
         if blocker and f"touch-{blocker}" not in _world(ctx).applied:
             return Finding.masked(f"hidden by {blocker}", [blocker])
@@ -295,7 +295,7 @@ class Touch(Fixer):
     propagation_s: ClassVar[float] = 1.0
 
     async def plan(self, ctx: Context, finding: Finding) -> Plan:
-        cause = str(ctx.settings["cause"])
+        cause = ctx.cause
         return Plan(cause, ctx.connector.name, self.name, self.risk, [_step(f"touch-{cause}")])
 
     async def apply_step(self, ctx: Context, step: Step) -> dict[str, Any]:

@@ -351,7 +351,7 @@ async def test_engine_starts_the_detectors_the_error_text_points_at_first(
     def recording(cls: Any) -> Any:
         class Recording(cls):
             async def detect(self, ctx: Any) -> Any:
-                order.append(ctx.settings["cause"])
+                order.append(ctx.cause)
                 return await super().detect(ctx)
         return Recording
 
