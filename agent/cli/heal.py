@@ -11,6 +11,7 @@ import typer
 
 from agent.cli import session
 from agent.cli.options import (
+    DEFAULT_DEADLINE,
     ConfigOpt,
     DeadlineOpt,
     JournalOpt,
@@ -55,7 +56,6 @@ def heal(policy: PolicyOpt = None,
          pushgateway: PushgatewayOpt = None, log_format: LogFormatOpt = LogFormat.text) -> NoReturn:
     """Scheduled self-heal: fix what the policy allows, keep the rest for approval, notify, exit code."""
     from agent.cli import fleet
-    from agent.cli.options import DEFAULT_DEADLINE
     from agent.engine.core import EngineSettings
     from agent.heal.policy import load_policy, policy_path
     from agent.heal.run import run_heal
@@ -114,7 +114,7 @@ def approve(run_id: Annotated[str, typer.Argument(help="The heal run whose pendi
             cause: Annotated[str | None, typer.Option("--cause", help="Only this cause's plan.")] = None,
             config: ConfigOpt = None, output: ReportOpt = ReportOutput.table, out: OutOpt = None,
             state_dir: StateDirOpt = None, playbooks: PlaybooksOpt = None,
-            deadline: DeadlineOpt = "15m", journal: JournalOpt = None) -> NoReturn:
+            deadline: DeadlineOpt = DEFAULT_DEADLINE, journal: JournalOpt = None) -> NoReturn:
     """Apply a run's pending plans, after checking that each is still exactly what was planned."""
     from agent.engine.core import EngineSettings
     from agent.grants.lifetime import Lifetimes

@@ -41,12 +41,6 @@ def to_json(data: Any) -> str:
     return json.dumps(redact_obj(plain(data)), indent=2, sort_keys=False)
 
 
-def report_data(report: RunReport) -> dict[str, Any]:
-    """One object: run_id, mode, started, finished, exit_code, results[...] (DESIGN section 7)."""
-    data: dict[str, Any] = redact_obj(plain(report.to_dict()))
-    return data
-
-
 def plans_data(report: RunReport) -> dict[str, Any]:
     """What --plan-out writes: every (connector, cause) with changes planned or made, in order."""
     plans = [{"connector": o.connector, "cause": o.cause, "status": o.status.value, "risk": o.risk,
