@@ -1,6 +1,7 @@
 """How well explain names the cause of the labelled corpus, per split and per source family.
 
-`python -m tests.explain.corpus_measure` prints the table; tests/explain/test_explain.py asserts its floors.
+`python -m tests.explain.corpus_measure [-v] [--dev]` prints the table (`--dev`: the development part only,
+which is all that knowledge work may look at); tests/explain/test_explain.py asserts its floors.
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, 
 
 def main(argv: list[str]) -> int:
     paths = [a for a in argv if not a.startswith("-")]
-    tallies = measure(load(Path(paths[0]) if paths else CORPUS), load_knowledge())
+    # `--dev` measures the development part alone: what knowledge work may look at, misses included.
+    corpus = load(Path(paths[0]) if paths else CORPUS)
+    items = [i for i in corpus if "--dev" not in argv or i.get("split") == "dev"]
+    tallies = measure(items, load_knowledge())
     for key in sorted(tallies, key=lambda k: (k != "all", not k.startswith("split"), "/" in k, k)):
         print(tallies[key].line(key))
     if "-v" in argv or "--misses" in argv:
