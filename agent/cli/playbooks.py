@@ -13,7 +13,7 @@ import typer
 from agent.errors import PlaybookError
 
 if TYPE_CHECKING:  # pydantic and the registry load only when a playbook command runs
-    from agent.playbook.load import Playbook
+    from agent.playbook.load import Playbook, PlaybookSummary
 
 playbooks_app = typer.Typer(
     help="List, show and validate the playbooks (one YAML file per cause).", no_args_is_help=True
@@ -44,22 +44,17 @@ def _load(paths: list[Path] | None = None) -> list[Playbook]:
         _fail(exc.lines())
 
 
-def summary(pb: Playbook) -> dict[str, Any]:
+def row(s: PlaybookSummary) -> dict[str, Any]:
     """The playbook in one row: what `list -o json` prints per playbook."""
-    return {
-        "id": pb.id,
-        "title": pb.title,
-        "area": pb.area,
-        "applies_to": list(pb.applies_to),
-        "detector": pb.detector_name,
-        "fixer": pb.fixer_name,
-        "risk": pb.risk.value if pb.risk is not None else None,
-    }
+    return {"id": s.id, "title": s.title, "area": s.area, "applies_to": list(s.applies_to),
+            "detector": s.detector, "fixer": s.fixer, "risk": s.risk}
 
 
 def details(pb: Playbook) -> dict[str, Any]:
     """Everything about a playbook, including what its detector and fixer declare they need."""
-    data = summary(pb)
+    from agent.playbook.load import PlaybookSummary
+
+    data = row(PlaybookSummary.of(pb))
     data["symptoms"] = [{s.kind: s.value, "weight": s.weight} for s in pb.symptoms]
     data["detect"] = _use(pb.detector_cls, pb.detector_params)
     data["fix"] = None
@@ -81,19 +76,27 @@ def _use(cls: Any, params: Any) -> dict[str, Any]:
 
 @playbooks_app.command("list")
 def list_playbooks(output: OutputOpt = Output.table) -> None:
-    """Every playbook: id, area, connector kinds, fix or advice-only, risk."""
-    playbooks = _load()
-    if output is Output.json:
-        typer.echo(json.dumps([summary(pb) for pb in playbooks], indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
+    """Every playbook: id, area, connector kinds, fix or advice-only, risk (`validate` checks in full)."""
+    from agent.playbook.load import read_summaries
 
-    table = Table("id", "area", "applies to", "fix", "risk")
-    for pb in playbooks:
-        risk = pb.risk.value if pb.risk is not None else "-"
-        table.add_row(pb.id, pb.area, ", ".join(pb.applies_to), pb.fixer_name or "advice only", risk)
-    Console().print(table)
+    try:
+        summaries = read_summaries()
+    except PlaybookError as exc:
+        _fail(exc.lines())
+    if output is Output.json:
+        typer.echo(json.dumps([row(s) for s in summaries], indent=2))
+        return
+    rows: list[tuple[str, ...]] = [("id", "area", "applies to", "fix", "risk")]
+    rows += [(s.id, s.area, ", ".join(s.applies_to), s.fixer or "advice only", s.risk or "-")
+             for s in summaries]
+    typer.echo("\n".join(_columns(rows)))
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Plain aligned columns: a listing needs no table library (and `list` stays quick to start)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
 
 
 @playbooks_app.command("show")

@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent import registry
 from agent.errors import PlaybookError, Problem
 from agent.model import Risk
 from agent.playbook.paths import default_paths, shipped_paths
 from agent.playbook.relations import KINDS, Relation, Relations, find_cycle
 from agent.playbook.schema import AREAS, PlaybookSpec, Symptom
-from agent.registry import Detector, Fixer
 from agent.yamlsrc import YamlDoc, YamlSyntaxError, format_loc, read_yaml, validation_problems
+
+if TYPE_CHECKING:  # the registry comes with the catalog, which only stage 3 needs
+    from agent.registry import Detector, Fixer
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,24 @@ class Playbook:
         return self.fixer_cls(self.fixer_params.model_copy(deep=True))
 
 
+@dataclass(frozen=True)
+class PlaybookSummary:
+    """What a playbook's file says about it, read without loading the catalog (`agent playbooks list`)."""
+
+    id: str
+    title: str
+    area: str
+    applies_to: tuple[str, ...]
+    detector: str
+    fixer: str | None
+    risk: str | None  # None for advice-only playbooks
+
+    @classmethod
+    def of(cls, pb: Playbook) -> PlaybookSummary:
+        risk = pb.risk.value if pb.risk is not None else None
+        return cls(pb.id, pb.title, pb.area, pb.applies_to, pb.detector_name, pb.fixer_name, risk)
+
+
 @dataclass
 class _File:
     """One file on its way through the stages."""
@@ -83,14 +102,48 @@ def ensure_catalog_loaded() -> None:
 def load_playbooks(paths: Iterable[str | Path] | None = None) -> list[Playbook]:
     """Every playbook under `paths` (files or folders); PlaybookError lists every problem in all files."""
     ensure_catalog_loaded()
+    checked = _checked_files(paths, resolve=True)
+    return sorted((_build(f) for f in checked), key=lambda pb: (pb.area, pb.id))
+
+
+def read_summaries(paths: Iterable[str | Path] | None = None) -> list[PlaybookSummary]:
+    """Every playbook's summary, from its file alone: syntax, schema, ids, folders and relations are checked,
+    but the catalog is not loaded (it would bring in the client layer), so an unknown `use:` name or a bad
+    `with:` shows only in `load_playbooks` (`agent playbooks validate`). A fix without its own `risk:` takes
+    its fixer's declared risk, which does load the catalog."""
+    checked = _checked_files(paths, resolve=False)
+    return sorted((_summary(f) for f in checked), key=lambda s: (s.area, s.id))
+
+
+def _checked_files(paths: Iterable[str | Path] | None, resolve: bool) -> list[_File]:
     files, problems = _expand([Path(p) for p in paths] if paths is not None else default_paths())
-    checked = [_check_file(f) for f in files]
+    checked = [_check_file(f, resolve) for f in files]
     problems += _duplicate_ids(checked)
     problems += _relation_problems(checked)
     problems += [p for f in checked for p in f.problems]
     if problems:
         raise PlaybookError(problems)
-    return sorted((_build(f) for f in checked), key=lambda pb: (pb.area, pb.id))
+    return checked
+
+
+def _summary(f: _File) -> PlaybookSummary:
+    spec = f.spec
+    assert spec is not None  # only called when there were no problems
+    fix, risk = spec.fix, None
+    if fix is not None:
+        risk = fix.risk or _declared_risk(f, fix.use)
+    return PlaybookSummary(spec.id, spec.title, spec.area, tuple(spec.applies_to), spec.detect.use,
+                           fix.use if fix is not None else None, risk)
+
+
+def _declared_risk(f: _File, name: str) -> str:
+    from agent import registry
+
+    ensure_catalog_loaded()
+    try:
+        return registry.fixer(name).risk.value
+    except registry.UnknownName as exc:
+        raise PlaybookError([_at(f, ("fix", "use"), str(exc))]) from None
 
 
 def _expand(paths: list[Path]) -> tuple[list[_File], list[Problem]]:
@@ -117,8 +170,8 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _check_file(f: _File) -> _File:
-    """Stages 1-4 for one file; problems accumulate on `f`."""
+def _check_file(f: _File, resolve: bool = True) -> _File:
+    """Stages 1-4 for one file (stage 3, the registry, only when `resolve`); problems accumulate on `f`."""
     try:
         f.doc = read_yaml(f.path, f.display)
     except YamlSyntaxError as exc:
@@ -135,13 +188,16 @@ def _check_file(f: _File) -> _File:
         f.spec = PlaybookSpec.model_validate(f.doc.data)
     except ValidationError as exc:
         f.problems += validation_problems(exc, f.doc, PlaybookSpec)
-    _check_uses(f, f.doc)
+    if resolve:
+        _check_uses(f, f.doc)
     _check_cross_fields(f, f.doc.data)
     return f
 
 
 def _check_uses(f: _File, doc: YamlDoc) -> None:
     """Stage 3: `use:` names a registered class, whose params_model validates `with:`."""
+    from agent import registry
+
     for section, lookup in (("detect", registry.detector), ("fix", registry.fixer)):
         spec = doc.data.get(section)
         if not isinstance(spec, dict) or not isinstance(spec.get("use"), str):

@@ -164,3 +164,34 @@ def test_listing_the_playbooks_loads_the_catalog_without_any_client_library() ->
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip() == "[]"
+
+
+def test_list_reads_the_files_without_importing_the_catalog() -> None:
+    """`playbooks list` (shipped playbooks, each with its own fix.risk) imports no catalog and no client."""
+    env = {k: v for k, v in os.environ.items() if k != "AGENT_PLAYBOOKS"}
+    argv = [sys.executable, "-X", "importtime", "-m", "agent", "playbooks", "list", "-o", "json"]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert len(json.loads(result.stdout)) == 13
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "agent.playbook.load" in imported  # the listing did read the playbooks
+    heavy = ("agent.catalog", "agent.clients", "agent.registry")
+    assert sorted(m for m in imported if m.startswith(heavy)) == []
+
+
+def test_list_shows_a_playbook_whose_use_only_validate_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """list reads files alone, so a misspelt detector is listed; validate names it with file:line."""
+    monkeypatch.setenv("AGENT_PLAYBOOKS", str(BAD / "unknown-use.yaml"))
+    code, out, _ = run("list", "-o", "json")
+    assert code == 0 and json.loads(out)[0]["detector"] == "test-user-chek"
+    code, _, err = run("validate")
+    assert code == 2
+    assert re.search(r"unknown-use\.yaml:8: detect\.use: unknown detector 'test-user-chek'", err)
+
+
+def test_list_of_a_fix_without_risk_and_an_unknown_fixer_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without its own risk, a fix takes its fixer's declared one: an unknown fixer is then a problem."""
+    monkeypatch.setenv("AGENT_PLAYBOOKS", str(BAD / "unknown-fixer.yaml"))
+    code, out, err = run("list")
+    assert (code, out) == (2, "")
+    assert re.search(r"unknown-fixer\.yaml:9: fix\.use: unknown fixer 'test-asign'", err), err
