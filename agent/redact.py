@@ -65,17 +65,15 @@ _TRIGGER = re.compile(rf"-----BEGIN|eyJ|authorization|bearer|basic|ntlm|negotiat
 
 _lock = threading.Lock()
 _values: set[str] = set()
-_compiled: re.Pattern[str] | None = None  # alternation of registered values, longest first
-# Short texts already redacted under the current pattern (a fleet's thousands of user names recur in its
-# evidence, plans, journal and output: each was scanned by the alternation many times). The memo lives
-# with its pattern: register() starts a new one, so no text is answered from before a new secret.
+# Short texts already redacted under the current values (a fleet's thousands of user names recur in its
+# evidence, plans, journal and output: each was scanned many times). The memo lives with its values:
+# register() starts a new one, so no text is answered from before a new secret.
 _MEMO_TEXT, _MEMO_SIZE = 256, 200_000
-_state: tuple[re.Pattern[str] | None, dict[str, str]] = (None, {})
+_state: tuple[tuple[str, ...], dict[str, str]] = ((), {})
 
 
 def register(value: str | None) -> None:
     """Mask `value` (and its URL- and JSON-escaped forms) in everything redacted from now on."""
-    global _compiled
     if not value or len(value) < MIN_LENGTH:
         return
     # A secret travels escaped in form bodies and JSON, so mask those spellings too.
@@ -84,44 +82,43 @@ def register(value: str | None) -> None:
         if forms <= _values:
             return
         _values.update(forms)
-        ordered = sorted(_values, key=len, reverse=True)
-        _compiled = re.compile("|".join(re.escape(v) for v in ordered))
         _renew()
 
 
 def clear() -> None:
     """Forget every registered value (tests start clean)."""
-    global _compiled
     with _lock:
         _values.clear()
-        _compiled = None
         _renew()
 
 
 def _renew() -> None:
-    """A new (pattern, memo) pair; callers hold _lock."""
+    """New (values, memo); callers hold _lock. Longest first, so a value that contains another is masked
+    whole. Plain substring replacement, not one regular expression of all values: a private key's PEM is
+    kilobytes of literal, and compiling that alternation again at each register() cost 0.1 s a run."""
     global _state
-    _state = (_compiled, {})
+    _state = (tuple(sorted(_values, key=len, reverse=True)), {})
 
 
 def redact(text: str) -> str:
     """`text` with registered values and token-looking things replaced by ***."""
     if not text:
         return text
-    compiled, memo = _state  # one read: a concurrent register() swaps both, never half of them
+    values, memo = _state  # one read: a concurrent register() swaps both, never half of them
     if len(text) > _MEMO_TEXT:
-        return _redact(text, compiled)
+        return _redact(text, values)
     done = memo.get(text)
     if done is None:
-        done = _redact(text, compiled)
+        done = _redact(text, values)
         if len(memo) < _MEMO_SIZE:
             memo[text] = done
     return done
 
 
-def _redact(text: str, compiled: re.Pattern[str] | None) -> str:
-    if compiled is not None:
-        text = compiled.sub(MASK, text)
+def _redact(text: str, values: tuple[str, ...]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
     if _TRIGGER.search(text) is None:
         return text
     for pattern, replacement in _PATTERNS:

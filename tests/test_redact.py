@@ -46,6 +46,15 @@ def test_longer_registered_value_wins_over_its_prefix() -> None:
     assert redact.redact("x secret-and-more y") == "x *** y"
 
 
+def test_values_are_literal_and_long_ones_masked_in_every_spelling() -> None:
+    """Registered values are matched as written (no pattern syntax), a kilobyte PEM in its JSON escape too."""
+    redact.register("a.b*c(d")
+    assert redact.redact("aXbbbc(d and a.b*c(d") == "aXbbbc(d and ***"
+    key = "-----BEGIN PRIVATE KEY-----\n" + "QUJD" * 400 + "\n-----END PRIVATE KEY-----"
+    redact.register(key)
+    assert redact.redact(json.dumps({"pem": key})) == '{"pem": "***"}'
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
