@@ -13,7 +13,8 @@ import typer
 from agent.errors import PlaybookError
 
 if TYPE_CHECKING:  # pydantic and the registry load only when a playbook command runs
-    from agent.playbook.load import Playbook, PlaybookSummary
+    from agent.playbook.load import Playbook
+    from agent.playbook.summary import PlaybookSummary
 
 playbooks_app = typer.Typer(
     help="List, show and validate the playbooks (one YAML file per cause).", no_args_is_help=True
@@ -52,9 +53,7 @@ def row(s: PlaybookSummary) -> dict[str, Any]:
 
 def details(pb: Playbook) -> dict[str, Any]:
     """Everything about a playbook, including what its detector and fixer declare they need."""
-    from agent.playbook.load import PlaybookSummary
-
-    data = row(PlaybookSummary.of(pb))
+    data = row(pb.summary())
     data["symptoms"] = [{s.kind: s.value, "weight": s.weight} for s in pb.symptoms]
     data["detect"] = _use(pb.detector_cls, pb.detector_params)
     data["fix"] = None
@@ -77,10 +76,8 @@ def _use(cls: Any, params: Any) -> dict[str, Any]:
 @playbooks_app.command("list")
 def list_playbooks(output: OutputOpt = Output.table) -> None:
     """Every playbook: id, area, connector kinds, fix or advice-only, risk (`validate` checks in full)."""
-    from agent.playbook.load import read_summaries
-
     try:
-        summaries = read_summaries()
+        summaries = _summaries()
     except PlaybookError as exc:
         _fail(exc.lines())
     if output is Output.json:
@@ -90,6 +87,70 @@ def list_playbooks(output: OutputOpt = Output.table) -> None:
     rows += [(s.id, s.area, ", ".join(s.applies_to), s.fixer or "advice only", s.risk or "-")
              for s in summaries]
     typer.echo("\n".join(_columns(rows)))
+
+
+# The code a summary is derived by: a change to any of it is a change to the cached listing.
+_SUMMARY_CODE = ("playbook/load.py", "playbook/schema.py", "playbook/relations.py", "playbook/summary.py",
+                 "kinds.py", "yamlsrc.py")
+
+
+def _summaries() -> list[PlaybookSummary]:
+    """The configured playbooks' summaries, from the per-user cache when no playbook file (and none of the
+    code that reads them) changed since they last read cleanly; else read, checked and cached."""
+    from agent.explain.cache import cached_read
+    from agent.playbook.paths import default_paths, shipped_paths
+    configured = default_paths()
+    files = _yaml_files(configured)
+    if files is None:  # a folder or file that is not there: the full read names it
+        return _read(configured)
+    agent_dir = Path(__file__).resolve().parents[1]
+    salt = "\0".join([*(str(p) for p in configured), *(str(p) for p in _yaml_files(shipped_paths()) or []),
+                      *((agent_dir / code).read_text(encoding="utf-8") for code in _SUMMARY_CODE)])
+
+    def parse_all(paths: Any) -> tuple[dict[Path, Any], bool]:
+        rows: dict[Path, Any] = {path: [] for path in paths}
+        for summary in _read(configured):
+            rows[Path(summary.source)].append(vars(summary) | {"applies_to": list(summary.applies_to)})
+        return rows, True
+
+    data = cached_read(files, parse_all, name="playbooks", salt=salt)
+    try:
+        summaries = [_summary_of(r) for rows in data.values() for r in rows]
+    except (TypeError, ValueError, KeyError):  # a cache of another shape: the files stay the truth
+        return _read(configured)
+    return sorted(summaries, key=lambda s: (s.area, s.id))
+
+
+def _summary_of(row: dict[str, Any]) -> PlaybookSummary:
+    """A cached row back as a summary; anything but the fields and types a summary has is refused."""
+    from agent.playbook.summary import PlaybookSummary
+
+    texts = ("id", "title", "area", "detector", "source")
+    if set(row) != {*texts, "applies_to", "fixer", "risk"} or not all(isinstance(row[k], str) for k in texts):
+        raise ValueError("not a playbook summary")
+    if not all(isinstance(row[k], str | None) for k in ("fixer", "risk")):
+        raise ValueError("not a playbook summary")
+    if not isinstance(row["applies_to"], list) or not all(isinstance(k, str) for k in row["applies_to"]):
+        raise ValueError("not a playbook summary")
+    return PlaybookSummary(**(row | {"applies_to": tuple(row["applies_to"])}))
+
+
+def _read(paths: list[Path]) -> list[PlaybookSummary]:
+    from agent.playbook.load import read_summaries
+
+    return read_summaries(paths)
+
+
+def _yaml_files(paths: list[Path]) -> list[Path] | None:
+    """The playbook files under `paths` as the loader finds them; None when a path is missing or empty."""
+    found: list[Path] = []
+    for path in paths:
+        inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) \
+            if path.is_dir() else [path] if path.is_file() else []
+        if not inside:
+            return None
+        found += inside
+    return found
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:

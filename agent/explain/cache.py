@@ -1,6 +1,6 @@
-"""A per-user cache of the parsed knowledge files, so that `agent explain` does not parse a few hundred
-kilobytes of YAML on every run: the parsed data of all files as one JSON document, keyed by a hash of the
-files' text.
+"""A per-user cache of data read from files, keyed by a hash of the files' text: explain's parsed knowledge
+(so that `agent explain` does not parse a few hundred kilobytes of YAML on every run) and the playbook
+listing (so that `agent playbooks list` imports neither YAML nor the playbook schema when nothing changed).
 
 JSON, never pickle: a tampered cache can change an answer (as editing the YAML can), not run code. The data
 is validated exactly as if it had just been parsed from YAML. A cache that is not ours, or that others may
@@ -23,16 +23,19 @@ _FORMAT = "explain-knowledge-1"  # bump when the cached shape changes
 
 
 def cached_read(paths: Sequence[Path],
-                parse_all: Callable[[Sequence[Path]], tuple[dict[Path, Any], bool]]) -> dict[Path, Any]:
+                parse_all: Callable[[Sequence[Path]], tuple[dict[Path, Any], bool]],
+                name: str = "explain", salt: str = "") -> dict[Path, Any]:
     """The parsed data of every file: from the cache when its key matches the files' text, else from
-    `parse_all` (data per file, and whether all of them parsed: only then is the result cached)."""
+    `parse_all` (data per file, and whether all of them parsed: only then is the result cached).
+    `name` keeps one user's caches apart (explain's knowledge, the playbook listing); `salt` is whatever
+    else the data depends on (the text of the code that derived it)."""
     texts = {path: _text(path) for path in paths}
     folder = cache_dir()
     readable = {path: text for path, text in texts.items() if text is not None}
     if folder is None or len(readable) < len(texts):
         return parse_all(paths)[0]
-    key = _key(readable.items())
-    cache = _file(folder, paths)
+    key = _key(readable.items(), f"{name}\0{salt}")
+    cache = _file(folder, paths, name)
     data = _load(folder, cache, key)
     if data is not None and set(data) == {str(p) for p in paths}:
         return {path: data[str(path)] for path in paths}
@@ -65,19 +68,20 @@ def _text(path: Path) -> str | None:
         return None
 
 
-def _key(texts: Iterable[tuple[Path, str]]) -> str:
+def _key(texts: Iterable[tuple[Path, str]], salt: str = "") -> str:
     digest = hashlib.sha256(_FORMAT.encode())
+    digest.update(salt.encode("utf-8", "surrogatepass"))
     for path, text in texts:
         digest.update(f"\0{path}\0{len(text)}\0".encode())
         digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
-def _file(folder: Path, paths: Sequence[Path]) -> Path:
+def _file(folder: Path, paths: Sequence[Path], name: str = "explain") -> Path:
     """One cache file per set of knowledge files (an installation, a playbook folder): installations side
     by side keep their own, and a changed file only replaces its installation's cache."""
     where = hashlib.sha256("\0".join(str(p) for p in paths).encode("utf-8", "surrogatepass")).hexdigest()
-    return folder / f"explain-{where[:24]}.json"
+    return folder / f"{name}-{where[:24]}.json"
 
 
 def _trusted(path: Path) -> bool:

@@ -14,6 +14,7 @@ from agent.model import Risk
 from agent.playbook.paths import default_paths, shipped_paths
 from agent.playbook.relations import KINDS, Relation, Relations, find_cycle
 from agent.playbook.schema import AREAS, PlaybookSpec, Symptom
+from agent.playbook.summary import PlaybookSummary
 from agent.yamlsrc import YamlDoc, YamlSyntaxError, format_loc, read_yaml, validation_problems
 
 if TYPE_CHECKING:  # the registry comes with the catalog, which only stage 3 needs
@@ -48,6 +49,12 @@ class Playbook:
     def fixer_name(self) -> str | None:
         return self.fixer_cls.name if self.fixer_cls is not None else None
 
+    def summary(self) -> PlaybookSummary:
+        """This playbook in one row, as `agent playbooks list` shows it."""
+        risk = self.risk.value if self.risk is not None else None
+        return PlaybookSummary(self.id, self.title, self.area, self.applies_to, self.detector_name,
+                               self.fixer_name, risk, str(self.source))
+
     def make_detector(self) -> Detector:
         """A fresh detector configured with this playbook's `detect.with`."""
         return self.detector_cls(self.detector_params.model_copy(deep=True))
@@ -57,24 +64,6 @@ class Playbook:
         if self.fixer_cls is None or self.fixer_params is None:
             return None
         return self.fixer_cls(self.fixer_params.model_copy(deep=True))
-
-
-@dataclass(frozen=True)
-class PlaybookSummary:
-    """What a playbook's file says about it, read without loading the catalog (`agent playbooks list`)."""
-
-    id: str
-    title: str
-    area: str
-    applies_to: tuple[str, ...]
-    detector: str
-    fixer: str | None
-    risk: str | None  # None for advice-only playbooks
-
-    @classmethod
-    def of(cls, pb: Playbook) -> PlaybookSummary:
-        risk = pb.risk.value if pb.risk is not None else None
-        return cls(pb.id, pb.title, pb.area, pb.applies_to, pb.detector_name, pb.fixer_name, risk)
 
 
 @dataclass
@@ -133,7 +122,7 @@ def _summary(f: _File) -> PlaybookSummary:
     if fix is not None:
         risk = fix.risk or _declared_risk(f, fix.use)
     return PlaybookSummary(spec.id, spec.title, spec.area, tuple(spec.applies_to), spec.detect.use,
-                           fix.use if fix is not None else None, risk)
+                           fix.use if fix is not None else None, risk, str(f.path))
 
 
 def _declared_risk(f: _File, name: str) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -158,25 +160,52 @@ def test_listing_the_playbooks_loads_the_catalog_without_any_client_library() ->
     code = (
         "import sys, agent.playbook.load as p; p.load_playbooks();"
         "heavy = {'msgraph', 'exchangelib', 'office365', 'azure', 'msal', 'kiota_abstractions', 'httpx'};"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))"
-    )
+        "print(sorted({m.split('.')[0] for m, mod in sys.modules.items() if mod is not None} & heavy))"
+    )  # (a None entry is a module kept from loading, not a loaded one)
     env = {k: v for k, v in os.environ.items() if k != "AGENT_PLAYBOOKS"}  # the shipped playbooks
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip() == "[]"
 
 
-def test_list_reads_the_files_without_importing_the_catalog() -> None:
-    """`playbooks list` (shipped playbooks, each with its own fix.risk) imports no catalog and no client."""
-    env = {k: v for k, v in os.environ.items() if k != "AGENT_PLAYBOOKS"}
+def _list_imports(env: dict[str, str]) -> tuple[list[Any], set[str]]:
     argv = [sys.executable, "-X", "importtime", "-m", "agent", "playbooks", "list", "-o", "json"]
     result = subprocess.run(argv, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-500:]
-    assert len(json.loads(result.stdout)) == 13
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
-    assert "agent.playbook.load" in imported  # the listing did read the playbooks
+    return json.loads(result.stdout), {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+
+
+def test_list_reads_the_files_without_the_catalog_then_answers_from_its_cache(tmp_path: Path) -> None:
+    """`playbooks list` (shipped playbooks, each with its own fix.risk) imports no catalog and no client;
+    a second run, nothing having changed, imports neither YAML nor the playbook schema."""
+    env = {k: v for k, v in os.environ.items() if k != "AGENT_PLAYBOOKS"} | {"AGENT_CACHE_DIR": str(tmp_path)}
+    first, imported = _list_imports(env)
+    assert len(first) == 13
+    assert "agent.playbook.load" in imported  # the first listing did read the playbooks
     heavy = ("agent.catalog", "agent.clients", "agent.registry")
     assert sorted(m for m in imported if m.startswith(heavy)) == []
+    again, imported = _list_imports(env)
+    assert again == first
+    assert {"yaml", "agent.playbook.load", "agent.playbook.schema"} & imported == set()
+
+
+def test_a_changed_playbook_is_read_again_and_a_foreign_cache_is_ignored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    books = tmp_path / "books"
+    shutil.copytree(GOOD, books)
+    monkeypatch.setenv("AGENT_PLAYBOOKS", str(books))
+    monkeypatch.setenv("AGENT_CACHE_DIR", str(tmp_path / "cache"))
+    assert run("list", "-o", "json")[0] == 0
+    source = books / "mail" / "test-unlicensed.yaml"
+    source.write_text(source.read_text().replace("title: ", "title: Renamed ", 1))
+    code, out, _ = run("list", "-o", "json")
+    assert code == 0 and any(r["title"].startswith("Renamed ") for r in json.loads(out))
+    for cache in (tmp_path / "cache").glob("playbooks-*.json"):  # same key, rows of another shape
+        document = json.loads(cache.read_text())
+        document["files"] = {path: [{"id": 1}] for path in document["files"]}
+        cache.write_text(json.dumps(document))
+    code, out, err = run("list", "-o", "json")
+    assert (code, err) == (0, "") and len(json.loads(out)) == 3
 
 
 def test_list_shows_a_playbook_whose_use_only_validate_checks(monkeypatch: pytest.MonkeyPatch) -> None:
