@@ -360,6 +360,17 @@ def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
      "throttling"),
     ("System.Net.WebException: The remote server returned an error: (500) Internal Server Error.",
      "service-outage"),
+    # Rust std and Go net word the resolver's failure their own way
+    ("reqwest::Error { kind: Request, source: hyper::Error(Connect, ConnectError(\"dns error\", Custom { "
+     "kind: Uncategorized, error: \"failed to lookup address information: Name or service not known\" }))",
+     "dns"),
+    ("Post \"https://login.microsoftonline.com/x/oauth2/v2.0/token\": dial tcp: lookup "
+     "login.microsoftonline.com on 127.0.0.53:53: no such host", "dns"),
+    # a proxy's own answer (Squid's error header; Forefront TMG status 12209), a Kerberos clock
+    ("HTTP/1.1 403 Forbidden\nServer: squid/5.9\nX-Squid-Error: ERR_ACCESS_DENIED 0", "proxy"),
+    ("Status: 12209 Forefront TMG requires authorization to fulfill the request. Access to the Web Proxy "
+     "filter is denied.", "proxy"),
+    ("kinit: Clock skew too great while getting initial credentials", "clock-skew"),
     # requests and .NET refuse a malformed address before sending anything
     ("requests.exceptions.MissingSchema: Invalid URL '': No scheme supplied. Perhaps you meant https://?",
      "invalid-input"),
