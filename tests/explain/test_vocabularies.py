@@ -384,6 +384,8 @@ def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
     ("AADSTS1002012: The provided value for scope Mail.Read is not valid. Client credential flows must have "
      "a scope value with /.default suffixed to the resource identifier (application ID URI).",
      "invalid-scope"),
+    ("access_denied: AADSTS650053: The application 'Microsoft Power Query for Excel' asked for scope "
+     "'user_impersonation' that doesn't exist on the resource <resourceId>.", "invalid-scope"),
 ])
 def test_library_and_service_texts_name_the_unrelated_kind(text: str, kind: str) -> None:
     assert _other(text) == kind
