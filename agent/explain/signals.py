@@ -199,8 +199,10 @@ _SETTING_WORD = r"(?:id|name|secret|domain|url|uri|tenant|guid|host|key|value|ad
 _QUOTED_WORDS = re.compile(rf"(?i)['\"]((?:enter|insert) (?:[a-z]+ ){{0,4}}{_SETTING_WORD}"
                            rf"|(?:[a-z]+ ){{0,4}}{_SETTING_WORD} here)['\"]")
 # A URI with a scheme and nothing after it (api://, https:///.default): the setting that should have filled it
-# in (an app ID URI, a host name) was empty. Entra quotes such a resource as it received it.
-_EMPTY_URI = re.compile(r"(?i)(?<![\w.-])((?:api|https?)://)(?=/|[\s'\"),]|$)")
+# in (an app ID URI, a host name) was empty. Entra quotes such a resource as it received it ("named api://",
+# 'api://'); a bare "https://" in prose is not counted.
+_EMPTY_URI = re.compile(r"(?i)(?:(?<=named )|(?<=['\"]))((?:api|https?)://)(?=[\s'\"),]|$)"
+                        r"|(?<![\w.-])((?:api|https?)://)(?=/)")
 
 
 def placeholders(text: str) -> list[str]:
@@ -210,7 +212,8 @@ def placeholders(text: str) -> list[str]:
     candidates += [w for m in _IN_URL.finditer(sample) if _setting_name(w := m.group(1) or m.group(2))]
     candidates += _YOUR_SETTING.findall(sample) + _INSTRUCTION.findall(sample)
     candidates += [b for b in _BRACKETED.findall(sample) if _setting_name(b[1:-1].upper().replace("-", "_"))]
-    candidates += _QUOTED_WORDS.findall(sample) + _EMPTY_URI.findall(sample)
+    candidates += _QUOTED_WORDS.findall(sample)
+    candidates += [m.group(1) or m.group(2) for m in _EMPTY_URI.finditer(sample)]
     found: list[str] = []
     for value in candidates:
         if value not in found:

@@ -311,6 +311,7 @@ def test_quoted_instructions_and_empty_uris_are_placeholders(text: str, found: l
     "click here to sign in again",  # prose, not a quoted value
     "the button 'Click here' and the prompt 'Enter your password'",  # quoted, but naming no setting
     "https://graph.microsoft.com/.default and api://1b2c3d4e/.default",  # URIs with their host
+    "set the URL to start with https:// instead of http:// and retry",  # a scheme named in prose
 ])
 def test_names_prose_and_full_uris_are_no_placeholders(text: str) -> None:
     assert placeholders(text) == []
