@@ -56,10 +56,16 @@ class Match:
     confidence: float = 0.0
     decided: bool = False  # a signal that is the reason itself holds for it (unrelated kinds only)
     _points: dict[str, float] = field(default_factory=dict)
+    _taken: float = 0.0  # points taken back by signals against it
 
     @property
     def id(self) -> str:
         return self.entry.id
+
+    @property
+    def specific(self) -> float:
+        """The score its strong signals alone give (each at least STRONG), less what speaks against it."""
+        return sum(p for p in self._points.values() if p >= STRONG) - self._taken
 
     @property
     def strong(self) -> bool:
@@ -82,6 +88,7 @@ class Match:
         if evidence not in self.against:
             self.against.append(evidence)
             self.score -= points * AGAINST
+            self._taken += points * AGAINST
 
 
 @dataclass
@@ -109,8 +116,15 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     matched = [m for m in causes.values() if m.score > 0]
     others = [m for m in unrelated.values() if m.strong]
     best_cause = max((m.score for m in matched if m.strong), default=0.0)
-    other = max(others, key=lambda m: (m.decided, m.score), default=None)
-    if other is not None and (other.decided or other.score > best_cause):
+    # An unrelated kind is weighed against the causes on strong signals alone: a bare status, a generic phrase
+    # and the service contexts are shared by every reading of the text, so however many of them add up for a
+    # cause they do not outweigh a specific unrelated signal (a proxy's 407, a resolver's failure).
+    best_specific = max((m.specific for m in matched if m.strong), default=0.0)
+    # Among unrelated kinds the most specific signal names the kind: transport errors nest (a retry error
+    # around a connection error around the resolver's reason), and the wrappers that several kinds share may
+    # add up to more than the one reason that tells them apart.
+    other = max(others, key=lambda m: (m.decided, m.strongest, m.score), default=None)
+    if other is not None and (other.decided or other.specific > best_specific):
         return Explanation([], other)
     if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
         matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]

@@ -35,6 +35,10 @@ _STATUS_PATTERNS = (
                r"Client Error|Server Error|Service Unavailable|Proxy Authentication Required|"
                r"Internal Server Error)\b", re.I),  # also "401 (Unauthorized)" (.NET HttpClient), "401 - ..."
     re.compile(r"\b(?:error|returned|response|code)\s+(4\d\d|5\d\d)\b", re.I),  # "Error 401", "returned 403"
+    # .NET Framework leaves the reason out for statuses it has no name for: "returned an error: (429)."
+    re.compile(r"\breturned an error:\s*\((\d{3})\)", re.I),
+    re.compile(r"\b(\d{3}), message=", re.I),  # aiohttp ClientResponseError: 429, message='Too Many Requests'
+    re.compile(r"\btoo many (\d{3}) error responses\b", re.I),  # urllib3's retries ran out on this status
 )
 # A status said in words where no number is given: SharePoint, EWS and Graph answer "access denied" with 403
 # (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); the word
@@ -188,6 +192,17 @@ _YOUR_SETTING = re.compile(r"(?i)(?<![\w.$%{-])(?:your|my)[-_](?:tenant|client|a
 _INSTRUCTION = re.compile(r"(?i)\b(?:insert|enter|put|paste|replace with) your [\w -]{2,40}? here\b"
                           r"|<\s*(?:enter|insert|your)\b[^<>\n]{1,40}>")
 _BRACKETED = re.compile(r"['\"]([<{]\w+[-_]\w+[>}])['\"]")
+# A template's placeholder written as words in quotes ('Tenant Name Here', 'Enter tenant ID'): a few plain
+# words naming a setting, then "here", or after "enter"/"insert". A directory's or an app's real name is not
+# phrased so, and a quoted 'click here' names no setting.
+_SETTING_WORD = r"(?:id|name|secret|domain|url|uri|tenant|guid|host|key|value|address)"
+_QUOTED_WORDS = re.compile(rf"(?i)['\"]((?:enter|insert) (?:[a-z]+ ){{0,4}}{_SETTING_WORD}"
+                           rf"|(?:[a-z]+ ){{0,4}}{_SETTING_WORD} here)['\"]")
+# A URI with a scheme and nothing after it (api://, https:///.default): the setting that should have filled it
+# in (an app ID URI, a host name) was empty. Entra quotes such a resource as it received it ("named api://",
+# 'api://'); a bare "https://" in prose is not counted.
+_EMPTY_URI = re.compile(r"(?i)(?:(?<=named )|(?<=['\"]))((?:api|https?)://)(?=[\s'\"),]|$)"
+                        r"|(?<![\w.-])((?:api|https?)://)(?=/)")
 
 
 def placeholders(text: str) -> list[str]:
@@ -197,6 +212,8 @@ def placeholders(text: str) -> list[str]:
     candidates += [w for m in _IN_URL.finditer(sample) if _setting_name(w := m.group(1) or m.group(2))]
     candidates += _YOUR_SETTING.findall(sample) + _INSTRUCTION.findall(sample)
     candidates += [b for b in _BRACKETED.findall(sample) if _setting_name(b[1:-1].upper().replace("-", "_"))]
+    candidates += _QUOTED_WORDS.findall(sample)
+    candidates += [m.group(1) or m.group(2) for m in _EMPTY_URI.finditer(sample)]
     found: list[str] = []
     for value in candidates:
         if value not in found:

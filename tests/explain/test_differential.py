@@ -184,3 +184,45 @@ def test_a_prior_orders_candidates_but_never_makes_one() -> None:
     assert explain("https://contoso.sharepoint.com/_api/web", knowledge).causes == []  # the prior alone
     ranked = explain("(401) Unauthorized from https://contoso.sharepoint.com/_api/web", knowledge).causes
     assert [m.id for m in ranked] == ["site", "mail"]
+
+
+# -- an unrelated kind against the causes, and among its peers -------------------------------------------
+def test_weak_signals_do_not_outweigh_a_specific_unrelated_signal() -> None:
+    """A bare status and service contexts are shared by every reading of the text: only strong signals count
+    when an unrelated kind is weighed against a cause."""
+    causes = (_entry("creds"),)
+    clues = (
+        _clue("text", "sign-in failed", "creds", 1.0),  # 1.5 points: the cause's one strong signal
+        _clue("status", 401, "creds", 1.0),  # 0.5 points each: weak
+        _clue("context", ContextSpec(services=["sharepoint"]), "creds", 0.5),
+        _clue("context", ContextSpec(services=["graph"]), "creds", 0.5),
+        _clue("context", ContextSpec(services=["identity"]), "creds", 0.5),
+        _clue("text", "tunnel connection failed", "proxy", 1.5, unrelated=True),  # 2.25 points
+    )
+    knowledge = Knowledge(causes, (Entry("proxy", "Proxy", "Check the proxy.", ()),), clues)
+    text = ("sign-in failed: 401 Unauthorized for https://contoso.sharepoint.com/_api/web via "
+            "https://graph.microsoft.com and https://login.microsoftonline.com: Tunnel connection failed")
+    (creds,) = explain(text.replace(": Tunnel connection failed", ""), knowledge).causes
+    assert creds.score > 2.25 and creds.specific == pytest.approx(1.5)  # the weak signals add up to more
+    result = explain(text, knowledge)
+    assert result.causes == [] and result.other is not None and result.other.id == "proxy"
+    strong = Knowledge(causes, knowledge.unrelated, (*clues, _clue("code", "AADSTS50126", "creds", 1.0)))
+    assert [m.id for m in explain(f"{text} AADSTS50126", strong).causes] == ["creds"]  # 4.5 strong points
+
+
+def test_the_most_specific_signal_names_the_unrelated_kind() -> None:
+    """Transport errors nest (a retry error around a connection error around the resolver's reason): the
+    wrappers are shared by several kinds and add up, the reason is specific and names the kind."""
+    kinds = (Entry("dns", "DNS", "Check DNS.", ()), Entry("network", "Network", "Check the network.", ()))
+    clues = (
+        _clue("text", "max retries exceeded", "network", 1.0, unrelated=True),
+        _clue("text", "failed to establish a new connection", "network", 1.0, unrelated=True),
+        _clue("exception", "NewConnectionError", "network", 1.0, unrelated=True),
+        _clue("text", "getaddrinfo failed", "dns", 2.0, unrelated=True),
+    )
+    text = ("HTTPSConnectionPool(host='login.microsoftonline.com', port=443): Max retries exceeded with url: "
+            "/ (Caused by NewConnectionError('Failed to establish a new connection: [Errno 11001] "
+            "getaddrinfo failed'))")
+    result = explain(text, Knowledge((), kinds, clues))
+    assert result.other is not None and result.other.id == "dns"
+    assert result.other.score < 5.0  # the wrappers' 1.5 + 1.5 + 2.0 score more, yet do not name the kind

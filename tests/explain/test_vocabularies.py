@@ -291,3 +291,109 @@ def test_graph_sdk_namespaces_and_cmdlets_name_graph() -> None:
     assert "graph" in read_signals("Microsoft.Graph.Models.ODataErrors.ODataError: Access denied").services
     assert _other("Azure.Identity.CredentialUnavailableException: EnvironmentCredential authentication "
                   "unavailable. Environment variables are not fully configured.") == "tool-bug"
+
+
+# -- placeholders in words and empty URIs ------------------------------------------------------------------
+@pytest.mark.parametrize("text, found", [
+    ("AADSTS700016: Application with identifier 'b0c1' was not found in the directory 'Tenant Name Here'.",
+     ["Tenant Name Here"]),
+    ("identifier 'Enter tenant ID' was not found", ["Enter tenant ID"]),
+    ("AADSTS500011: The resource principal named api:// was not found in the tenant named contoso.",
+     ["api://"]),
+    ("scope 'https:///.default' is not valid", ["https://"]),
+])
+def test_quoted_instructions_and_empty_uris_are_placeholders(text: str, found: list[str]) -> None:
+    assert placeholders(text) == found
+
+
+@pytest.mark.parametrize("text", [
+    "was not found in the directory 'Contoso Ltd'",  # a real display name
+    "click here to sign in again",  # prose, not a quoted value
+    "the button 'Click here' and the prompt 'Enter your password'",  # quoted, but naming no setting
+    "https://graph.microsoft.com/.default and api://1b2c3d4e/.default",  # URIs with their host
+    "set the URL to start with https:// instead of http:// and retry",  # a scheme named in prose
+])
+def test_names_prose_and_full_uris_are_no_placeholders(text: str) -> None:
+    assert placeholders(text) == []
+
+
+# -- status shapes of the HTTP clients ---------------------------------------------------------------------
+@pytest.mark.parametrize("text, status", [
+    ("The remote server returned an error: (429).", 429),  # .NET Framework, no reason phrase for 429
+    ("aiohttp.client_exceptions.ClientResponseError: 429, message='Too Many Requests'", 429),
+    ("(Caused by ResponseError('too many 503 error responses'))", 503),  # urllib3 Retry
+])
+def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
+    assert status in read_signals(text).statuses
+
+
+# -- literal texts of the libraries and services (from their source or Microsoft's documentation) ---------
+@pytest.mark.parametrize("text, kind", [
+    # glibc gai_strerror(EAI_NODATA); curl's resolver failure; Windows Sockets 11002
+    ("socket.gaierror: [Errno -5] No address associated with hostname", "dns"),
+    ("curl: (6) Could not resolve host: graph.microsoft.com", "dns"),
+    ("This is usually a temporary error during hostname resolution and means that the local server did not "
+     "receive a response from an authoritative server.", "dns"),
+    # OpenSSL x509_txt.c, Java's certpath, Windows SChannel, Node.js tls
+    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to verify the first certificate",
+     "tls-trust"),
+    ("sun.security.provider.certpath.SunCertPathBuilderException: unable to find valid certification path "
+     "to requested target", "tls-trust"),
+    ("The client and server cannot communicate, because they do not possess a common algorithm", "tls-trust"),
+    ("Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames", "tls-trust"),
+    # Java HttpURLConnection, .NET HttpClient (the 401 is the proxy's), curl
+    ('java.io.IOException: Unable to tunnel through proxy. Proxy returns "HTTP/1.1 407 Proxy Authentication '
+     'Required"', "proxy"),
+    ("System.Net.Http.HttpRequestException: The proxy tunnel request to proxy 'http://proxy:8080/' failed "
+     "with status code '401'.", "proxy"),
+    ("curl: (56) Received HTTP code 407 from proxy after CONNECT", "proxy"),
+    # .NET HttpClient.Timeout, curl, strerror
+    ("System.Threading.Tasks.TaskCanceledException: The request was canceled due to the configured "
+     "HttpClient.Timeout of 100 seconds elapsing.", "network-timeout"),
+    ("curl: (28) Operation timed out after 30000 milliseconds with 0 bytes received", "network-timeout"),
+    ("OSError: [Errno 101] Network is unreachable", "network-timeout"),
+    # urllib3 Retry, .NET Framework's 429, EWS ErrorServerBusy
+    ("Max retries exceeded with url: /v1.0/users (Caused by ResponseError('too many 429 error responses'))",
+     "throttling"),
+    ("Microsoft.SharePoint.Client.ClientRequestException: The remote server returned an error: (429).",
+     "throttling"),
+    ("<m:ResponseCode>ErrorServerBusy</m:ResponseCode><t:Value Name=\"BackOffMilliseconds\">297749</t:Value>",
+     "throttling"),
+    ("System.Net.WebException: The remote server returned an error: (500) Internal Server Error.",
+     "service-outage"),
+    # Rust std and Go net word the resolver's failure their own way
+    ("reqwest::Error { kind: Request, source: hyper::Error(Connect, ConnectError(\"dns error\", Custom { "
+     "kind: Uncategorized, error: \"failed to lookup address information: Name or service not known\" }))",
+     "dns"),
+    ("Post \"https://login.microsoftonline.com/x/oauth2/v2.0/token\": dial tcp: lookup "
+     "login.microsoftonline.com on 127.0.0.53:53: no such host", "dns"),
+    # a proxy's own answer (Squid's error header; Forefront TMG status 12209), a Kerberos clock
+    ("HTTP/1.1 403 Forbidden\nServer: squid/5.9\nX-Squid-Error: ERR_ACCESS_DENIED 0", "proxy"),
+    ("Status: 12209 Forefront TMG requires authorization to fulfill the request. Access to the Web Proxy "
+     "filter is denied.", "proxy"),
+    ("kinit: Clock skew too great while getting initial credentials", "clock-skew"),
+    # requests and .NET refuse a malformed address before sending anything
+    ("requests.exceptions.MissingSchema: Invalid URL '': No scheme supplied. Perhaps you meant https://?",
+     "invalid-input"),
+    ("System.UriFormatException: Invalid URI: The format of the URI could not be determined.",
+     "invalid-input"),
+    # Entra: the SPA platform, a public client with a secret, the client credentials scope
+    ("AADSTS9002326: Cross-origin token redemption is permitted only for the 'Single-Page Application' "
+     "client-type.", "public-client-config"),
+    ("AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+     "public-client-config"),
+    ("AADSTS1002012: The provided value for scope Mail.Read is not valid. Client credential flows must have "
+     "a scope value with /.default suffixed to the resource identifier (application ID URI).",
+     "invalid-scope"),
+    ("access_denied: AADSTS650053: The application 'Microsoft Power Query for Excel' asked for scope "
+     "'user_impersonation' that doesn't exist on the resource <resourceId>.", "invalid-scope"),
+])
+def test_library_and_service_texts_name_the_unrelated_kind(text: str, kind: str) -> None:
+    assert _other(text) == kind
+
+
+def test_a_500_that_carries_an_ews_response_code_stays_with_the_code() -> None:
+    text = ("The request failed. The remote server returned an error: (500) Internal Server Error. "
+            "<m:ResponseCode>ErrorImpersonateUserDenied</m:ResponseCode> https://outlook.office365.com/EWS/"
+            "Exchange.asmx")
+    assert _top(text) == "exo-app-missing-full-access"
