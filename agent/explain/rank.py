@@ -36,6 +36,12 @@ AGAINST = 0.5  # a signal that speaks against a cause takes back this share of i
 CLOSE = 0.5  # candidates within this share of the best score are worth telling apart on the tenant
 WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
 MAX_NEXT = 3
+# An identifier (an error code, an exception class, a header) that needs a service still counts, at this
+# share, when the text names no service at all: a pasted message often lacks the URL, the identifier belongs
+# to its service's own vocabulary, and silence is no evidence of another service (a text that names another
+# service does rule the clue out). A phrase ("Access denied") or a context needs its service named.
+UNNAMED_SERVICE = 0.6
+IDENTIFIERS = frozenset({"code", "exception", "header"})
 
 _MATCHERS: dict[str, Callable[[Any, Signals], str | None]] = {
     "code": match_code, "text": match_text, "pattern": match_pattern, "status": match_status,
@@ -145,6 +151,9 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         if clue.prior and (target is None or target.score <= 0):
             continue
         points = clue.weight * KIND_FACTOR[clue.kind]
+        if clue.services and not signals.services:  # only identifiers get here (see _clue_evidence)
+            points *= UNNAMED_SERVICE
+            evidence += f" (if from {'/'.join(sorted(clue.services))}: the text names no service)"
         if target is not None:
             target.add(points, evidence, clue.source)
             target.decided = target.decided or clue.decides
@@ -154,7 +163,8 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
 
 
 def _clue_evidence(clue: Clue, signals: Signals) -> str | None:
-    if clue.services and not clue.services & signals.services:
+    named = signals.services or clue.kind not in IDENTIFIERS
+    if clue.services and named and not clue.services & signals.services:
         return None
     if clue.schemes and not clue.schemes & signals.schemes:
         return None

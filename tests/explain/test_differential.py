@@ -77,9 +77,21 @@ def test_a_signal_speaks_against_a_cause(toy: Knowledge) -> None:
 
 
 def test_a_service_bound_clue_needs_its_service(toy: Knowledge) -> None:
-    assert explain("Access is denied.", toy).causes == []
+    assert explain("Access is denied.", toy).causes == []  # a phrase says nothing without its service
     ews = explain("Access is denied. https://mail.contoso.com/EWS/Exchange.asmx", toy)
     assert [m.id for m in ews.causes] == ["grant"]
+
+
+def test_a_service_bound_code_counts_at_a_share_when_no_service_is_named() -> None:
+    """An identifier belongs to its service's vocabulary: with no service named it still counts, at a share,
+    and says so; a text that names another service rules it out."""
+    knowledge = Knowledge((_entry("grant"),), (), (_clue("code", "ErrorAccessDenied", "grant", weight=1.0,
+                                                         services=frozenset({"ews"})),))
+    (named,) = explain("ErrorAccessDenied https://mail.contoso.com/EWS/Exchange.asmx", knowledge).causes
+    (unnamed,) = explain("ErrorAccessDenied: Access is denied.", knowledge).causes
+    assert unnamed.score == pytest.approx(named.score * 0.6) == pytest.approx(3.0 * 0.6)
+    assert unnamed.evidence == ["code ErrorAccessDenied (if from ews: the text names no service)"]
+    assert explain("ErrorAccessDenied GET https://contoso.sharepoint.com/_api/web", knowledge).causes == []
 
 
 def test_context_alone_points_at_a_cause(toy: Knowledge) -> None:
