@@ -12,17 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from agent.errors import PlaybookError, Problem
 from agent.explain.cache import cached_read
 from agent.explain.vocab import Clue, load_clues, vocabulary_files
 from agent.playbook.schema import Symptom
-from agent.yamlsrc import YamlSyntaxError, check_expansion
 
 UNRELATED = Path(__file__).resolve().parents[1] / "knowledge" / "unrelated.yaml"
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
 
 @dataclass(frozen=True)
@@ -141,13 +138,19 @@ def _data(path: Path) -> Any:
 
 
 def _read(path: Path) -> Any:
+    # YAML is imported only here: with the cache warm, explain never parses a knowledge file
+    import yaml
+
+    from agent.yamlsrc import YamlSyntaxError, check_expansion
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
     try:
         text = path.read_text(encoding="utf-8")
         if "&" in text:  # anchors: bound what their aliases expand to before building anything
-            root = yaml.compose(text, Loader=_Loader)
+            root = yaml.compose(text, Loader=loader)
             if root is not None:
                 check_expansion(root, str(path))
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=loader)
     except YamlSyntaxError as exc:
         raise PlaybookError([exc.problem]) from None
     except RecursionError:
