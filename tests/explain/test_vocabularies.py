@@ -397,3 +397,53 @@ def test_a_500_that_carries_an_ews_response_code_stays_with_the_code() -> None:
             "<m:ResponseCode>ErrorImpersonateUserDenied</m:ResponseCode> https://outlook.office365.com/EWS/"
             "Exchange.asmx")
     assert _top(text) == "exo-app-missing-full-access"
+
+# -- migration tools, Exchange Online / Graph / PnP PowerShell and MSAL / ADAL constants -------------------
+# Each text is the literal string of its source (an MSAL or ADAL constant, a module's exception message, a
+# tool's documented error), not a corpus item.
+
+
+def test_the_powershell_vocabulary_file_loads_with_a_source_for_every_entry() -> None:
+    path = Path(__file__).resolve().parents[2] / "agent" / "knowledge" / "exo-powershell.yaml"
+    clues = load_clues([path], lambda p: yaml.safe_load(p.read_text()))
+    assert clues and all(c.vocabulary == "exo-powershell" and c.source for c in clues)
+    assert any(c.vocabulary == "exo-powershell" for c in load_knowledge().clues)
+
+
+@pytest.mark.parametrize("text, cause", [
+    # SharePoint Migration Tool's message table; CodeTwo's and AvePoint Fly's KB pages
+    ("Admin permissions are required to migrate this content into OneDrive.", "no-onedrive-access"),
+    ("The SMTP address has no mailbox associated with it.", "account-unlicensed"),
+    ("CO-ConsentUserUnavailable", "bad-credentials"),
+    # PnP PowerShell's PnPConnection.cs, Azure.Identity's CredentialDiagnosticScope.cs
+    ("Could not determine realm for the target site 'https://contoso.sharepoint.com/sites/hr'. Please "
+     "validate that a site exists at this URL.", "target-site-missing"),
+    ("Azure.Identity.AuthenticationFailedException: ClientSecretCredential authentication failed: ",
+     "app-credentials-invalid"),
+    # msal4j's WSTrustResponse.java, ADAL.NET's AdalError.cs
+    ("com.microsoft.aad.msal4j.MsalServiceException: Server returned error in RSTR - ErrorCode: "
+     "a:FailedAuthentication.", "sso-federated-account"),
+    ("AdalException: integrated_authentication_failed", "sso-federated-account"),
+])
+def test_tool_and_library_texts_name_their_cause_first(text: str, cause: str) -> None:
+    assert _top(text) == cause
+
+
+@pytest.mark.parametrize("text, kind", [
+    # Connect-ExchangeOnline app-only without a supported Entra role; Microsoft.Graph.Authentication's texts
+    ("The role assigned to application 00000000-1111-2222-3333-444444444444 isn't supported in this "
+     "scenario.", "insufficient-role"),
+    ("The provided access token has expired. Set a valid access token to `-AccessToken` parameter and try "
+     "again.", "token-expired"),
+    ("Certificate with thumbprint 'A1B2C3' was not found in certificate store or has expired.",
+     "local-certificate"),
+    # MSAL.NET's MsalErrorMessage.cs and MsalError.cs, MSAL.js's InteractionRequiredAuthError.ts
+    ("MsalClientException: The authority (including the tenant ID) must be in a well-formed URI format.",
+     "invalid-input"),
+    ("MsalClientException: scopes_required_client_credentials", "invalid-scope"),
+    ("InteractionRequiredAuthError: refresh_token_expired: Refresh token has expired.", "token-expired"),
+    # SharePoint Migration Tool: the term store needs its own administrator
+    ("Migrate term store failed due to permission issue.", "insufficient-role"),
+])
+def test_tool_and_library_texts_name_their_unrelated_kind(text: str, kind: str) -> None:
+    assert _other(text) == kind
