@@ -143,10 +143,11 @@ def _read(paths: list[Path]) -> list[PlaybookSummary]:
 
 def _yaml_files(paths: list[Path]) -> list[Path] | None:
     """The playbook files under `paths` as the loader finds them; None when a path is missing or empty."""
+    from agent.playbook.paths import yaml_files
+
     found: list[Path] = []
     for path in paths:
-        inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()) \
-            if path.is_dir() else [path] if path.is_file() else []
+        inside = yaml_files(path) if path.is_dir() else [path] if path.is_file() else []
         if not inside:
             return None
         found += inside

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from agent.errors import PlaybookError, Problem
 from agent.explain.cache import cached_read
 from agent.explain.vocab import Clue, load_clues, vocabulary_files
+from agent.playbook.paths import yaml_files
 from agent.playbook.schema import Symptom
 
 UNRELATED = Path(__file__).resolve().parents[1] / "knowledge" / "unrelated.yaml"
@@ -96,7 +97,7 @@ def _files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            files += yaml_files(path)
         elif path.is_file():
             files.append(path)
         else:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.errors import PlaybookError, Problem
 from agent.model import Risk
-from agent.playbook.paths import default_paths, shipped_paths
+from agent.playbook.paths import default_paths, shipped_paths, yaml_files
 from agent.playbook.relations import KINDS, Relation, Relations, find_cycle
 from agent.playbook.schema import AREAS, PlaybookSpec, Symptom
 from agent.playbook.summary import PlaybookSummary
@@ -140,7 +140,7 @@ def _expand(paths: list[Path]) -> tuple[list[_File], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            found = yaml_files(path)
             files += [_File(p, _display(p)) for p in found]
             if not found:  # a typo'd or empty folder would otherwise check nothing and report healthy
                 problems.append(Problem(_display(path), None, "no playbook files (*.yaml) in this folder"))

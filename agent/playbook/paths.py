@@ -22,3 +22,8 @@ def shipped_paths() -> list[Path]:
     repo = package.parent / "playbooks"
     builtin = package / "builtin_playbooks"  # an installed wheel carries its own copy
     return [builtin] if not repo.is_dir() and builtin.is_dir() else [repo]
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The playbook files in a folder and its subfolders, sorted: what every reader of playbooks reads."""
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
