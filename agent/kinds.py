@@ -6,3 +6,6 @@ from typing import Literal, get_args
 
 ConnectorKind = Literal["exchange-online", "exchange-onprem", "onedrive", "sharepoint"]
 CONNECTOR_KINDS: tuple[str, ...] = get_args(ConnectorKind)
+
+# What a symptom or a clue can match in an error text (agent.playbook.schema, agent.explain).
+MATCH_KINDS = ("code", "text", "pattern", "status", "header", "exception")

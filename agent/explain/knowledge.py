@@ -1,7 +1,9 @@
 """What explain knows, as data: each playbook's symptoms, and the shipped list of errors that are no cause.
 
 Playbook files are read here directly (YAML plus the Symptom schema), not through load_playbooks():
-that would import the catalog and with it every client library, and explain must answer at once.
+that would import the catalog and with it every client library, and explain must answer at once. What the
+schemas yield is cached (agent.explain.cache) in the plain JSON form of agent.explain.clue, keyed on the
+files' text and on this code's: a warm run parses no YAML and builds no schema class.
 """
 
 from __future__ import annotations
@@ -12,15 +14,25 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from agent.errors import PlaybookError, Problem
 from agent.explain.cache import cached_read
-from agent.explain.vocab import Clue, load_clues, vocabulary_files
+from agent.explain.clue import (
+    Clue,
+    ShapeError,
+    Sign,
+    clue_data,
+    clue_from,
+    sign_data,
+    sign_from,
+    vocabulary_files,
+)
 from agent.playbook.paths import yaml_files
-from agent.playbook.schema import Symptom
 
-UNRELATED = Path(__file__).resolve().parents[1] / "knowledge" / "unrelated.yaml"
+AGENT_DIR = Path(__file__).resolve().parents[1]
+UNRELATED = AGENT_DIR / "knowledge" / "unrelated.yaml"
+# The code that turns the files into knowledge: a change to any of it rebuilds the cached form.
+_BUILDERS = ("explain/knowledge.py", "explain/vocab.py", "explain/clue.py", "playbook/schema.py", "kinds.py",
+             "regex_safety.py", "yamlsrc.py")
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class Entry:
     id: str
     title: str
     advice: str
-    symptoms: tuple[Symptom, ...]
+    symptoms: tuple[Sign, ...]
 
 
 @dataclass(frozen=True)
@@ -53,44 +65,43 @@ def load_knowledge(paths: Sequence[str | Path] | None = None) -> Knowledge:
 @lru_cache(maxsize=8)
 def _cached(paths: tuple[str, ...]) -> Knowledge:
     files = _files(Path(p) for p in paths)
-    _PARSED.update(cached_read((*files, UNRELATED, *vocabulary_files()), _parse_all))
-    causes, problems = [], []
-    for path in files:
-        try:
-            causes.append(_playbook_entry(path))
-        except PlaybookError as exc:
-            problems += exc.problems
-    if problems:
-        raise PlaybookError(problems)
-    return Knowledge(tuple(sorted(causes, key=lambda e: e.id)), unrelated_entries(), vocabulary_clues())
+    vocabularies = vocabulary_files()
+    built = _built((*files, UNRELATED, *vocabularies))
+    _raise_problems(built.values())
+    causes = tuple(sorted((built[f] for f in files), key=lambda e: e.id))
+    return Knowledge(causes, built[UNRELATED], tuple(c for v in vocabularies for c in built[v]))
 
 
 def knowledge_from_playbooks(playbooks: Iterable[Any]) -> Knowledge:
     """Knowledge from already loaded Playbook objects (the engine has them) and the shipped vocabularies."""
     causes = tuple(Entry(pb.id, getattr(pb, "title", pb.id), getattr(pb, "advice", ""),
-                         tuple(getattr(pb, "symptoms", ()))) for pb in playbooks)
+                         tuple(Sign(s.kind, s.value, s.weight) for s in getattr(pb, "symptoms", ())))
+                   for pb in playbooks)
     return Knowledge(causes, (), vocabulary_clues())
 
 
 @lru_cache(maxsize=1)
 def vocabulary_clues() -> tuple[Clue, ...]:
     """The clues of the shipped vocabularies (agent/knowledge/*.yaml but unrelated.yaml)."""
-    return load_clues(vocabulary_files(), _data)
+    files = vocabulary_files()
+    built = _built(tuple(files))
+    _raise_problems(built.values())
+    return tuple(c for f in files for c in built[f])
 
 
 @lru_cache(maxsize=1)
 def unrelated_entries() -> tuple[Entry, ...]:
     """The shipped list of errors that no playbook fixes (agent/knowledge/unrelated.yaml)."""
-    data = _data(UNRELATED)
-    if not isinstance(data, list):
-        raise PlaybookError([Problem(str(UNRELATED), 1, "must be a list of {kind, title, explanation}")])
-    entries = []
-    for i, item in enumerate(data):
-        if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
-            raise PlaybookError([Problem(str(UNRELATED), None, f"item {i}: needs kind, title, explanation")])
-        entries.append(Entry(item["kind"], str(item.get("title", item["kind"])),
-                             str(item.get("explanation", "")), _symptoms(UNRELATED, item.get("symptoms"))))
-    return tuple(entries)
+    built = _built((UNRELATED,))
+    _raise_problems(built.values())
+    entries: tuple[Entry, ...] = built[UNRELATED]
+    return entries
+
+
+def _raise_problems(values: Iterable[Any]) -> None:
+    problems = [p for v in values if isinstance(v, PlaybookError) for p in v.problems]
+    if problems:
+        raise PlaybookError(problems)
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:
@@ -105,37 +116,86 @@ def _files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+# -- the cached form -----------------------------------------------------------------------------------
+def _built(paths: Sequence[Path]) -> dict[Path, Any]:
+    """Per file: an Entry (a playbook), a tuple of Entry (the unrelated list), a tuple of Clue (a vocabulary),
+    or the PlaybookError that says why it cannot be read. From the cache when nothing changed."""
+    salt = "\0".join((AGENT_DIR / code).read_text(encoding="utf-8") for code in _BUILDERS)
+    data = cached_read(paths, _build_all, name="explain", salt=salt)
+    try:
+        return {path: _light(data[path]) for path in paths}
+    except ShapeError:  # a cache edited by hand: the YAML is the truth
+        return {path: _light(value) for path, value in _build_all(paths)[0].items()}
+
+
+def _light(value: Any) -> Any:
+    if isinstance(value, PlaybookError):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ShapeError("one of entry, unrelated, clues")
+    ((form, body),) = value.items()
+    if form == "entry":
+        return _entry_from(body)
+    if form in ("unrelated", "clues") and isinstance(body, list):
+        return tuple(_entry_from(item) if form == "unrelated" else clue_from(item) for item in body)
+    raise ShapeError("one of entry, unrelated, clues")
+
+
+def _entry_from(data: Any) -> Entry:
+    if not isinstance(data, dict) or set(data) != {"id", "title", "advice", "symptoms"}:
+        raise ShapeError("an entry has id, title, advice, symptoms")
+    if not all(isinstance(data[k], str) for k in ("id", "title", "advice")) or not isinstance(
+            data["symptoms"], list):
+        raise ShapeError("an entry's id, title and advice are strings, its symptoms a list")
+    return Entry(data["id"], data["title"], data["advice"], tuple(sign_from(s) for s in data["symptoms"]))
+
+
+def _entry_data(entry: Entry) -> dict[str, Any]:
+    return {"id": entry.id, "title": entry.title, "advice": entry.advice,
+            "symptoms": [sign_data(s) for s in entry.symptoms]}
+
+
+def _build_all(files: Sequence[Path]) -> tuple[dict[Path, Any], bool]:
+    """Each file read and validated by its schema, in the cached form; complete when all of them were."""
+    vocabularies = set(vocabulary_files())
+    built: dict[Path, Any] = {}
+    for path in files:
+        try:
+            if path == UNRELATED:
+                built[path] = {"unrelated": [_entry_data(e) for e in _unrelated_list(_read(path))]}
+            elif path in vocabularies:
+                built[path] = {"clues": [clue_data(c) for c in _vocabulary(path)]}
+            else:
+                built[path] = {"entry": _entry_data(_playbook_entry(path))}
+        except PlaybookError as exc:
+            built[path] = exc
+    return built, not any(isinstance(v, PlaybookError) for v in built.values())
+
+
+def _vocabulary(path: Path) -> tuple[Clue, ...]:
+    from agent.explain.vocab import load_clues
+
+    return load_clues([path], _read)
+
+
+def _unrelated_list(data: Any) -> list[Entry]:
+    if not isinstance(data, list):
+        raise PlaybookError([Problem(str(UNRELATED), 1, "must be a list of {kind, title, explanation}")])
+    entries = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
+            raise PlaybookError([Problem(str(UNRELATED), None, f"item {i}: needs kind, title, explanation")])
+        entries.append(Entry(item["kind"], str(item.get("title", item["kind"])),
+                             str(item.get("explanation", "")), _symptoms(UNRELATED, item.get("symptoms"))))
+    return entries
+
+
 def _playbook_entry(path: Path) -> Entry:
-    data = _data(path)
+    data = _read(path)
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise PlaybookError([Problem(str(path), 1, "a playbook must be a mapping with an id")])
     return Entry(data["id"], str(data.get("title") or data["id"]), str(data.get("advice") or ""),
                  _symptoms(path, data.get("symptoms")))
-
-
-# The parsed data of every knowledge file, read at once (through the cache) by load_knowledge(); a file not
-# in it is read on demand. A file that failed to parse holds its PlaybookError.
-_PARSED: dict[Path, Any] = {}
-
-
-def _parse_all(files: Sequence[Path]) -> tuple[dict[Path, Any], bool]:
-    parsed: dict[Path, Any] = {}
-    for path in files:
-        try:
-            parsed[path] = _read(path)
-        except PlaybookError as exc:
-            parsed[path] = exc
-    return parsed, not any(isinstance(v, PlaybookError) for v in parsed.values())
-
-
-def _data(path: Path) -> Any:
-    """A knowledge file's parsed data: the one read at once, else read now."""
-    if path not in _PARSED:
-        return _read(path)
-    value = _PARSED[path]
-    if isinstance(value, PlaybookError):
-        raise value
-    return value
 
 
 def _read(path: Path) -> Any:
@@ -166,11 +226,15 @@ def _read(path: Path) -> Any:
         raise PlaybookError([Problem(str(path), line, f"invalid YAML: {why}")]) from None
 
 
-def _symptoms(path: Path, raw: Any) -> tuple[Symptom, ...]:
+def _symptoms(path: Path, raw: Any) -> tuple[Sign, ...]:
+    from pydantic import ValidationError
+
+    from agent.playbook.schema import Symptom
+
     if not isinstance(raw, list):
         raise PlaybookError([Problem(str(path), None, "symptoms: must be a list")])
     try:
-        return tuple(Symptom.model_validate(item) for item in raw)
+        return tuple(Sign(s.kind, s.value, s.weight) for s in (Symptom.model_validate(item) for item in raw))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PlaybookError([Problem(str(path), None, f"symptoms: {first['msg']}")]) from None

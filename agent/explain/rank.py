@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from agent.errors import BadInput
+from agent.explain.clue import Clue, in_context
 from agent.explain.knowledge import Entry, Knowledge, knowledge_from_playbooks, load_knowledge
 from agent.explain.signals import (
     Signals,
@@ -21,7 +22,6 @@ from agent.explain.signals import (
     match_text,
     read_signals,
 )
-from agent.explain.vocab import Clue, in_context
 
 __all__ = ["Explanation", "Match", "explain", "explanation_data", "knowledge_from_playbooks",
            "load_knowledge", "rank_causes", "read_input", "render_text"]

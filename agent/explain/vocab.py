@@ -10,22 +10,18 @@ one example.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import PlaybookError, Problem
-from agent.explain.signals import Signals, quote
-from agent.playbook.schema import MATCH_KINDS, check_pattern
+from agent.explain.clue import CLUE_KINDS, Cloud, Clue, Context, Scheme, Service, in_context, vocabulary_files
+from agent.playbook.schema import check_pattern
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parents[1] / "knowledge"
-NOT_VOCABULARIES = ("unrelated.yaml",)  # the unrelated kinds themselves (agent.explain.knowledge)
-Service = Literal["identity", "graph", "ews", "mail", "sharepoint", "onedrive", "adfs"]
-Scheme = Literal["basic", "ntlm", "negotiate", "bearer"]
+__all__ = ["Clue", "ContextSpec", "VocabularySpec", "in_context", "load_clues", "vocabulary_files"]
+
 _SOURCE = re.compile(r"(https?://\S+|[\w.-]+/[\w.-]+:\S+)")  # a URL, or owner/repo:path[@version]
-CLUE_KINDS = (*MATCH_KINDS, "context")
 
 
 class _Strict(BaseModel):
@@ -38,7 +34,7 @@ class ContextSpec(_Strict):
     services: list[Service] = Field(default_factory=list)
     schemes: list[Scheme] = Field(default_factory=list)
     statuses: list[int] = Field(default_factory=list)
-    cloud: Literal["online", "onprem"] | None = None
+    cloud: Cloud | None = None
     offers: list[Scheme] = Field(default_factory=list)  # a challenge in the text names one of these
     lacks: list[Scheme] = Field(default_factory=list)  # a challenge in the text names none of these
     placeholder: bool = False  # the text quotes a sample's placeholder where a real value belongs
@@ -98,56 +94,6 @@ class VocabularySpec(_Strict):
     entries: list[ClueSpec]
 
 
-@dataclass(frozen=True)
-class Clue:
-    """One signal and what it points at; `matches` says why it holds for a text, or None."""
-
-    kind: str
-    value: Any
-    target: str  # a cause id, or an unrelated kind when `unrelated`
-    unrelated: bool
-    weight: float
-    source: str
-    vocabulary: str
-    services: frozenset[str] = frozenset()
-    schemes: frozenset[str] = frozenset()
-    against: tuple[str, ...] = ()
-    prior: bool = False
-    decides: bool = False
-
-
-def in_context(context: ContextSpec, signals: Signals) -> str | None:
-    """Evidence when the text shows everything `context` asks, else None."""
-    if context.services and not set(context.services) <= signals.services:
-        return None
-    if context.schemes and not set(context.schemes) & signals.schemes:
-        return None
-    statuses = signals.statuses | signals.worded  # a status said in words counts with its service
-    if context.statuses and not set(context.statuses) & statuses:
-        return None
-    if context.cloud is not None and signals.cloud != context.cloud:
-        return None
-    if context.offers and not set(context.offers) & signals.offered:
-        return None
-    if context.lacks and (not signals.offered or set(context.lacks) & signals.offered):
-        return None
-    if context.placeholder and not signals.placeholders:
-        return None
-    parts = [*context.services, *(s for s in context.schemes if s in signals.schemes),
-             *(f"status {s}" for s in context.statuses if s in statuses)]
-    if context.cloud:
-        parts.append("Exchange Online" if context.cloud == "online" else "on-premises")
-    if context.offers or context.lacks:
-        parts.append(f"challenge offers {', '.join(sorted(signals.offered))}")
-    if context.placeholder:
-        parts.append("placeholder " + ", ".join(f"'{quote(v)}'" for v in signals.placeholders))
-    return "context " + " + ".join(parts)
-
-
-def vocabulary_files(folder: Path = KNOWLEDGE_DIR) -> list[Path]:
-    return sorted(p for p in folder.glob("*.yaml") if p.name not in NOT_VOCABULARIES)
-
-
 def load_clues(paths: list[Path], read: Any) -> tuple[Clue, ...]:
     """Every clue of the vocabulary files; PlaybookError lists each bad entry with its file."""
     clues: list[Clue] = []
@@ -170,7 +116,11 @@ def _clue(spec: VocabularySpec, entry: ClueSpec) -> Clue:
     kind = next(k for k in CLUE_KINDS if getattr(entry, k) is not None)
     target = entry.cause if entry.cause is not None else entry.unrelated
     assert target is not None
-    return Clue(kind, getattr(entry, kind), target, entry.unrelated is not None, entry.weight,
+    value = getattr(entry, kind)
+    if isinstance(value, ContextSpec):
+        value = Context(tuple(value.services), tuple(value.schemes), tuple(value.statuses), value.cloud,
+                        tuple(value.offers), tuple(value.lacks), value.placeholder)
+    return Clue(kind, value, target, entry.unrelated is not None, entry.weight,
                 entry.source or spec.source or "", spec.vocabulary, frozenset(entry.services),
                 frozenset(entry.schemes), tuple(entry.against), entry.prior, entry.decides)
 

@@ -7,12 +7,11 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.kinds import ConnectorKind
+from agent.kinds import MATCH_KINDS, ConnectorKind
 from agent.regex_safety import backtracking_problem
 
 Area = Literal["mail", "files", "sharepoint"]
 AREAS: tuple[str, ...] = get_args(Area)
-MATCH_KINDS = ("code", "text", "pattern", "status", "header", "exception")
 _ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 

@@ -119,8 +119,84 @@ def test_the_shipped_knowledge_is_the_same_from_the_cache(cache: Path) -> None:
         explain_knowledge._cached.cache_clear()
         explain_knowledge.vocabulary_clues.cache_clear()
         explain_knowledge.unrelated_entries.cache_clear()
-        explain_knowledge._PARSED.clear()
+        explain_knowledge._cached.cache_clear()
         return load_knowledge(shipped_paths())
 
     parsed, cached = fresh(), fresh()
     assert list(cache.glob("explain-*.json")) and parsed == cached
+
+
+# -- the knowledge's cached form: validated once by the schemas, read back by plain shape checks ------------
+def _fresh_knowledge() -> Any:
+    from agent.explain import knowledge as explain_knowledge
+    from agent.playbook.paths import shipped_paths
+
+    explain_knowledge._cached.cache_clear()
+    return explain_knowledge.load_knowledge(shipped_paths())
+
+
+def _edit_cache(cache: Path, edit: Any) -> None:
+    (written,) = cache.glob("explain-*.json")
+    document = json.loads(written.read_text())
+    edit(document["files"])
+    written.write_text(json.dumps(document))
+
+
+def _a_vocabulary(files: dict[str, Any]) -> dict[str, Any]:
+    return next(v for k, v in files.items() if k.endswith("/knowledge/ews.yaml"))
+
+
+@pytest.mark.parametrize("edit", [
+    pytest.param(lambda files: _a_vocabulary(files)["clues"][0].update(weight="heavy"), id="weight-a-word"),
+    pytest.param(lambda files: _a_vocabulary(files)["clues"][0].update(kind="smell"), id="unknown-kind"),
+    pytest.param(lambda files: _a_vocabulary(files)["clues"][0].update(kind="pattern", value="(a+)+$"),
+                 id="backtracking-pattern"),
+    pytest.param(lambda files: _a_vocabulary(files)["clues"][0].pop("target"), id="missing-key"),
+    pytest.param(lambda files: files.update({k: {"entry": 7} for k in files if k.endswith(".yaml")}),
+                 id="entry-not-a-mapping"),
+])
+def test_a_cached_form_of_another_shape_is_refused_and_the_yaml_read(cache: Path, edit: Any) -> None:
+    truth = _fresh_knowledge()
+    _edit_cache(cache, edit)
+    assert _fresh_knowledge() == truth  # the YAML was read again: the same knowledge, not the edited one
+
+
+def test_a_cached_form_of_the_right_shape_is_what_explain_knows(cache: Path) -> None:
+    """As editing the YAML would (the cache is the user's own, and nobody else may write it)."""
+    _fresh_knowledge()
+    _edit_cache(cache, lambda files: _a_vocabulary(files)["clues"][0].update(weight=0.25))
+    first = next(c for c in _fresh_knowledge().clues if c.vocabulary == "ews")
+    assert first.weight == 0.25
+
+
+def test_changed_code_rebuilds_the_cached_form(cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    from agent.explain import knowledge as explain_knowledge
+
+    _fresh_knowledge()
+    _edit_cache(cache, lambda files: _a_vocabulary(files)["clues"][0].update(weight=0.25))
+    # the key covers the text of the code that builds the cached form: other code, another key
+    code = tmp_path / "agent"
+    for name in explain_knowledge._BUILDERS:
+        (code / name).parent.mkdir(parents=True, exist_ok=True)
+        (code / name).write_text((explain_knowledge.AGENT_DIR / name).read_text() + "\n# changed\n")
+    monkeypatch.setattr(explain_knowledge, "AGENT_DIR", code)
+    first = next(c for c in _fresh_knowledge().clues if c.vocabulary == "ews")
+    assert first.weight != 0.25
+
+
+def test_a_warm_explain_builds_no_schema_and_parses_no_yaml(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, explain_cache.ENV_VAR: str(tmp_path / "cache")}
+    argv = [sys.executable, "-X", "importtime", "-m", "agent", "explain", "AADSTS50076 (401) Unauthorized"]
+    cold, warm = (subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60) for _ in range(2))
+    assert cold.returncode == warm.returncode == 0 and cold.stdout == warm.stdout
+
+    def loaded(proc: subprocess.CompletedProcess[str]) -> set[str]:
+        lines = proc.stderr.splitlines()
+        return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+
+    specs = {"yaml", "agent.explain.vocab", "agent.playbook.schema"}
+    assert specs <= loaded(cold) and not specs & loaded(warm), specs & loaded(warm)
