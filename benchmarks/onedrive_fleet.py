@@ -180,7 +180,10 @@ def _measured(argv: list[str], folder: Path) -> tuple[int, str, str, resource.st
     """Run argv to its end; its exit code, output and its own resource usage (wait4: this child alone)."""
     out, err = folder / "stdout", folder / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env={**os.environ, "AGENT_DEBUG": "0"})
+        # bytecode written, as an installed agent has it (PYTHONDONTWRITEBYTECODE would make it compile
+        # its own source on every run, which the naive side, in this process, never pays)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, env={**env, "AGENT_DEBUG": "0"})
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, out.read_text(), err.read_text(), usage
