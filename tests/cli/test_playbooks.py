@@ -177,7 +177,7 @@ def _list_imports(env: dict[str, str]) -> tuple[list[Any], set[str]]:
 
 def test_list_reads_the_files_without_the_catalog_then_answers_from_its_cache(tmp_path: Path) -> None:
     """`playbooks list` (shipped playbooks, each with its own fix.risk) imports no catalog and no client;
-    a second run, nothing having changed, imports neither YAML nor the playbook schema."""
+    a second run, nothing having changed, imports neither YAML nor the playbook schema nor pydantic."""
     env = {k: v for k, v in os.environ.items() if k != "AGENT_PLAYBOOKS"} | {"AGENT_CACHE_DIR": str(tmp_path)}
     first, imported = _list_imports(env)
     assert len(first) == 13
@@ -186,7 +186,7 @@ def test_list_reads_the_files_without_the_catalog_then_answers_from_its_cache(tm
     assert sorted(m for m in imported if m.startswith(heavy)) == []
     again, imported = _list_imports(env)
     assert again == first
-    assert {"yaml", "agent.playbook.load", "agent.playbook.schema"} & imported == set()
+    assert {"yaml", "pydantic", "agent.playbook.load", "agent.playbook.schema"} & imported == set()
 
 
 def test_a_changed_playbook_is_read_again_and_a_foreign_cache_is_ignored(

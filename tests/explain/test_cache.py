@@ -198,5 +198,5 @@ def test_a_warm_explain_builds_no_schema_and_parses_no_yaml(tmp_path: Path) -> N
         lines = proc.stderr.splitlines()
         return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
 
-    specs = {"yaml", "agent.explain.vocab", "agent.playbook.schema"}
+    specs = {"yaml", "pydantic", "agent.explain.vocab", "agent.playbook.schema"}
     assert specs <= loaded(cold) and not specs & loaded(warm), specs & loaded(warm)
