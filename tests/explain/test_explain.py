@@ -378,3 +378,14 @@ async def test_engine_starts_the_detectors_the_error_text_points_at_first(
     toy_world.probe_error = "403 Access denied: the account is not a site collection admin"
     await engine(None).diagnose("mail1")
     assert order == ["b-admin", "a-licence", "c-federated"]
+
+
+def test_the_corpus_broad_unrelated_labels_take_their_narrower_kinds() -> None:
+    assert corpus_measure.right_kind("network", "dns")
+    assert corpus_measure.right_kind("network", "network-timeout")
+    assert corpus_measure.right_kind("service-error", "service-outage")
+    assert corpus_measure.right_kind("throttling", "throttling")
+    assert not corpus_measure.right_kind("network", "throttling")
+    assert not corpus_measure.right_kind("dns", "network") and not corpus_measure.right_kind(None, "dns")
+    kinds = {e.id for e in unrelated_entries()}
+    assert all(narrow <= kinds for narrow in corpus_measure.BROAD_KINDS.values())
