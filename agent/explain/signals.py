@@ -102,7 +102,7 @@ SCHEME_MARKS: dict[str, tuple[str, ...]] = {
 }
 _ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "autodiscover-s.outlook.com",
                  ".sharepoint.com", "graph.microsoft.com", "login.microsoftonline.com", "exchange online",
-                 "office 365", "microsoft 365")
+                 "office 365", "office365", "microsoft 365")
 # A WWW-Authenticate header's value (to the end of its line or field) and the scheme names in it.
 _CHALLENGE = re.compile(r"www-authenticate[\"']?\s*[:=]\s*([^\n]{0,300})", re.I)
 _SCHEME_NAME = re.compile(r"\b(basic|ntlm|negotiate|bearer|kerberos)\b", re.I)

@@ -53,6 +53,10 @@ def test_signals_tell_the_service_the_scheme_and_the_cloud() -> None:
     assert "ews" in online.services and "basic" in online.schemes and online.cloud == "online"
     onprem = read_signals("POST https://mail.contoso.local/EWS/Exchange.asmx: 401, WWW-Authenticate: NTLM")
     assert onprem.cloud == "onprem" and "ntlm" in onprem.schemes
+    # the product named in words, in either of Microsoft's spellings, and no EWS host of its own
+    assert read_signals("EWS with my Office365 account: 401").cloud == "online"
+    assert read_signals("EWS with my Office 365 account: 401").cloud == "online"
+    assert read_signals("EWS with my account: 401").cloud is None
     site = read_signals("GET https://contoso-my.sharepoint.com/personal/a_b/_api/web 403 Forbidden")
     assert {"onedrive", "sharepoint"} <= site.services
     federated = read_signals("https://sts.contoso.com/adfs/services/trust/2005/usernamemixed")
