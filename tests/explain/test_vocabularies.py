@@ -447,3 +447,93 @@ def test_tool_and_library_texts_name_their_cause_first(text: str, cause: str) ->
 ])
 def test_tool_and_library_texts_name_their_unrelated_kind(text: str, kind: str) -> None:
     assert _other(text) == kind
+
+
+# -- SharePoint Online Management Shell, MSOnline, AzureAD, CSOM's IDCRL, PnP Framework / Core / PowerShell --
+# Each text is the literal string its source prints (a Microsoft support article, the module's own output
+# quoted in an issue, or the PnP libraries' resource and exception texts).
+
+
+def test_the_admin_powershell_vocabulary_file_loads_with_a_source_for_every_entry() -> None:
+    path = Path(__file__).resolve().parents[2] / "agent" / "knowledge" / "admin-powershell.yaml"
+    clues = load_clues([path], lambda p: yaml.safe_load(p.read_text()))
+    assert clues and all(c.vocabulary == "admin-powershell" and c.source for c in clues)
+    assert any(c.vocabulary == "admin-powershell" for c in load_knowledge().clues)
+
+
+@pytest.mark.parametrize("text, cause", [
+    # SupportArticles-docs: connect-sposervice-error.md, unable-authenticate-credentials.md (KB 2929554)
+    ("Connect-SPOService: Could not connect to SharePoint Online.", "legacy-auth-disabled"),
+    ("Connect-MsolService : Unable to authenticate your credentials. Make sure that your user name is in the "
+     "format: <username>@<domain>. If this issue persists, contact Support.", "mfa-blocks-service-account"),
+    ("+ FullyQualifiedErrorId : 0x80048862,Microsoft.Online.Administration.Automation.ConnectMsolService",
+     "mfa-blocks-service-account"),
+    # MSCloudLoginAssistant's MSOnline.psm1
+    ("Connect-MsolService : Authentication Error: Bad username or password.", "bad-credentials"),
+    # CSOM's IdcrlException texts (pnp/PnP-PowerShell#2144, #2524, SharePoint/sp-dev-docs#4393)
+    ("Connect-PnPOnline : Identity Client Runtime Library (IDCRL) could not look up the realm information "
+     "for a federated sign-in.", "sso-federated-account"),
+    ("Connect-PnPOnline : Identity Client Runtime Library (IDCRL) encountered an error while talking to the "
+     "partner STS", "sso-federated-account"),
+    ("Microsoft.SharePoint.Client.IdcrlException: The partner returned a bad sign-in name or password error. "
+     "For more information, see Federation Error-handling Scenarios.", "bad-credentials"),
+    # pnp/powershell's TokenHandler.cs, before a cmdlet runs
+    ("Current access token lacks the following required application permission scope on the resource "
+     "Microsoft Graph: Sites.FullControl.All", "app-not-installed"),
+])
+def test_admin_module_and_idcrl_texts_name_their_cause_first(text: str, cause: str) -> None:
+    assert _top(text) == cause
+
+
+@pytest.mark.parametrize("text, kind", [
+    # SharePoint Online Management Shell, and PnP PowerShell's Resources.resx
+    ("Connect-SPOService : Current site is not a tenant administration site.", "wrong-endpoint"),
+    ("get-sposite : No connection available. Use Connect-SPOService before running this CmdLet.",
+     "token-expired"),
+    ("Error establishing a connection with sharepoint. No valid OAuth 2.0 authentication session exists.",
+     "tool-bug"),
+    # MSOnline and AzureAD
+    ("Connect-MsolService : Access Denied. You do not have permissions to call this cmdlet.",
+     "insufficient-role"),
+    ("Set-MsolUserPassword : You must call the Connect-MsolService cmdlet before calling any other cmdlets.",
+     "token-expired"),
+    ("Get-AzureADDomain: You must call the Connect-AzureAD cmdlet before calling any other cmdlets.",
+     "token-expired"),
+    # CSOM exception types that are no sign-in failure
+    # (pnp/pnpframework's ObjectField.cs; the CSOM reference's PropertyOrFieldNotInitializedException class)
+    ("ServerErrorTypeName: Microsoft.SharePoint.Client.ClientServiceTimeoutException", "network-timeout"),
+    ("Microsoft.SharePoint.Client.PropertyOrFieldNotInitializedException", "tool-bug"),
+])
+def test_admin_module_texts_name_their_unrelated_kind(text: str, kind: str) -> None:
+    assert _other(text) == kind
+
+
+@pytest.mark.parametrize("text, kind", [
+    # pnp/powershell: CertificateHelper.cs, CredentialPipeBind.cs, PnPConnection.cs, Resources.resx,
+    # PnPSharePointOnlineAdminCmdlet.cs, PnPGcsCmdlet.cs
+    ("The specified certificate path 'C:\\certs\\app.pfx' does not exist", "local-certificate"),
+    ("The specified certificate at 'C:\\certs\\app.pfx' could not be read. The certificate could be corrupt "
+     "or it may require a password which has not been provided or is incorrect.", "local-certificate"),
+    ("No credential store entry named 'spo-admin' exists", "invalid-input"),
+    ("Unable to use a User Assigned Managed Identity without passing in an identifier for the User Assigned "
+     "Managed Identity.", "invalid-input"),
+    ("There is currently no connection yet. Use Connect-PnPOnline to connect or provide a valid connection "
+     "using -Connection.", "token-expired"),
+    ("You are not signed in. Please use Connect-PnPOnline to connect.", "token-expired"),
+    ("You used a device login connection to authenticate to SharePoint. We do not support automatically "
+     "switching context to the tenant administration site which is required to execute this cmdlet.",
+     "wrong-endpoint"),
+    ("This cmdlet requires a delegated (interactive) connection. App-only (certificate-based) connections "
+     "are not supported by the GCS API.", "tool-bug"),
+    # pnp/pnpframework: CoreResources.resx, AuthenticationManager.cs
+    ("Login context does not have access to the TermGroup. If using app context, add app@sharepoint to the "
+     "term group access list.", "insufficient-role"),
+    ("System.Exception: Certificate path not found", "local-certificate"),
+    # pnp/pnpcore: PnPCoreAuthResources.resx
+    ("Cannot find the certificate with thumbprint 'A1B2C3' in store 'My' with store location 'CurrentUser' "
+     "while parsing X509CertificateAuthenticationProvider configuration", "local-certificate"),
+    ("The provided credential manager entry 'spo' does not exist in the system's credential manager",
+     "invalid-input"),
+])
+def test_pnp_framework_core_and_powershell_texts_name_their_unrelated_kind(text: str, kind: str) -> None:
+    assert _other(text) == kind
