@@ -389,3 +389,10 @@ def test_the_corpus_broad_unrelated_labels_take_their_narrower_kinds() -> None:
     assert not corpus_measure.right_kind("dns", "network") and not corpus_measure.right_kind(None, "dns")
     kinds = {e.id for e in unrelated_entries()}
     assert all(narrow <= kinds for narrow in corpus_measure.BROAD_KINDS.values())
+
+
+def test_a_bare_401_puts_the_wrong_password_first_as_the_vendors_list_it(knowledge: Knowledge) -> None:
+    """Only generic signals: the causes stay weak candidates, in the vendors' order for a generic 401."""
+    result = explain("The remote server returned an error: (401) Unauthorized.", knowledge)
+    assert result.causes[0].id == "bad-credentials" and not any(m.strong for m in result.causes)
+    assert len(result.causes) > 3  # every cause a 401 fits is still listed
