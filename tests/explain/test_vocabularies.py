@@ -466,6 +466,9 @@ def test_the_client_library_vocabulary_files_load_with_a_source_for_every_entry(
 @pytest.mark.parametrize("text, cause", [
     # ews-java-api ExchangeServiceBase.java (ews-javascript-api Strings.AccountIsLocked)
     ("This account is locked. Visit https://account.contoso.com/unlock to unlock it.", "bad-credentials"),
+    # the Autodiscover (SOAP) ErrorCode reference, as ews-java-api's AutodiscoverRemoteException carries it
+    ("microsoft.exchange.webservices.data.autodiscover.exception.AutodiscoverRemoteException: The "
+     "Autodiscover service returned an error. <ErrorCode>InvalidUser</ErrorCode>", "account-unlicensed"),
     # jamesiarmes/php-ews Client.php, node-ews auth/basic.js and auth/bearer.js, Viewpoint connection.rb
     ("Uncaught Exception: SOAP client returned status of 401. in vendor/php-ews/php-ews/src/Client.php:1670",
      "bad-credentials"),
@@ -510,6 +513,8 @@ def test_client_library_texts_name_their_cause_first(text: str, cause: str) -> N
      "tool-bug"),
     ("ServiceLocalException: Can't set both impersonated user and privileged user in the ExchangeService "
      "object.", "tool-bug"),
+    ("AutodiscoverRemoteException: The Autodiscover service returned an error. "
+     "<ErrorCode>ServerBusy</ErrorCode>", "throttling"),
     # jamesiarmes/php-ews Autodiscover.php; Garethp/php-ews ExchangeAutodiscover.php, ExchangeWebServices.php
     ("Uncaught RuntimeException: Autodiscovery failed. in vendor/php-ews/php-ews/src/Autodiscover.php:270",
      "wrong-endpoint"),
