@@ -529,6 +529,7 @@ def test_client_library_texts_name_their_cause_first(text: str, cause: str) -> N
      "request.", "network-timeout"),
     ("Microsoft.Graph.ServiceException: Code: invalidRequest Message: Authentication provider is required "
      "before sending a request.", "tool-bug"),
+    ("java.lang.IllegalArgumentException: scopes parameter cannot be null or empty", "invalid-scope"),
     # msgraph-sdk-javascript's authentication providers, GraphRequestUtil.ts and Client.ts
     ("GraphClientError: Access token is undefined or empty. Please provide a valid token.", "tool-bug"),
     ("GraphClientError: Cannot retrieve accessToken from the Token Credential object", "tool-bug"),
