@@ -485,6 +485,52 @@ def test_admin_module_and_idcrl_texts_name_their_cause_first(text: str, cause: s
     assert _top(text) == cause
 
 
+# -- EWS clients of other ecosystems, the Graph SDKs and Kiota, older SharePoint clients --------------------
+# Each text quotes the literal string of the library's source (ews-java-api, ews-javascript-api, php-ews,
+# node-ews, Viewpoint; msgraph-sdk-*-core, msgraph-sdk-javascript, Kiota; shareplum, sharepy,
+# office365-rest-python-client, node-sp-auth), with the class or the endpoint a pasted error shows beside it.
+
+
+@pytest.mark.parametrize("name", ["ews-clients", "graph-sdks", "sharepoint-clients"])
+def test_the_client_library_vocabulary_files_load_with_a_source_for_every_entry(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "agent" / "knowledge" / f"{name}.yaml"
+    clues = load_clues([path], lambda p: yaml.safe_load(p.read_text()))
+    assert clues and all(c.vocabulary == name and c.source for c in clues)
+    assert any(c.vocabulary == name for c in load_knowledge().clues)
+
+
+@pytest.mark.parametrize("text, cause", [
+    # ews-java-api ExchangeServiceBase.java (ews-javascript-api Strings.AccountIsLocked)
+    ("This account is locked. Visit https://account.contoso.com/unlock to unlock it.", "bad-credentials"),
+    # the Autodiscover (SOAP) ErrorCode reference, as ews-java-api's AutodiscoverRemoteException carries it
+    ("microsoft.exchange.webservices.data.autodiscover.exception.AutodiscoverRemoteException: The "
+     "Autodiscover service returned an error. <ErrorCode>InvalidUser</ErrorCode>", "account-unlicensed"),
+    # jamesiarmes/php-ews Client.php, node-ews auth/basic.js and auth/bearer.js, Viewpoint connection.rb
+    ("Uncaught Exception: SOAP client returned status of 401. in vendor/php-ews/php-ews/src/Client.php:1670",
+     "bad-credentials"),
+    ("Error: Basic Auth StatusCode 401: Unauthorized. at Request._callback "
+     "(node_modules/node-ews/lib/auth/basic.js:29:49)", "bad-credentials"),
+    ("Error: Bearer Auth StatusCode 401: Unauthorized. at Request._callback "
+     "(node_modules/node-ews/lib/auth/bearer.js:33:49)", "exo-app-missing-full-access"),
+    ("Viewpoint::EWS::Errors::UnauthorizedResponseError: Unauthorized request "
+     "POST https://mail.contoso.com/ews/Exchange.asmx", "bad-credentials"),
+    # shareplum office365.py, sharepy auth/detect.py, office365-rest-python-client authentication_context.py
+    ("Exception: ('Error authenticating against Office 365. Was not able to find an error code. Here is the "
+     "SOAP response from Office 365', b'<S:Envelope/>')", "bad-credentials"),
+    ("sharepy.errors.AuthError: 'Unknown' namespace sites are not supported", "bad-credentials"),
+    ("RuntimeError: with_user_credentials uses the legacy SAML/ACS auth flow which Microsoft has retired for "
+     "SharePoint Online. Use with_username_and_password(tenant, client_id, username, password) instead.",
+     "legacy-auth-disabled"),
+    # node-sp-auth OnlineUserCredentials.ts and OnpremiseFbaCredentials.ts
+    ("Error: Unable to resolve namespace authentiation type. Type received: Unknown", "bad-credentials"),
+    ("Error: Unable to define namespace type for Online authentiation", "bad-credentials"),
+    ("Error: Password doesn't not match", "bad-credentials"),
+    ("<LoginResult><ErrorCode>PasswordNotMatch</ErrorCode></LoginResult>", "bad-credentials"),
+])
+def test_client_library_texts_name_their_cause_first(text: str, cause: str) -> None:
+    assert _top(text) == cause
+
+
 @pytest.mark.parametrize("text, kind", [
     # SharePoint Online Management Shell, and PnP PowerShell's Resources.resx
     ("Connect-SPOService : Current site is not a tenant administration site.", "wrong-endpoint"),
@@ -536,4 +582,67 @@ def test_admin_module_texts_name_their_unrelated_kind(text: str, kind: str) -> N
      "invalid-input"),
 ])
 def test_pnp_framework_core_and_powershell_texts_name_their_unrelated_kind(text: str, kind: str) -> None:
+    assert _other(text) == kind
+
+
+@pytest.mark.parametrize("text, kind", [
+    # ews-java-api AutodiscoverService.java and ExchangeService.java; ews-javascript-api Strings.ts
+    ("AutodiscoverLocalException: No appropriate Autodiscover SOAP or WS-Security endpoint is available.",
+     "wrong-endpoint"),
+    ("microsoft.exchange.webservices.data.autodiscover.exception.MaximumRedirectionHopsExceededException: "
+     "Maximum number of redirection hops 10 exceeded", "wrong-endpoint"),
+    ("AutodiscoverLocalException: The maximum redirection hop count has been reached.", "wrong-endpoint"),
+    ("AutodiscoverLocalException: Detected redirection loop, Redirection address already tried",
+     "wrong-endpoint"),
+    ("AutodiscoverLocalException: The Autodiscover service didn't return an appropriate URL that can be used "
+     "for the ExchangeService Autodiscover URL.", "wrong-endpoint"),
+    ("ServiceLocalException: The Url property on the ExchangeService object must be set.", "invalid-input"),
+    ("AutodiscoverLocalException: WindowsLiveCredentials can't be used with this Autodiscover endpoint.",
+     "tool-bug"),
+    ("ServiceLocalException: This type of credentials can't be used with this AutodiscoverService.",
+     "tool-bug"),
+    ("ServiceLocalException: Can't set both impersonated user and privileged user in the ExchangeService "
+     "object.", "tool-bug"),
+    ("AutodiscoverRemoteException: The Autodiscover service returned an error. "
+     "<ErrorCode>ServerBusy</ErrorCode>", "throttling"),
+    # jamesiarmes/php-ews Autodiscover.php; Garethp/php-ews ExchangeAutodiscover.php, ExchangeWebServices.php
+    ("Uncaught RuntimeException: Autodiscovery failed. in vendor/php-ews/php-ews/src/Autodiscover.php:270",
+     "wrong-endpoint"),
+    ("Uncaught garethp\\ews\\API\\Exception\\AutodiscoverFailed in src/API/ExchangeAutodiscover.php:105",
+     "wrong-endpoint"),
+    ("Uncaught garethp\\ews\\API\\Exception\\ServiceUnavailableException in "
+     "vendor/garethp/php-ews/src/API/ExchangeWebServices.php:522", "service-outage"),
+    # msgraph-sdk-dotnet-core and msgraph-sdk-java-core ErrorConstants, RetryHandler
+    ("Microsoft.Graph.ServiceException: Code: tooManyRetries Message: More than 3 retries encountered while "
+     "sending the request.", "throttling"),
+    ("Microsoft.Graph.ServiceException: Code: generalException Message: An error occurred sending the "
+     "request.", "network-timeout"),
+    ("Microsoft.Graph.ServiceException: Code: invalidRequest Message: Authentication provider is required "
+     "before sending a request.", "tool-bug"),
+    ("java.lang.IllegalArgumentException: scopes parameter cannot be null or empty", "invalid-scope"),
+    # msgraph-sdk-javascript's authentication providers, GraphRequestUtil.ts and Client.ts
+    ("GraphClientError: Access token is undefined or empty. Please provide a valid token.", "tool-bug"),
+    ("GraphClientError: Cannot retrieve accessToken from the Token Credential object", "tool-bug"),
+    ("GraphClientError: Scopes cannot be empty, Please provide scopes", "invalid-scope"),
+    ("GraphClientError: Received empty access token from PublicClientApplication", "tool-bug"),
+    ("GraphClientError: Please add only hosts or hostnames to the CustomHosts config. If the url is "
+     "`http://example.com:3000/`, host is `example:3000`", "invalid-input"),
+    ("Error: Unable to Create Client, Please provide either authentication provider for default middleware "
+     "chain or custom middleware chain", "tool-bug"),
+    # Kiota's authentication providers (.NET / Java, Go, TypeScript) and AllowedHostsValidator
+    ("System.ArgumentException: Only https is supported", "invalid-input"),
+    ("GetAuthorizationToken: url scheme must be https", "invalid-input"),
+    ("Error: Authentication scheme can only be used with https requests", "invalid-input"),
+    ("System.ArgumentException: host should not contain http or https prefix", "invalid-input"),
+    # office365-rest-python-client authentication_context.py, client_credential.py, ntlm_provider.py
+    ("ValueError: Authentication credentials are missing or invalid", "invalid-input"),
+    ("ValueError: client_secret cannot be empty", "invalid-input"),
+    ("ValueError: client_id cannot be empty", "invalid-input"),
+    ("ValueError: Token callback is not set.", "tool-bug"),
+    ("ImportError: To use NTLM authentication the package 'requests_ntlm' needs to be installed. Install it "
+     "with: pip install requests_ntlm", "tool-bug"),
+    # node-sp-auth AuthResolverFactory.ts
+    ("Error: Error while resolving authentication class", "invalid-input"),
+])
+def test_client_library_texts_name_their_unrelated_kind(text: str, kind: str) -> None:
     assert _other(text) == kind
