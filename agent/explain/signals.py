@@ -306,8 +306,11 @@ def match_header(header: str, signals: Signals) -> str | None:
 
 
 def match_exception(name: str, signals: Signals) -> str | None:
-    short = name.rsplit(".", 1)[-1].lower()
-    return f"exception {name}" if short in signals.exceptions else None
+    """A class name read as one (…Error, …Exception, …Fault); a class named otherwise (httpx's ReadTimeout,
+    requests' MissingSchema, exchangelib's AutoDiscoverFailed) as a whole word of the text."""
+    short = name.rsplit(".", 1)[-1]
+    found = signals.exceptions if _EXCEPTION.fullmatch(short) else signals.words
+    return f"exception {name}" if short.lower() in found else None
 
 
 def quote(fragment: str) -> str:

@@ -242,3 +242,17 @@ def test_the_most_specific_signal_names_the_unrelated_kind() -> None:
     result = explain(text, Knowledge((), kinds, clues))
     assert result.other is not None and result.other.id == "dns"
     assert result.other.score < 5.0  # the wrappers' 1.5 + 1.5 + 2.0 score more, yet do not name the kind
+
+
+def test_a_class_named_without_error_or_exception_is_matched_as_a_word() -> None:
+    """httpx's ReadTimeout and exchangelib's AutoDiscoverFailed are exception classes whose names lack the
+    usual suffix: they count where the text names them, and not for the same words written apart."""
+    from agent.explain.signals import match_exception
+
+    timed_out = read_signals("httpx.ReadTimeout: The read operation timed out")
+    assert match_exception("ReadTimeout", timed_out) and match_exception("httpx.ReadTimeout", timed_out)
+    assert match_exception("ConnectTimeout", timed_out) is None
+    assert match_exception("ReadTimeout", read_signals("a read timeout occurred")) is None
+    failed = read_signals("exchangelib.errors.AutoDiscoverFailed: All steps in the autodiscover protocol")
+    assert match_exception("AutoDiscoverFailed", failed)
+    assert match_exception("ErrorAccessDeniedException", read_signals("ErrorAccessDenied")) is None

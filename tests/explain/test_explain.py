@@ -212,10 +212,11 @@ def test_custom_playbook_folder_is_used(tmp_path: Path) -> None:
 FAMILIES = {"github-issue", "vendor-kb", "qa-page", "library-source", "microsoft-docs", "blog"}
 # Floors on the frozen test part (tests/data/errors/README.md): knowledge is written from vocabularies and
 # checked on the dev part only; these floors catch a regression, they are not the goal (85/95/80).
-# Measured on the current test part (grown to 105 items by threads that hash to test): 0.70, 0.71, 0.60 (49
-# and 50 of 70 cause items, 21 of 35 unrelated). On the earlier 75-item part: 0.71, 0.73, 0.50; before the
-# migration-tool, status and word-signal vocabularies 0.64, 0.65, 0.43.
-TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.69, 0.70, 0.59
+# Measured on the current test part (105 items): 0.71, 0.73, 0.60 (50 and 51 of 70 cause items, 21 of 35
+# unrelated); 0.70, 0.71, 0.60 before the generic-401 prior and the suffix-less exception classes. On the
+# earlier 75-item part: 0.71, 0.73, 0.50; before the migration-tool, status and word-signal vocabularies
+# 0.64, 0.65, 0.43.
+TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.70, 0.72, 0.59
 
 
 def _expected(item: dict[str, Any]) -> list[str]:
