@@ -39,6 +39,9 @@ _STATUS_PATTERNS = (
     re.compile(r"\breturned an error:\s*\((\d{3})\)", re.I),
     re.compile(r"\b(\d{3}), message=", re.I),  # aiohttp ClientResponseError: 429, message='Too Many Requests'
     re.compile(r"\btoo many (\d{3}) error responses\b", re.I),  # urllib3's retries ran out on this status
+    # Kiota's request adapters (the Graph SDKs' runtime) for a status no error mapping covers:
+    # "... no error factory is registered for this code: 401", "... with no response body: 401"
+    re.compile(r"\b(?:registered for this code|with no response body):\s*(\d{3})\b", re.I),
 )
 # A status said in words where no number is given: SharePoint, EWS and Graph answer "access denied" with 403
 # (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); the word

@@ -256,3 +256,14 @@ def test_a_class_named_without_error_or_exception_is_matched_as_a_word() -> None
     failed = read_signals("exchangelib.errors.AutoDiscoverFailed: All steps in the autodiscover protocol")
     assert match_exception("AutoDiscoverFailed", failed)
     assert match_exception("ErrorAccessDeniedException", read_signals("ErrorAccessDenied")) is None
+
+
+@pytest.mark.parametrize("text", [
+    # Kiota's request adapters (microsoft/kiota-dotnet, kiota-http-go, kiota-abstractions-ruby)
+    "ApiException: The server returned an unexpected status code and no error factory is registered for this "
+    "code: 401",
+    "The server returned an unexpected status code and no error factory is registered for this code:401",
+    "the server returned an unexpected status code with no response body: 401",
+])
+def test_kiota_names_the_status_it_has_no_error_mapping_for(text: str) -> None:
+    assert read_signals(text).statuses == {401}
