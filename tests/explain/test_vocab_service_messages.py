@@ -96,6 +96,12 @@ def test_a_service_message_names_its_codes_cause_first(shipped: Knowledge, text:
      "address.", "tool-bug"),
     ("The request failed schema validation: The element 'FindItem' has invalid child element.", "tool-bug"),
     ("Access is denied. Only the subscription owner may access the subscription.", "tool-bug"),
+    # SharePoint REST messages
+    ('{"odata.error":{"message":{"value":"The file \\"https://contoso.sharepoint.com/sites/hr/Shared '
+     'Documents/a.txt\\" is checked out for editing by i:0#.f|membership|ann@contoso.com"}}}',
+     "item-conflict"),
+    ("A file with the name Shared Documents/a.docx already exists. It was last modified by i:0#.f|membership|"
+     "ann@contoso.com on 24 Nov 2017. https://contoso.sharepoint.com/sites/hr/_api/web", "item-conflict"),
 ])
 def test_a_service_message_names_its_codes_kind(shipped: Knowledge, text: str, kind: str) -> None:
     result = explain(text, shipped)
