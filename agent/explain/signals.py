@@ -42,6 +42,9 @@ _STATUS_PATTERNS = (
     # Kiota's request adapters (the Graph SDKs' runtime) for a status no error mapping covers:
     # "... no error factory is registered for this code: 401", "... with no response body: 401"
     re.compile(r"\b(?:registered for this code|with no response body):\s*(\d{3})\b", re.I),
+    # Kiota for Python (msgraph-sdk's runtime) before 1.16 printed its APIError as "APIError / Code: 401 /
+    # message: ..." (kiota_abstractions/api_error.py); 1.16 writes "... (status 401)", read above
+    re.compile(r"\bAPIError\s+Code:\s*(\d{3})\b"),
 )
 # A status said in words where no number is given: SharePoint, EWS and Graph answer "access denied" with 403
 # (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); the word

@@ -264,6 +264,9 @@ def test_a_class_named_without_error_or_exception_is_matched_as_a_word() -> None
     "code: 401",
     "The server returned an unexpected status code and no error factory is registered for this code:401",
     "the server returned an unexpected status code with no response body: 401",
+    # Kiota for Python's APIError, before and since 1.16
+    "APIError\n        Code: 401\n        message: None\n        error: MainError(code='InvalidToken')",
+    "Access token is empty. (status 401)",
 ])
 def test_kiota_names_the_status_it_has_no_error_mapping_for(text: str) -> None:
     assert read_signals(text).statuses == {401}
