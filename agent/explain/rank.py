@@ -211,7 +211,8 @@ def render_text(explanation: Explanation) -> str:
     lines = []
     weak = not any(m.strong for m in explanation.causes)
     if weak:
-        lines += ["Only generic signals (a bare 401): any of these causes fits; `agent diagnose` tells.", ""]
+        lines += ["Only generic signals (a bare status, or its words): any of these causes fits; "
+                  "`agent diagnose` tells.", ""]
     for rank, m in enumerate(explanation.causes, 1):
         lines += [f"{rank}. {m.id} (confidence {m.confidence:.2f}): {m.entry.title}",
                   f"   evidence: {'; '.join(m.evidence)}"]

@@ -300,7 +300,11 @@ def match_pattern(pattern: str, signals: Signals) -> str | None:
 
 
 def match_status(status: int, signals: Signals) -> str | None:
-    return f"status {status}" if status in signals.statuses else None
+    """The status as a number; or said in words only ("Access denied", "Unauthorized"), as weak as the bare
+    number: a person who reads either would name the causes that answer with that status."""
+    if status in signals.statuses:
+        return f"status {status}"
+    return f"status {status} (in words)" if status in signals.worded else None
 
 
 def match_header(header: str, signals: Signals) -> str | None:

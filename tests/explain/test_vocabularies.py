@@ -195,11 +195,15 @@ def test_a_placeholder_in_words_decides_for_invalid_input() -> None:
     assert _top(text) is None and _other(text) == "invalid-input"
 
 
-def test_access_denied_in_words_counts_with_its_service_only() -> None:
+def test_access_denied_in_words_is_a_status_strong_only_with_its_service() -> None:
     signals = read_signals("Access denied. https://contoso-my.sharepoint.com/personal/ann_contoso_com")
     assert signals.statuses == set() and signals.worded == {403}
     assert _top("Access denied. https://contoso-my.sharepoint.com/personal/ann") == "no-onedrive-access"
-    assert explain("Access denied", load_knowledge()).causes == []  # nothing says where: no cause
+    # nothing says where: the causes that answer 403 are listed as weak candidates, as for a bare 403
+    alone = explain("Access denied", load_knowledge()).causes
+    assert alone and not any(m.strong for m in alone)
+    assert {m.id for m in alone} == {m.id for m in explain("HTTP 403", load_knowledge()).causes}
+    assert all("status 403 (in words)" in m.evidence for m in alone)
     assert read_signals("(401) Unauthorized. Access denied").worded == set()  # a number given wins
 
 
