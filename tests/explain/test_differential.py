@@ -128,6 +128,16 @@ def test_a_bad_vocabulary_file_names_the_file_and_entry(tmp_path: Path) -> None:
     assert any("w.yaml" in line and "entries[0]: no source" in line for line in lines)
 
 
+@pytest.mark.parametrize("path", vocabulary_files(), ids=lambda p: p.stem)
+def test_each_vocabulary_file_loads_alone_with_a_source_for_every_entry(path: Path) -> None:
+    """Each file by itself: its clues carry its vocabulary's name and a source, and the shipped knowledge
+    holds exactly those clues of it."""
+    clues = load_clues([path], lambda p: yaml.safe_load(p.read_text(encoding="utf-8")))
+    name = yaml.safe_load(path.read_text(encoding="utf-8"))["vocabulary"]
+    assert clues and all(c.vocabulary == name and c.source for c in clues)
+    assert [c for c in vocabulary_clues() if c.vocabulary == name] == list(clues)
+
+
 def test_the_shipped_vocabularies_point_at_known_causes_and_kinds_with_sources() -> None:
     kinds = {e.id for e in unrelated_entries()}
     clues = vocabulary_clues()

@@ -14,7 +14,6 @@ from agent.explain.clue import KNOWLEDGE_DIR
 from agent.explain.knowledge import Knowledge, load_knowledge
 from agent.explain.rank import _clue_evidence, explain
 from agent.explain.signals import read_signals
-from agent.explain.vocab import load_clues
 
 FILE = Path(KNOWLEDGE_DIR) / "service-messages.yaml"
 
@@ -23,12 +22,6 @@ FILE = Path(KNOWLEDGE_DIR) / "service-messages.yaml"
 def shipped() -> Knowledge:
     return load_knowledge()
 
-
-def test_the_file_loads_and_every_entry_has_a_source() -> None:
-    clues = load_clues([FILE], lambda p: yaml.safe_load(p.read_text(encoding="utf-8")))
-    assert len(clues) >= 50
-    assert all(c.source for c in clues)
-    assert {c.vocabulary for c in clues} == {"service-messages"}
 
 
 def test_no_text_repeats_one_of_another_vocabulary_or_playbook() -> None:
