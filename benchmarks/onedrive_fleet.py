@@ -11,13 +11,17 @@ Both start from the same broken simulated tenant (N OneDrive users, 20 ms of lat
 A second part repeats the agent's run with 10% of Graph and SharePoint requests throttled (429,
 Retry-After 1 s) and counts the OneDrives left without the grant (must be 0).
 
+A third row is the floor of the HTTP library itself, with no agent code at all: bare `requests.Session`
+GETs (the transport office365 sends through) on 32 threads, two per OneDrive as the agent's detect and
+verify read them. What the agent cannot beat in this process on this machine is that row, not the limit.
+
 For each agent run it prints requests, wall time, the agent process's CPU time and peak RSS, and the
 physical limit beside them: requests x latency / 32 (the concurrency SharePoint is driven at), the
 wall time no client could beat at that latency. `--skip-naive` times the naive loop on a sample of
 `--naive-sample` users only and scales it linearly (it is latency-bound and linear); the output says so.
 
 Run: python benchmarks/onedrive_fleet.py [--users N] [--skip-naive] [--naive-sample N] [--latency-ms MS]
-     [--throttle-rate R] [--repeat N] [--no-throttled]
+     [--throttle-rate R] [--repeat N] [--no-throttled] [--no-floor]
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +163,35 @@ def naive(sim: Tenant, users: int, sample: int | None = None) -> Run:
                f"measured {seconds:.2f} s and {sent} requests on {done} OneDrives")
 
 
+ADMINS_READ = "_api/web/siteusers?$filter=IsSiteAdmin%20eq%20true&$select=LoginName"
+
+
+def library_floor(sim: Tenant, users: int) -> Run:
+    """Bare requests.Session GETs, CONCURRENCY threads, each OneDrive's admin list read twice (the agent's
+    detect and verify): the HTTP library's own cost with no agent code, measured in this process's CPU."""
+    bearer = admin_token_source(sim)()["access_token"]
+    local = threading.local()
+
+    def read(i: int) -> None:
+        http = getattr(local, "http", None)
+        if http is None:  # one session per thread, kept alive across its requests, as a pooled client does
+            http = local.http = requests.Session()
+            http.headers.update({"Authorization": f"Bearer {bearer}",
+                                 "Accept": "application/json;odata=nometadata"})
+        site = f"{sim.base_url}/personal/user{i:04d}_contoso_onmicrosoft_com"
+        response = http.get(f"{site}/{ADMINS_READ}", timeout=60, verify=sim.ca)
+        response.raise_for_status()
+        response.json()
+
+    seq, cpu, started = sim.seq(), time.process_time(), time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        for _ in range(2):
+            list(pool.map(read, range(1, users + 1)))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Run("requests floor (no agent, 2 GETs each)", seconds, sim.requests_since(seq),
+               "bare requests.Session, 32 threads", cpu)
+
+
 def agent(sim: Tenant, label: str) -> Run:
     """`agent fix --only no-onedrive-access --yes`, as a person or a scheduler runs it."""
     with tempfile.TemporaryDirectory(prefix="onedrive-bench-state-") as state:
@@ -238,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-sample", type=int, default=100, metavar="N",
                         help="users the naive loop is timed on with --skip-naive (default 100)")
     parser.add_argument("--no-throttled", action="store_true", help="skip the throttled part")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-requests floor row")
     args = parser.parse_args(argv)
     if args.users < 1 or args.naive_sample < 1:
         parser.error("--users and --naive-sample must be at least 1")
@@ -246,13 +282,20 @@ def main(argv: list[str] | None = None) -> int:
         sim.reset(args.users, latency)
         baseline = naive(sim, args.users, args.naive_sample if args.skip_naive else None)
         fast = median_agent(sim, args.users, latency, args.repeat)
+        rows = [baseline, fast]
+        if not args.no_floor:
+            sim.reset(args.users, latency)
+            rows.append(library_floor(sim, args.users))
         print(f"{args.users} OneDrives, {args.latency_ms} ms latency per request; physical limit = requests "
               f"x {args.latency_ms} ms / {CONCURRENCY} concurrent")
         if baseline.note:
             print(f"the naive loop was NOT run on every OneDrive: {baseline.note}, scaled linearly to "
                   f"{args.users}")
         print()
-        print(table([baseline, fast], baseline, args.latency_ms))
+        print(table(rows, baseline, args.latency_ms))
+        if len(rows) > 2 and rows[2].seconds:
+            print(f"\nthe agent's whole run takes {fast.seconds / rows[2].seconds:.2f}x the bare library's "
+                  "reads alone (its imports, tokens, plan, writes and journal included)")
         if args.no_throttled:
             return 0 if "fixed" in fast.note else 1
         throttle = {"rate": args.throttle_rate, "retry_after_s": 1, "services": ["graph", "sharepoint"]}

@@ -42,14 +42,18 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str], monkeypatch: pytest
     assert limit == pytest.approx(requests * 2 / 1000 / 32, abs=0.001)  # requests x latency / 32
     exact = bench.physical_limit(int(requests), 2)
     assert float(agent[5].rstrip("x")) == pytest.approx(seconds / exact, rel=0.05)
+    floor = columns(out, "requests floor (no agent, 2 GETs each)")
+    assert floor[1] == "24"  # each of the 12 OneDrives' admin list read twice, nothing else
+    assert float(floor[2]) > 0 and "bare library's reads alone" in out
 
 
 def test_skip_naive_times_a_sample_and_says_so(capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     bench = load(monkeypatch)
     assert bench.main(["--users", "12", "--latency-ms", "2", "--skip-naive", "--naive-sample", "4",
-                       "--repeat", "1", "--no-throttled"]) == 0
+                       "--repeat", "1", "--no-throttled", "--no-floor"]) == 0
     out = capsys.readouterr().out
+    assert "requests floor" not in out
     assert "NOT run on every OneDrive" in out and "scaled linearly to 12" in out
     naive = columns(out, "naive loop, 4 measured, scaled x3")
     assert naive[1] == str((3 * 4 + 2) * 3)  # 4 OneDrives' requests (and the token's), x3
