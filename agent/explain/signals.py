@@ -35,6 +35,10 @@ _STATUS_PATTERNS = (
                r"Client Error|Server Error|Service Unavailable|Proxy Authentication Required|"
                r"Internal Server Error)\b", re.I),  # also "401 (Unauthorized)" (.NET HttpClient), "401 - ..."
     re.compile(r"\b(?:error|returned|response|code)\s+(4\d\d|5\d\d)\b", re.I),  # "Error 401", "returned 403"
+    # the reason phrase first, the number after it in brackets: "Forbidden (403)", "Unauthorized(401)" (PnP
+    # PowerShell and Graph PowerShell print "Forbidden (403): ..."; prose writes "is forbidden(403)")
+    re.compile(r"\b(?:Unauthorized|Forbidden|Not Found|Too Many Requests|Bad Request|Service Unavailable|"
+               r"Internal Server Error)\s*\((\d{3})\)", re.I),
     # .NET Framework leaves the reason out for statuses it has no name for: "returned an error: (429)."
     re.compile(r"\breturned an error:\s*\((\d{3})\)", re.I),
     re.compile(r"\b(\d{3}), message=", re.I),  # aiohttp ClientResponseError: 429, message='Too Many Requests'

@@ -280,3 +280,17 @@ def test_a_class_named_without_error_or_exception_is_matched_as_a_word() -> None
 ])
 def test_kiota_names_the_status_it_has_no_error_mapping_for(text: str) -> None:
     assert read_signals(text).statuses == {401}
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("Forbidden (403): Insufficient privileges to complete the operation", 403),  # PnP / Graph PowerShell
+    ("the access to the source account is forbidden(403).", 403),
+    ("Unauthorized (401): the token is expired", 401),
+])
+def test_a_status_after_its_reason_phrase_is_read(text: str, status: int) -> None:
+    assert read_signals(text).statuses == {status}
+
+
+def test_a_number_in_brackets_after_other_words_is_no_status() -> None:
+    assert read_signals("Request denied (401 users affected)").statuses == set()
+    assert read_signals("retry later (429)").statuses == set()
