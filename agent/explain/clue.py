@@ -69,6 +69,7 @@ class Clue:
     against: tuple[str, ...] = ()
     prior: bool = False
     decides: bool = False
+    topic: bool = False  # a word naming what the text is about: counts only where nothing else points
 
 
 def vocabulary_files(folder: Path = KNOWLEDGE_DIR) -> list[Path]:
@@ -122,7 +123,7 @@ def clue_data(clue: Clue) -> dict[str, Any]:
     return {"kind": clue.kind, "value": value, "target": clue.target, "unrelated": clue.unrelated,
             "weight": clue.weight, "source": clue.source, "vocabulary": clue.vocabulary,
             "services": sorted(clue.services), "schemes": sorted(clue.schemes), "against": list(clue.against),
-            "prior": clue.prior, "decides": clue.decides}
+            "prior": clue.prior, "decides": clue.decides, "topic": clue.topic}
 
 
 def clue_from(data: Any) -> Clue:
@@ -133,11 +134,11 @@ def clue_from(data: Any) -> Clue:
     return Clue(kind, value, _str(data["target"]), _bool(data["unrelated"]), _weight(data["weight"]),
                 _str(data["source"]), _str(data["vocabulary"]), frozenset(_strs(data["services"], SERVICES)),
                 frozenset(_strs(data["schemes"], SCHEMES)), tuple(_strs(data["against"])),
-                _bool(data["prior"]), _bool(data["decides"]))
+                _bool(data["prior"]), _bool(data["decides"]), _bool(data["topic"]))
 
 
 _CLUE_KEYS = frozenset({"kind", "value", "target", "unrelated", "weight", "source", "vocabulary", "services",
-                        "schemes", "against", "prior", "decides"})
+                        "schemes", "against", "prior", "decides", "topic"})
 _CONTEXT_KEYS = frozenset(vars(Context()))
 
 

@@ -20,6 +20,7 @@ from agent.explain.signals import (
     match_pattern,
     match_status,
     match_text,
+    match_topic,
     read_signals,
 )
 
@@ -36,6 +37,7 @@ AGAINST = 0.5  # a signal that speaks against a cause takes back this share of i
 CLOSE = 0.5  # candidates within this share of the best score are worth telling apart on the tenant
 WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
 MAX_NEXT = 3
+TOPIC_POINTS = 0.9  # the most a topic word gives: below STRONG, so it lists a cause and never names it
 # An identifier (an error code, an exception class, a header) that needs a service still counts, at this
 # share, when the text names no service at all: a pasted message often lacks the URL, the identifier belongs
 # to its service's own vocabulary, and silence is no evidence of another service (a text that names another
@@ -144,6 +146,8 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
     """Each vocabulary clue that holds adds to what it points at and counts against what it excludes;
     priors come last and only to candidates something else already points at."""
     for clue in sorted(clues, key=lambda c: c.prior):
+        if clue.topic:
+            continue
         evidence = _clue_evidence(clue, signals)
         if evidence is None:
             continue
@@ -160,6 +164,22 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)
+    if not any(m.score > 0 for m in causes.values()) and not any(m.strong for m in unrelated.values()):
+        _apply_topics(clues, signals, causes)
+
+
+def _apply_topics(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match]) -> None:
+    """Where nothing else points anywhere, the words that name what the text is about ("check your
+    credentials", "multi-factor") list the causes they belong to, weakly: a person would name those."""
+    for clue in clues:
+        target = causes.get(clue.target) if clue.topic and not clue.unrelated else None
+        if target is None:
+            continue
+        if clue.services and not clue.services & signals.services:
+            continue
+        evidence = match_topic(clue.kind, clue.value, signals)
+        if evidence is not None:
+            target.add(min(clue.weight * KIND_FACTOR[clue.kind], TOPIC_POINTS), evidence, clue.source)
 
 
 def _clue_evidence(clue: Clue, signals: Signals) -> str | None:
@@ -211,8 +231,8 @@ def render_text(explanation: Explanation) -> str:
     lines = []
     weak = not any(m.strong for m in explanation.causes)
     if weak:
-        lines += ["Only generic signals (a bare status, or its words): any of these causes fits; "
-                  "`agent diagnose` tells.", ""]
+        lines += ["Only generic signals (a bare status, its words, or what the text speaks of): any of these "
+                  "causes fits; `agent diagnose` tells.", ""]
     for rank, m in enumerate(explanation.causes, 1):
         lines += [f"{rank}. {m.id} (confidence {m.confidence:.2f}): {m.entry.title}",
                   f"   evidence: {'; '.join(m.evidence)}"]

@@ -303,6 +303,14 @@ def match_pattern(pattern: str, signals: Signals) -> str | None:
     return f"pattern /{pattern}/ matched \"{quote(found.group(0))}\"" if found else None
 
 
+def match_topic(kind: str, value: str, signals: Signals) -> str | None:
+    """A topic word (a text or a pattern) where the text speaks of it: evidence quotes the words found."""
+    if kind == "text":
+        return f'speaks of "{value}"' if match_text(value, signals) else None
+    found = _compiled(value).search(signals.flat)
+    return f'speaks of "{quote(found.group(0))}"' if found else None
+
+
 def match_status(status: int, signals: Signals) -> str | None:
     """The status as a number; or said in words only ("Access denied", "Unauthorized"), as weak as the bare
     number: a person who reads either would name the causes that answer with that status."""

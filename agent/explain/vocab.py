@@ -62,6 +62,9 @@ class ClueSpec(_Strict):
     # The signal is the reason itself (a placeholder instead of the client id, a clock outside the token's
     # validity): the unrelated kind it points at wins over causes that the same text's codes point at.
     decides: bool = False
+    # A word or two that names what the text is about ("password", "multifactor"), not a message: it points
+    # only when no code, message, status or context points anywhere, and always as a weak candidate.
+    topic: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -84,6 +87,8 @@ class ClueSpec(_Strict):
             raise ValueError("needs exactly one of cause or unrelated")
         if self.decides and self.unrelated is None:
             raise ValueError("decides: only for an unrelated kind (a cause is decided by the tenant)")
+        if self.topic and (given[0] not in ("text", "pattern") or self.prior or self.decides):
+            raise ValueError("topic: only for a text or a pattern, and neither a prior nor deciding")
         return self
 
 
@@ -122,7 +127,8 @@ def _clue(spec: VocabularySpec, entry: ClueSpec) -> Clue:
                         tuple(value.offers), tuple(value.lacks), value.placeholder)
     return Clue(kind, value, target, entry.unrelated is not None, entry.weight,
                 entry.source or spec.source or "", spec.vocabulary, frozenset(entry.services),
-                frozenset(entry.schemes), tuple(entry.against), entry.prior, entry.decides)
+                frozenset(entry.schemes), tuple(entry.against), entry.prior, entry.decides,
+                entry.topic)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -212,6 +212,53 @@ def test_a_prior_orders_candidates_but_never_makes_one() -> None:
     assert [m.id for m in ranked] == ["site", "mail"]
 
 
+
+# -- topics: what the text speaks of, where nothing else points ------------------------------------------
+def _topics() -> Knowledge:
+    causes = (_entry("creds"), _entry("mfa"))
+    clues = (
+        _clue("pattern", r"\bpasswords?\b|\bcredentials?\b", "creds", 0.4, topic=True),
+        _clue("pattern", r"\bmfa\b|multi-?factor", "mfa", 0.55, topic=True),
+        _clue("code", "AADSTS50126", "creds"),
+        _clue("code", "AADSTS50076", "mfa"),
+        _clue("text", "certificate verify failed", "tls-trust", 2.0, unrelated=True),
+    )
+    return Knowledge(causes, (_entry("tls-trust"),), clues)
+
+
+def test_a_topic_lists_its_cause_weakly_where_nothing_else_points() -> None:
+    result = explain("Cannot connect. Please check your credentials. Exiting!", _topics())
+    assert [m.id for m in result.causes] == ["creds"] and not result.causes[0].strong
+    assert result.causes[0].evidence == ['speaks of "credentials"']
+    assert render_text(result).startswith("Only generic signals")
+    assert explain("The operation was canceled.", _topics()).causes == []  # no topic: still nothing
+
+
+def test_the_narrower_topic_comes_first() -> None:
+    ranked = explain("the password is right, but the account has multi-factor turned on", _topics()).causes
+    assert [m.id for m in ranked] == ["mfa", "creds"]
+
+
+def test_a_topic_never_counts_where_anything_else_points() -> None:
+    coded = explain("AADSTS50076: you must use multi-factor; the password was accepted", _topics())
+    assert [m.id for m in coded.causes] == ["mfa"]
+    assert not any(e.startswith("speaks of") for e in coded.causes[0].evidence)
+    tls = explain("certificate verify failed while sending the password", _topics())
+    assert tls.causes == [] and tls.other is not None and tls.other.id == "tls-trust"
+
+
+@pytest.mark.parametrize("entry", [
+    "{code: X, cause: a, topic: true}",  # a topic is a word or a pattern, not an identifier
+    "{text: password, cause: a, topic: true, prior: true}",
+])
+def test_a_topic_is_only_a_text_or_a_pattern_and_nothing_else(tmp_path: Path, entry: str) -> None:
+    bad = tmp_path / "v.yaml"
+    bad.write_text(f"vocabulary: v\ntitle: V\nsource: https://x.test/\nentries:\n  - {entry}\n")
+    with pytest.raises(PlaybookError) as caught:
+        load_clues([bad], lambda p: yaml.safe_load(p.read_text()))
+    assert any("topic: only for a text or a pattern" in line for line in caught.value.lines())
+
+
 # -- an unrelated kind against the causes, and among its peers -------------------------------------------
 def test_weak_signals_do_not_outweigh_a_specific_unrelated_signal() -> None:
     """A bare status and service contexts are shared by every reading of the text: only strong signals count
@@ -294,3 +341,14 @@ def test_a_status_after_its_reason_phrase_is_read(text: str, status: int) -> Non
 def test_a_number_in_brackets_after_other_words_is_no_status() -> None:
     assert read_signals("Request denied (401 users affected)").statuses == set()
     assert read_signals("retry later (429)").statuses == set()
+
+
+@pytest.mark.parametrize(("text", "cause"), [
+    ("Cannot connect. Please check your credentials.", "bad-credentials"),
+    ("the service account has MFA turned on and the job stops", "mfa-blocks-service-account"),
+    ("the user has no licence for this", "account-unlicensed"),
+    ("the app has no impersonation rights on these mailboxes", "exo-app-missing-full-access"),
+])
+def test_the_shipped_topics_name_their_subjects(text: str, cause: str) -> None:
+    result = explain(text)
+    assert result.causes and result.causes[0].id == cause and not result.causes[0].strong
