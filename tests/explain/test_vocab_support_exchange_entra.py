@@ -2,7 +2,7 @@
 
 Each text is the error message as the article's Symptoms section quotes it, placeholders filled in: Entra
 consent and sign-in pages, pass-through authentication, Conditional Access, Exchange Online PowerShell and
-the Exchange Online migration service.
+the Exchange Online migration service (Google Workspace, IMAP and cutover batches).
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ def shipped() -> Knowledge:
      "account. --> Special credentials are required in order to access this IMAP account. --> Imap server "
      "reported an error during LoginCommand with the following alert: 'Application-specific password "
      "required: https://support.google.com/accounts/answer/185833 (failure).", "mfa-blocks-service-account"),
+    # troubleshoot-issues-with-imap-mailbox-migration: the migration error report
+    ("We had trouble signing in to this account. Confirm that you're using the correct user name and "
+     "password.", "bad-credentials"),
+    ("A recipient wasn't found for user@contoso.com on the target. Create a recipient of the appropriate "
+     "type for this migration on the target and try again.", "account-unlicensed"),
 ])
 def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, cause: str) -> None:
     result = explain(text, shipped)
@@ -74,6 +79,14 @@ def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, caus
     ("Microsoft.Exchange.Migration.MigrationServerConnectionFailedException: The connection to the server "
      "'mail.contoso.com' could not be completed. "
      "Microsoft.Exchange.Connections.Common.SslStreamFailureException: TLS negotiation failed.", "tls-trust"),
+    # troubleshoot-issues-with-imap-mailbox-migration: creating the batch
+    ("The connection to the server imap.contoso.com timed out after 00:00:15.", "network-timeout"),
+    ("Row 7 has the wrong number of columns. Expected number: 3. Actual number: 2. Please edit this row and "
+     "re-submit the file.", "invalid-input"),
+    # error-code-aadsts50020-user-account-identity-provider-does-not-exist: the home tenant's sign-in log
+    ("User account user@fabrikam.com from identity provider https://sts.windows.net/fabrikam/ does not "
+     "exist in tenant Contoso and cannot access the application Migrator in that tenant. The account needs "
+     "to be added as an external user in the tenant first.", "wrong-tenant"),
 ])
 def test_a_quoted_text_names_its_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
     result = explain(text, shipped)
