@@ -1,0 +1,94 @@
+"""Texts quoted by Microsoft's troubleshooting articles (agent/knowledge/support-exchange-entra.yaml).
+
+Each text is the error message as the article's Symptoms section quotes it, placeholders filled in: Entra
+consent and sign-in pages, pass-through authentication, Conditional Access, Exchange Online PowerShell and
+the Exchange Online migration service (Google Workspace, IMAP and cutover batches).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.explain.knowledge import Knowledge, load_knowledge
+from agent.explain.rank import explain
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.mark.parametrize("text, cause", [
+    # troubleshoot/entra/entra-id/app-integration/troubleshoot-consent-issues
+    ("Need admin approval", "app-not-installed"),
+    # entra/identity/enterprise-apps/application-sign-in-unexpected-user-consent-error (no code printed)
+    ("Contoso Migrator is requesting one or more permissions that you aren't authorized to grant. Contact an "
+     "administrator, who can consent to this application on your behalf.", "app-not-installed"),
+    ("Contoso Migrator needs permission to access resources in your organization that only an admin can "
+     "grant. Ask an admin to grant permission to this app before you can use it.", "app-not-installed"),
+    ("AADSTS900941: Administrator consent is required. App is considered risky. "
+     "(AdminConsentRequiredDueToRiskyApp)", "app-not-installed"),
+    # troubleshoot-admin-consent-issues: the audit log's status reason
+    ("Microsoft.Online.Security.UserConsentBlockedForRiskyAppsException", "app-not-installed"),
+    # error-code-aadsts50173-grant-expired-revoked, the message without its code
+    ("The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might "
+     "have changed or reset their password.", "bad-credentials"),
+    # troubleshoot/azure/active-directory/authentication-fails-with-error
+    ("The requested federation realm object 'http://sts.contoso.com/adfs/services/trust' does not exist.",
+     "sso-federated-account"),
+    # entra/identity/hybrid/connect/tshoot-connect-pass-through-authentication
+    ("AADSTS80004: The username passed to the agent was not valid", "bad-credentials"),
+    # entra/identity/conditional-access/troubleshoot-conditional-access
+    ("AADSTS53009: Application needs to enforce Intune protection policies", "mfa-blocks-service-account"),
+    # troubleshoot/exchange/move-or-migrate-mailboxes/google-workspace-mailbox-migration-fail
+    ("Error MigrationPermanentExeption: Special credentials are required in order to access this IMAP "
+     "account. --> Special credentials are required in order to access this IMAP account. --> Imap server "
+     "reported an error during LoginCommand with the following alert: 'Application-specific password "
+     "required: https://support.google.com/accounts/answer/185833 (failure).", "mfa-blocks-service-account"),
+    # troubleshoot-issues-with-imap-mailbox-migration: the migration error report
+    ("We had trouble signing in to this account. Confirm that you're using the correct user name and "
+     "password.", "bad-credentials"),
+    ("A recipient wasn't found for user@contoso.com on the target. Create a recipient of the appropriate "
+     "type for this migration on the target and try again.", "account-unlicensed"),
+])
+def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, cause: str) -> None:
+    result = explain(text, shipped)
+    assert result.causes and result.causes[0].id == cause, [(m.id, m.evidence) for m in result.causes]
+
+
+@pytest.mark.parametrize("text, kind", [
+    # application-sign-in-unexpected-user-consent-error: AADSTS90090 wording without its code
+    ("It looks like the sign-in process encountered an intermittent problem recording the permissions you "
+     "attempted to grant to Contoso Migrator. try again later.", "service-outage"),
+    # error-aadsts900439-usgclientnotsupportedonpublicendpoint
+    ("AADSTS900439: USGClientNotSupportedOnPublicEndpoint", "wrong-cloud"),
+    # tshoot-connect-pass-through-authentication: user-facing errors and the agent's trace log
+    ("A timeout occurred connecting to Active Directory", "hybrid-auth-agent"),
+    ("AzureADConnectAuthenticationAgentService.exe Error: 0 : Passthrough Authentication request failed. "
+     "RequestId: 'df63f4a4-68b9-44ae-8d81-6ad2d844d84e'. Reason: '1328'.", "hybrid-auth-agent"),
+    # troubleshoot/exchange/administration/winrm-cannot-process-request
+    ("[outlook.office365.com] Connecting to remote server failed with the following error message: The WinRM "
+     "client cannot process the request because the server name cannot be resolved. For more information, "
+     "see the about_Remote_Troubleshooting Help topic.", "dns"),
+    # googlepermanentwebexception-in-google-workspace-migration
+    ("Error: GooglePermanentWebException: The API call to Google ended in the error: "
+     "uri=https://www.googleapis.com/calendar/v3/users/user@contoso.com/calendarList?maxResults=250 "
+     "response={\"error\":{\"code\":403,\"message\":\"Google Calendar API has not been used in project 1234 "
+     "before or it is disabled.\"}} (403) Forbidden.", "invalid-resource"),
+    # mailbox-migration-fails-using-imap
+    ("Microsoft.Exchange.Migration.MigrationServerConnectionFailedException: The connection to the server "
+     "'mail.contoso.com' could not be completed. "
+     "Microsoft.Exchange.Connections.Common.SslStreamFailureException: TLS negotiation failed.", "tls-trust"),
+    # troubleshoot-issues-with-imap-mailbox-migration: creating the batch
+    ("The connection to the server imap.contoso.com timed out after 00:00:15.", "network-timeout"),
+    ("Row 7 has the wrong number of columns. Expected number: 3. Actual number: 2. Please edit this row and "
+     "re-submit the file.", "invalid-input"),
+    # error-code-aadsts50020-user-account-identity-provider-does-not-exist: the home tenant's sign-in log
+    ("User account user@fabrikam.com from identity provider https://sts.windows.net/fabrikam/ does not "
+     "exist in tenant Contoso and cannot access the application Migrator in that tenant. The account needs "
+     "to be added as an external user in the tenant first.", "wrong-tenant"),
+])
+def test_a_quoted_text_names_its_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
+    result = explain(text, shipped)
+    assert result.causes == [] and result.other is not None and result.other.id == kind, \
+        [(m.id, m.evidence) for m in result.causes]
