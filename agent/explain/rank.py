@@ -164,7 +164,7 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)
-    if not any(m.score > 0 for m in causes.values()) and not any(m.strong for m in unrelated.values()):
+    if not any(m.score > 0 for m in causes.values()) and not any(m.score > 0 for m in unrelated.values()):
         _apply_topics(clues, signals, causes)
 
 

@@ -222,8 +222,9 @@ def _topics() -> Knowledge:
         _clue("code", "AADSTS50126", "creds"),
         _clue("code", "AADSTS50076", "mfa"),
         _clue("text", "certificate verify failed", "tls-trust", 2.0, unrelated=True),
+        _clue("status", 429, "throttling", 0.4, unrelated=True),  # weak: it names nothing, it points
     )
-    return Knowledge(causes, (_entry("tls-trust"),), clues)
+    return Knowledge(causes, (_entry("tls-trust"), _entry("throttling")), clues)
 
 
 def test_a_topic_lists_its_cause_weakly_where_nothing_else_points() -> None:
@@ -245,6 +246,8 @@ def test_a_topic_never_counts_where_anything_else_points() -> None:
     assert not any(e.startswith("speaks of") for e in coded.causes[0].evidence)
     tls = explain("certificate verify failed while sending the password", _topics())
     assert tls.causes == [] and tls.other is not None and tls.other.id == "tls-trust"
+    weak = explain("HTTP 429 again; the password is fine", _topics())  # a weak unrelated pointer is a pointer
+    assert weak.causes == [] and weak.other is None
 
 
 @pytest.mark.parametrize("entry", [
