@@ -351,7 +351,7 @@ def test_a_number_in_brackets_after_other_words_is_no_status() -> None:
     ("the service account has MFA turned on and the job stops", "mfa-blocks-service-account"),
     ("the user has no licence for this", "account-unlicensed"),
     ("the app has no impersonation rights on these mailboxes", "exo-app-missing-full-access"),
-    ("the target site does not exist yet", "target-site-missing"),
+    ("no such site on that tenant", "target-site-missing"),
     ("the account was locked after the password change", "bad-credentials"),
 ])
 def test_the_shipped_topics_name_their_subjects(text: str, cause: str) -> None:
