@@ -164,8 +164,8 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)
-    if not any(m.score > 0 for m in causes.values()) and not any(m.score > 0 for m in unrelated.values()):
-        _apply_topics(clues, signals, causes)
+    if not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
+        _apply_topics(clues, signals, causes)  # a signal for or against anything is a pointer
 
 
 def _apply_topics(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match]) -> None:

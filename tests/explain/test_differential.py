@@ -223,6 +223,7 @@ def _topics() -> Knowledge:
         _clue("code", "AADSTS50076", "mfa"),
         _clue("text", "certificate verify failed", "tls-trust", 2.0, unrelated=True),
         _clue("status", 429, "throttling", 0.4, unrelated=True),  # weak: it names nothing, it points
+        _clue("text", "smart card", "smart-card", 1.0, against=("creds",)),  # a cause the toy does not know
     )
     return Knowledge(causes, (_entry("tls-trust"), _entry("throttling")), clues)
 
@@ -248,6 +249,8 @@ def test_a_topic_never_counts_where_anything_else_points() -> None:
     assert tls.causes == [] and tls.other is not None and tls.other.id == "tls-trust"
     weak = explain("HTTP 429 again; the password is fine", _topics())  # a weak unrelated pointer is a pointer
     assert weak.causes == [] and weak.other is None
+    against = explain("a smart card is required: check your credentials", _topics())  # against: a pointer
+    assert against.causes == []
 
 
 @pytest.mark.parametrize("entry", [
