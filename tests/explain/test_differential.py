@@ -223,7 +223,7 @@ def _topics() -> Knowledge:
         _clue("code", "AADSTS50076", "mfa"),
         _clue("text", "certificate verify failed", "tls-trust", 2.0, unrelated=True),
         _clue("status", 429, "throttling", 0.4, unrelated=True),  # weak: it names nothing, it points
-        _clue("text", "smart card", "smart-card", 1.0, against=("creds",)),  # a cause the toy does not know
+        _clue("text", "smart card", "smart-card", 0.3, against=("creds",)),  # a cause the toy does not know
     )
     return Knowledge(causes, (_entry("tls-trust"), _entry("throttling")), clues)
 
