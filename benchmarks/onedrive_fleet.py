@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -192,10 +193,17 @@ def library_floor(sim: Tenant, users: int) -> Run:
                "bare requests.Session, 32 threads", cpu)
 
 
+def agent_command() -> list[str]:
+    """The `agent` console script next to this interpreter, as a person or a scheduler runs it (it ends its
+    process without tearing the imported modules down); `python -m agent` where none is installed."""
+    script = shutil.which("agent", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "agent"]
+
+
 def agent(sim: Tenant, label: str) -> Run:
     """`agent fix --only no-onedrive-access --yes`, as a person or a scheduler runs it."""
     with tempfile.TemporaryDirectory(prefix="onedrive-bench-state-") as state:
-        argv = [sys.executable, "-m", "agent", "fix", "--only", CAUSE, "--connector", CONNECTOR, "--yes",
+        argv = [*agent_command(), "fix", "--only", CAUSE, "--connector", CONNECTOR, "--yes",
                 "-o", "json", "--config", str(sim.config), "--state-dir", state]
         seq, started = sim.seq(), time.perf_counter()
         code, stdout, stderr, usage = _measured(argv, Path(state))
