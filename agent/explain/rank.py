@@ -37,6 +37,7 @@ AGAINST = 0.5  # a signal that speaks against a cause takes back this share of i
 CLOSE = 0.5  # candidates within this share of the best score are worth telling apart on the tenant
 WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
 MAX_NEXT = 3
+MAX_LISTED = 3  # candidates plus alternatives from the service's list, at most
 TOPIC_POINTS = 0.9  # the most a topic word gives: below STRONG, so it lists a cause and never names it
 # An identifier (an error code, an exception class, a header) that needs a service still counts, at this
 # share, when the text names no service at all: a pasted message often lacks the URL, the identifier belongs
@@ -120,7 +121,7 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     signals = read_signals(text)
     causes = {e.id: _score(e, signals) for e in knowledge.causes}
     unrelated = {e.id: _score(e, signals) for e in knowledge.unrelated}
-    _apply_clues(knowledge.clues, signals, causes, unrelated)
+    listed = _apply_clues(knowledge.clues, signals, causes, unrelated)
     matched = [m for m in causes.values() if m.score > 0]
     others = [m for m in unrelated.values() if m.strong]
     best_cause = max((m.score for m in matched if m.strong), default=0.0)
@@ -134,17 +135,25 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     other = max(others, key=lambda m: (m.decided, m.strongest, m.score), default=None)
     if other is not None and (other.decided or other.specific > best_specific):
         return Explanation([], other)
+    matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
     if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
         matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
-    matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
+    if matched and matched[0].score < SATURATION:  # a decided text needs no list of what else it could be
+        matched += _alternatives(listed, causes, MAX_LISTED - len(matched), {m.id for m in matched},
+                                 below=min(m.score for m in matched))
+    elif not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
+        # the text names a service and nothing else: that service's list is what a person would name
+        matched = _alternatives(listed, causes, MAX_LISTED, set(), below=math.inf)
     _confidences(matched)
     return Explanation(matched)
 
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
-                 unrelated: dict[str, Match]) -> None:
+                 unrelated: dict[str, Match]) -> list[tuple[float, str, Clue]]:
     """Each vocabulary clue that holds adds to what it points at and counts against what it excludes;
-    priors come last and only to candidates something else already points at."""
+    priors come last and only to candidates something else already points at. Returns the priors that
+    held for a cause nothing else points at: the vendors' list for the service, for the alternatives."""
+    listed: list[tuple[float, str, Clue]] = []
     for clue in sorted(clues, key=lambda c: c.prior):
         if clue.topic:
             continue
@@ -153,6 +162,8 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
             continue
         target = (unrelated if clue.unrelated else causes).get(clue.target)
         if clue.prior and (target is None or target.score <= 0):
+            if target is not None and not clue.unrelated:
+                listed.append((clue.weight * KIND_FACTOR[clue.kind], evidence, clue))
             continue
         points = clue.weight * KIND_FACTOR[clue.kind]
         if clue.services and not signals.services:  # only identifiers get here (see _clue_evidence)
@@ -166,6 +177,25 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
                 causes[cause].counter(points, evidence)
     if not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
         _apply_topics(clues, signals, causes)  # a signal for or against anything is a pointer
+    return listed
+
+
+def _alternatives(listed: list[tuple[float, str, Clue]], causes: dict[str, Match], room: int,
+                  shown: set[str], below: float) -> list[Match]:
+    """Up to `room` more causes after the candidates, from the vendors' list for the service the text
+    talks to (the priors), in that list's order: what else answers this service's refusal, to be told
+    apart on the tenant. They follow the candidates and never outrank one."""
+    extra: list[Match] = []
+    for points, evidence, clue in sorted(listed, key=lambda item: -item[0]):
+        if len(extra) >= room:
+            break
+        if clue.target in shown or causes[clue.target].against:
+            continue
+        match = Match(causes[clue.target].entry)
+        match.add(min(points, below * 0.9), f"{evidence}: on the vendors' list for this service", clue.source)
+        extra.append(match)
+        shown.add(clue.target)
+    return extra
 
 
 def _apply_topics(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match]) -> None:
@@ -231,8 +261,8 @@ def render_text(explanation: Explanation) -> str:
     lines = []
     weak = not any(m.strong for m in explanation.causes)
     if weak:
-        lines += ["Only generic signals (a bare status, its words, or what the text speaks of): any of these "
-                  "causes fits; `agent diagnose` tells.", ""]
+        lines += ["Only generic signals (a bare status, its words, the service or what the text speaks of): "
+                  "any of these causes fits; `agent diagnose` tells.", ""]
     for rank, m in enumerate(explanation.causes, 1):
         lines += [f"{rank}. {m.id} (confidence {m.confidence:.2f}): {m.entry.title}",
                   f"   evidence: {'; '.join(m.evidence)}"]

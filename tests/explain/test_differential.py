@@ -201,15 +201,50 @@ def test_a_challenge_without_basic_is_read_from_the_text() -> None:
     assert explain(with_basic, knowledge).causes == []
 
 
-def test_a_prior_orders_candidates_but_never_makes_one() -> None:
+def test_a_prior_orders_candidates_and_alone_lists_its_cause_weakly() -> None:
     causes = (_entry("site"), _entry("mail"))
     prior = Clue("context", ContextSpec(services=["sharepoint"]), "site", False, 0.3, "https://x.test/", "t",
                  prior=True)
     weak = (_clue("status", 401, "mail", 0.4), _clue("status", 401, "site", 0.4))
     knowledge = Knowledge(causes, (), (prior, *weak))
-    assert explain("https://contoso.sharepoint.com/_api/web", knowledge).causes == []  # the prior alone
+    alone = explain("https://contoso.sharepoint.com/_api/web", knowledge).causes  # the service named, no more
+    assert [m.id for m in alone] == ["site"] and not alone[0].strong
+    assert alone[0].evidence == ["context sharepoint: on the vendors' list for this service"]
     ranked = explain("(401) Unauthorized from https://contoso.sharepoint.com/_api/web", knowledge).causes
     assert [m.id for m in ranked] == ["site", "mail"]
+
+
+def _service_list() -> Knowledge:
+    causes = (_entry("creds"), _entry("access"), _entry("legacy"), _entry("licence"))
+    priors = tuple(Clue("context", ContextSpec(services=["ews"]), cid, False, weight, "https://x.test/", "t",
+                        prior=True) for cid, weight in (("creds", 0.45), ("access", 0.4), ("legacy", 0.35),
+                                                        ("licence", 0.3)))
+    clues = (_clue("text", "wrong username or password", "creds", 1.5),  # 2.25 points: strong, not decided
+             _clue("code", "AADSTS50126", "creds", 3.0),  # 9 points: decided
+             _clue("status", 429, "throttling", 0.4, unrelated=True))
+    return Knowledge(causes, (_entry("throttling"),), (*priors, *clues))
+
+
+EWS = "https://outlook.office365.com/EWS/Exchange.asmx"
+
+
+def test_the_service_list_follows_an_undecided_candidate_up_to_three() -> None:
+    ranked = explain(f"Wrong username or password for {EWS}", _service_list()).causes
+    assert [m.id for m in ranked] == ["creds", "access", "legacy"]  # the list's order after the candidate
+    assert ranked[0].strong and not any(m.strong for m in ranked[1:])
+    assert ranked[0].score > ranked[1].score >= ranked[2].score
+
+
+def test_a_decided_text_gets_no_list_of_what_else_it_could_be() -> None:
+    ranked = explain(f"AADSTS50126: wrong username or password for {EWS}", _service_list()).causes
+    assert [m.id for m in ranked] == ["creds"]
+
+
+def test_a_service_named_alone_lists_its_causes_weakly_unless_anything_else_points() -> None:
+    alone = explain(f"The request to {EWS} did not succeed", _service_list()).causes
+    assert [m.id for m in alone] == ["creds", "access", "legacy"] and not any(m.strong for m in alone)
+    assert explain(f"HTTP 429 from {EWS}", _service_list()).causes == []  # a weak unrelated signal points
+    assert explain("The request did not succeed", _service_list()).causes == []  # no service: nothing
 
 
 
