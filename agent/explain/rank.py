@@ -111,7 +111,10 @@ class Explanation:
         if not self.causes:
             return []
         best = self.causes[0].score
-        close = [m.id for m in self.causes if m.score >= best * CLOSE][:MAX_NEXT]
+        if best < SATURATION:  # undecided: everything listed is worth telling apart, alternatives too
+            close = [m.id for m in self.causes][:MAX_NEXT]
+        else:
+            close = [m.id for m in self.causes if m.score >= best * CLOSE][:MAX_NEXT]
         return [f"agent diagnose --only {','.join(close)}"]
 
 
@@ -237,7 +240,8 @@ def rank_causes(text: str, candidate_ids: Sequence[str], knowledge: Knowledge | 
 def explanation_data(explanation: Explanation) -> dict[str, Any]:
     """`{"causes": [{"id", "confidence", "evidence", ...}]}` best first, plus `other` when set."""
     data: dict[str, Any] = {"causes": [
-        {"id": m.id, "confidence": m.confidence, "evidence": m.evidence, "against": m.against,
+        {"id": m.id, "confidence": m.confidence, "strong": m.strong, "evidence": m.evidence,
+         "against": m.against,
          "sources": m.sources, "title": m.entry.title, "advice": m.entry.advice,
          "next": f"agent diagnose --only {m.id}"} for m in explanation.causes]}
     if explanation.next:
@@ -264,7 +268,8 @@ def render_text(explanation: Explanation) -> str:
         lines += ["Only generic signals (a bare status, its words, the service or what the text speaks of): "
                   "any of these causes fits; `agent diagnose` tells.", ""]
     for rank, m in enumerate(explanation.causes, 1):
-        lines += [f"{rank}. {m.id} (confidence {m.confidence:.2f}): {m.entry.title}",
+        label = "" if weak or m.strong else ", weak: also possible"  # an alternative after a candidate
+        lines += [f"{rank}. {m.id} (confidence {m.confidence:.2f}{label}): {m.entry.title}",
                   f"   evidence: {'; '.join(m.evidence)}"]
         if m.against:
             lines.append(f"   against: {'; '.join(m.against)}")

@@ -233,11 +233,17 @@ def test_the_service_list_follows_an_undecided_candidate_up_to_three() -> None:
     assert [m.id for m in ranked] == ["creds", "access", "legacy"]  # the list's order after the candidate
     assert ranked[0].strong and not any(m.strong for m in ranked[1:])
     assert ranked[0].score > ranked[1].score >= ranked[2].score
+    result = explain(f"Wrong username or password for {EWS}", _service_list())
+    assert [c["strong"] for c in explanation_data(result)["causes"]] == [True, False, False]
+    lines = render_text(result).splitlines()
+    assert lines[0].startswith("1. creds (confidence") and "weak" not in lines[0]
+    assert any(line.startswith("2. access") and "weak: also possible" in line for line in lines)
+    assert result.next == ["agent diagnose --only creds,access,legacy"]  # undecided: tell all three apart
 
 
 def test_a_decided_text_gets_no_list_of_what_else_it_could_be() -> None:
-    ranked = explain(f"AADSTS50126: wrong username or password for {EWS}", _service_list()).causes
-    assert [m.id for m in ranked] == ["creds"]
+    decided = explain(f"AADSTS50126: wrong username or password for {EWS}", _service_list())
+    assert [m.id for m in decided.causes] == ["creds"] and decided.next == ["agent diagnose --only creds"]
 
 
 def test_a_service_named_alone_lists_its_causes_weakly_unless_anything_else_points() -> None:
