@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote_plus
 
+from agent.explain.literals import may_match
 from agent.redact import redact
 
 MAX_FRAGMENT = 120  # evidence quotes at most this much of the input
@@ -158,9 +159,10 @@ def read_signals(raw: str) -> Signals:
     """Parse an error text once; every symptom is then matched against the result."""
     text = normalise(raw)
     signals = Signals(text=text, flat=" ".join(text.split()).lower())
-    signals.codes = _codes(text)
+    signals.codes = _codes(text, signals.flat)
     signals.words = set(_WORD.findall(signals.flat))
-    signals.statuses = {int(m) for p in _STATUS_PATTERNS for m in p.findall(text) if 100 <= int(m) <= 599}
+    signals.statuses = {int(m) for p in _STATUS_PATTERNS for m in _findall(p, text, signals.flat)
+                        if 100 <= int(m) <= 599}
     if not signals.statuses:
         signals.worded = _worded_statuses(signals.flat)
     signals.exceptions = {m.lower() for m in _EXCEPTION.findall(text)}
@@ -173,7 +175,8 @@ def read_signals(raw: str) -> Signals:
         signals.services.add("mail")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
     signals.cloud = _cloud(signals.flat)
-    signals.offered = {m.lower() for line in _CHALLENGE.findall(text) for m in _SCHEME_NAME.findall(line)}
+    signals.offered = {m.lower() for line in _findall(_CHALLENGE, text, signals.flat)
+                       for m in _SCHEME_NAME.findall(line)}
     signals.placeholders = placeholders(text)
     return signals
 
@@ -264,12 +267,18 @@ def _cloud(flat: str) -> str | None:
     return "onprem" if hosts else None
 
 
-def _codes(text: str) -> set[str]:
-    codes = {f"aadsts{n}" for n in _AADSTS.findall(text)}
-    for group in _ERROR_CODES.findall(text):
+def _findall(pattern: re.Pattern[str], text: str, flat: str) -> list[str]:
+    """pattern.findall(text), skipped where the flattened text lacks what every match needs (a log of
+    megabytes is read once per pattern otherwise)."""
+    return pattern.findall(text) if may_match(pattern.pattern, flat) else []
+
+
+def _codes(text: str, flat: str) -> set[str]:
+    codes = {f"aadsts{n}" for n in _findall(_AADSTS, text, flat)}
+    for group in _findall(_ERROR_CODES, text, flat):
         codes |= {f"aadsts{n.strip()}" for n in group.split(",") if n.strip()}
     for pattern in _CODE_PATTERNS:
-        for value in pattern.findall(text):
+        for value in _findall(pattern, text, flat):
             value = value.strip().lower()
             codes.add(value)
             # SharePoint: "-2147024891, System.UnauthorizedAccessException" is two codes in one
@@ -299,7 +308,7 @@ def match_text(phrase: str, signals: Signals) -> str | None:
 
 def match_pattern(pattern: str, signals: Signals) -> str | None:
     """Patterns are matched case-insensitively against the flattened text."""
-    found = _compiled(pattern).search(signals.flat)
+    found = _search(pattern, signals.flat)
     return f"pattern /{pattern}/ matched \"{quote(found.group(0))}\"" if found else None
 
 
@@ -307,7 +316,7 @@ def match_topic(kind: str, value: str, signals: Signals) -> str | None:
     """A topic word (a text or a pattern) where the text speaks of it: evidence quotes the words found."""
     if kind == "text":
         return f'speaks of "{value}"' if match_text(value, signals) else None
-    found = _compiled(value).search(signals.flat)
+    found = _search(value, signals.flat)
     return f'speaks of "{quote(found.group(0))}"' if found else None
 
 
@@ -345,6 +354,11 @@ def quote(fragment: str) -> str:
 @lru_cache(maxsize=1024)
 def _word(code: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(code)}(?![\w-])")
+
+
+def _search(pattern: str, flat: str) -> re.Match[str] | None:
+    """The pattern's first match, its literals tested first: most patterns are absent from most texts."""
+    return _compiled(pattern).search(flat) if may_match(pattern, flat) else None
 
 
 @lru_cache(maxsize=1024)
