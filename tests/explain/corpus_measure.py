@@ -93,11 +93,15 @@ def score(item: dict[str, Any], knowledge: Knowledge, tally: Tally) -> None:
 
 
 def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, Tally]:
-    """Tallies keyed `all`, `split:<dev|test>`, `family:<family>` and `<split>/<family>`."""
+    """Tallies keyed `all`, `split:<dev|test>`, `family:<family>`, `<split>/<family>`, and `batch:<name>`:
+    a collection round measured on its own (collected after the knowledge it is measured on)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for item in items:
         split, family = item.get("split", "dev"), item.get("family", "?")
-        for key in ("all", f"split:{split}", f"family:{family}", f"{split}/{family}"):
+        keys = ["all", f"split:{split}", f"family:{family}", f"{split}/{family}"]
+        if item.get("batch"):
+            keys.append(f"batch:{item['batch']}")
+        for key in keys:
             score(item, knowledge, tallies[key])
     return dict(tallies)
 
@@ -108,7 +112,7 @@ def main(argv: list[str]) -> int:
     corpus = load(Path(paths[0]) if paths else CORPUS)
     items = [i for i in corpus if "--dev" not in argv or i.get("split") == "dev"]
     tallies = measure(items, load_knowledge())
-    for key in sorted(tallies, key=lambda k: (k != "all", not k.startswith("split"), "/" in k, k)):
+    for key in sorted(tallies, key=lambda k: (k != "all", not k.startswith(("split", "batch")), "/" in k, k)):
         print(tallies[key].line(key))
     if "-v" in argv or "--misses" in argv:
         for miss in tallies["all"].misses:

@@ -265,6 +265,20 @@ def test_corpus_floors_on_the_frozen_test_part(corpus: list[dict[str, Any]], kno
     assert test.unrelated_rate >= TEST_UNRELATED, f"{test.not_a_cause} of {test.unrelated}"
 
 
+def test_a_collection_round_is_measured_on_its_own(knowledge: Knowledge) -> None:
+    items = [
+        {"expected": "bad-credentials", "text": "AADSTS50126: Error validating credentials due to invalid "
+         "username or password.", "split": "test", "family": "github-issue", "batch": "fresh-1"},
+        {"expected": None, "other": "throttling", "text": "HTTP 429 Too Many Requests, Retry-After: 30",
+         "split": "test", "family": "github-issue", "batch": "fresh-1"},
+        {"expected": "bad-credentials", "text": "AADSTS50126", "split": "dev", "family": "github-issue"},
+    ]
+    tallies = corpus_measure.measure(items, knowledge)
+    fresh = tallies["batch:fresh-1"]
+    assert (fresh.causes, fresh.top1, fresh.unrelated, fresh.not_a_cause) == (1, 1, 1, 1)
+    assert tallies["split:test"].causes == 1 and tallies["all"].causes == 2
+
+
 # -- the command ---------------------------------------------------------------------------------------
 @pytest.fixture
 def runner() -> CliRunner:
