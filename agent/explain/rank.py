@@ -141,9 +141,10 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
     if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
         matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
-    if matched and matched[0].score < SATURATION:  # a decided text needs no list of what else it could be
-        matched += _alternatives(listed, causes, MAX_LISTED - len(matched), {m.id for m in matched},
-                                 below=min(m.score for m in matched))
+    if matched:
+        if matched[0].score < SATURATION:  # a decided text needs no list of what else it could be
+            matched += _alternatives(listed, causes, MAX_LISTED - len(matched), {m.id for m in matched},
+                                     below=min(m.score for m in matched))
     elif not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
         # the text names a service and nothing else: that service's list is what a person would name
         matched = _alternatives(listed, causes, MAX_LISTED, set(), below=math.inf)
@@ -241,8 +242,7 @@ def explanation_data(explanation: Explanation) -> dict[str, Any]:
     """`{"causes": [{"id", "confidence", "evidence", ...}]}` best first, plus `other` when set."""
     data: dict[str, Any] = {"causes": [
         {"id": m.id, "confidence": m.confidence, "strong": m.strong, "evidence": m.evidence,
-         "against": m.against,
-         "sources": m.sources, "title": m.entry.title, "advice": m.entry.advice,
+         "against": m.against, "sources": m.sources, "title": m.entry.title, "advice": m.entry.advice,
          "next": f"agent diagnose --only {m.id}"} for m in explanation.causes]}
     if explanation.next:
         data["next"] = explanation.next
