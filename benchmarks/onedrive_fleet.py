@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from main_job import agent_argv  # the installed console script, as people run it
 
 CAUSE, CONNECTOR = "no-onedrive-access", "files-onedrive"
 ACCOUNT = "migsvc@contoso.onmicrosoft.com"
@@ -193,17 +193,10 @@ def library_floor(sim: Tenant, users: int) -> Run:
                "bare requests.Session, 32 threads", cpu)
 
 
-def agent_command() -> list[str]:
-    """The `agent` console script next to this interpreter, as a person or a scheduler runs it (it ends its
-    process without tearing the imported modules down); `python -m agent` where none is installed."""
-    script = shutil.which("agent", path=os.path.dirname(sys.executable))
-    return [script] if script else [sys.executable, "-m", "agent"]
-
-
 def agent(sim: Tenant, label: str) -> Run:
     """`agent fix --only no-onedrive-access --yes`, as a person or a scheduler runs it."""
     with tempfile.TemporaryDirectory(prefix="onedrive-bench-state-") as state:
-        argv = [*agent_command(), "fix", "--only", CAUSE, "--connector", CONNECTOR, "--yes",
+        argv = [*agent_argv(), "fix", "--only", CAUSE, "--connector", CONNECTOR, "--yes",
                 "-o", "json", "--config", str(sim.config), "--state-dir", state]
         seq, started = sim.seq(), time.perf_counter()
         code, stdout, stderr, usage = _measured(argv, Path(state))

@@ -17,6 +17,7 @@ def load(monkeypatch: pytest.MonkeyPatch) -> Any:
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look their module up there
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # its sibling main_job, as when run as a script
     spec.loader.exec_module(bench)
     return bench
 

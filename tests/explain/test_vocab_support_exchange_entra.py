@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.explain.knowledge import Knowledge, load_knowledge
+from agent.explain.knowledge import Knowledge
 from agent.explain.rank import explain
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Knowledge:
-    return load_knowledge()
+from tests.explain.expect import cause_first, unrelated_kind
 
 
 @pytest.mark.parametrize("text, cause", [
@@ -52,8 +48,7 @@ def shipped() -> Knowledge:
      "type for this migration on the target and try again.", "account-unlicensed"),
 ])
 def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, cause: str) -> None:
-    result = explain(text, shipped)
-    assert result.causes and result.causes[0].id == cause, [(m.id, m.evidence) for m in result.causes]
+    cause_first(explain(text, shipped), cause)
 
 
 @pytest.mark.parametrize("text, kind", [
@@ -89,6 +84,4 @@ def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, caus
      "to be added as an external user in the tenant first.", "wrong-tenant"),
 ])
 def test_a_quoted_text_names_its_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
-    result = explain(text, shipped)
-    assert result.causes == [] and result.other is not None and result.other.id == kind, \
-        [(m.id, m.evidence) for m in result.causes]
+    unrelated_kind(explain(text, shipped), kind)
