@@ -94,12 +94,12 @@ def score(item: dict[str, Any], knowledge: Knowledge, tally: Tally) -> None:
 
 def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, Tally]:
     """Tallies keyed `all`, `split:<dev|test>`, `family:<family>`, `<split>/<family>`, and `batch:<name>`:
-    a collection round measured on its own (collected after the knowledge it is measured on)."""
+    a collection round's test items measured on their own (collected after the knowledge they are measured on)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for item in items:
         split, family = item.get("split", "dev"), item.get("family", "?")
         keys = ["all", f"split:{split}", f"family:{family}", f"{split}/{family}"]
-        if item.get("batch"):
+        if item.get("batch") and split == "test":  # a round's items read after all (`seen:`) leave its tally
             keys.append(f"batch:{item['batch']}")
         for key in keys:
             score(item, knowledge, tallies[key])
