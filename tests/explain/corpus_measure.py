@@ -94,7 +94,7 @@ def score(item: dict[str, Any], knowledge: Knowledge, tally: Tally) -> None:
 
 def measure(items: Iterable[dict[str, Any]], knowledge: Knowledge) -> dict[str, Tally]:
     """Tallies keyed `all`, `split:<dev|test>`, `family:<family>`, `<split>/<family>`, and `batch:<name>`:
-    a collection round's test items measured on their own (collected after the knowledge they are measured on)."""
+    a collection round's test items on their own (collected after the knowledge they are measured on)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for item in items:
         split, family = item.get("split", "dev"), item.get("family", "?")

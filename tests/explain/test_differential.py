@@ -253,6 +253,14 @@ def test_a_service_named_alone_lists_its_causes_weakly_unless_anything_else_poin
     assert explain("The request did not succeed", _service_list()).causes == []  # no service: nothing
 
 
+def test_a_mailbox_named_without_ews_gets_the_mail_migration_list(shipped: Knowledge) -> None:
+    """The vendors' lists are for mailbox migrations, whichever API reaches the mailbox."""
+    for text in ("Unable to connect to the mailbox", f"The request to {EWS} did not succeed"):
+        listed = explain(text, shipped).causes
+        assert [m.id for m in listed][:2] == ["bad-credentials", "exo-app-missing-full-access"], text
+        assert len(listed) == 3 and not any(m.strong for m in listed)
+
+
 
 # -- topics: what the text speaks of, where nothing else points ------------------------------------------
 def _topics() -> Knowledge:
