@@ -1,8 +1,10 @@
 """Migration tools' own error texts from their knowledge-base pages (agent/knowledge/vendor-kb.yaml).
 
 Each text is the literal wording its page quotes, placeholders as the page prints them: BitTitan
-MigrationWiz's 401 error suite, AssureStor's impersonation article, Cloudiway's preprocessing article,
-Movebot's failure types, and Microsoft's error list for tenant-to-tenant (orchestrated) migration.
+MigrationWiz's 401 error suite and Teams private chat troubleshooting, AssureStor's impersonation article,
+Cloudiway's preprocessing article, Movebot's failure and error types, CodeTwo's Security defaults article,
+AvePoint Fly's Teams chat codes, Zoho Mail's migration troubleshooting, Mover's error table, and Microsoft's
+error list for tenant-to-tenant (orchestrated) migration.
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ from tests.explain.expect import cause_first, unrelated_kind
      "exo-app-missing-full-access"),
     ("Teams Meeting migration failed for user {0}. User {0} in tenant {1} does not have an active Exchange "
      "Online Plan. Assign an Exchange Online Plan to the user and retry migration.", "account-unlicensed"),
+    # CodeTwo, "Entra ID security policies prevent CodeTwo Backup from connecting to SharePoint Online"
+    ("Failed to connect to SharePoint by using legacy authentication.", "legacy-auth-disabled"),
+    # Mover's error table (Microsoft's retired cloud migration service)
+    ('Error: "The Office 365 connector hasn\'t been authorized in the Azure Tenant yet."',
+     "app-not-installed"),
+    ("Error: Unable to get contents of this folder: Connection Error", "mfa-blocks-service-account"),
+    # Zoho Mail, migration from Microsoft 365
+    ("Invalid User Details", "mfa-blocks-service-account"),
 ])
 def test_a_vendor_kb_text_names_its_cause_first(shipped: Knowledge, text: str, cause: str) -> None:
     cause_first(explain(text, shipped), cause)
@@ -68,6 +78,26 @@ def test_a_vendor_kb_text_names_its_cause_first(shipped: Knowledge, text: str, c
      "onedrive-not-provisioned"),
     ("MnATargetUserIsNotSpoEnabled: Target user [{0}] is not allowed to have any SharePoint resources, "
      "including OneDrive.", "onedrive-not-provisioned"),
+    # BitTitan MigrationWiz, "Troubleshooting Teams Private Chat"
+    ("The operation was canceled due to high load. Please try again later.", "throttling"),
+    ("A worker operation was canceled. Please try again or contact support if the issue persists.",
+     "throttling"),
+    ("A network error occurred communicating with Microsoft 365.", "throttling"),
+    ("The connector does not have sufficient privileges to perform the operation. Verify the connector "
+     "permissions and re-authorize if necessary.", "throttling"),
+    # Mover's error table
+    ('Error: "Source Initialization" or "Destination Initialization": Application has lost connection with '
+     "the source connector.", "token-expired"),
+    ('Error: "Refreshed OAuth Authorization Token: 404 Not Found" - "itemNotFound: The resource couldn\'t be '
+     'found"', "token-expired"),
+    ("Couldn't retrieve user count: user count couldn't be retrieved.", "token-expired"),
+    ('Error: "Transfer failed because the target folder for one of your connectors couldn\'t be set."',
+     "invalid-input"),
+    # Movebot, "Error: token-expired"
+    ("token-expired", "token-expired"),
+    # AvePoint Fly, "Teams Chat Related Codes"
+    ("TC-ExceededFileStorageLimit", "quota-exceeded"),
+    ("TC-CannotAddExternalUserToDestinationChat", "tenant-restrictions"),
 ])
 def test_a_vendor_kb_text_names_its_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
     unrelated_kind(explain(text, shipped), kind)
