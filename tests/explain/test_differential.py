@@ -409,3 +409,10 @@ def test_a_number_in_brackets_after_other_words_is_no_status() -> None:
 def test_the_shipped_topics_name_their_subjects(text: str, cause: str) -> None:
     result = explain(text)
     assert result.causes and result.causes[0].id == cause and not result.causes[0].strong
+
+
+def test_a_graph_call_named_alone_gets_the_missing_consent_weakly(shipped: Knowledge) -> None:
+    """Graph's authorization errors page: a refused call is most often the app's permission or consent."""
+    listed = explain("Request to https://graph.microsoft.com/v1.0/users did not succeed", shipped).causes
+    assert [m.id for m in listed] == ["app-not-installed"] and not listed[0].strong
+    assert explain("https://graph.microsoft.com/v1.0/users returned 429 Too Many Requests", shipped).causes == []
