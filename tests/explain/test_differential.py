@@ -415,4 +415,5 @@ def test_a_graph_call_named_alone_gets_the_missing_consent_weakly(shipped: Knowl
     """Graph's authorization errors page: a refused call is most often the app's permission or consent."""
     listed = explain("Request to https://graph.microsoft.com/v1.0/users did not succeed", shipped).causes
     assert [m.id for m in listed] == ["app-not-installed"] and not listed[0].strong
-    assert explain("https://graph.microsoft.com/v1.0/users returned 429 Too Many Requests", shipped).causes == []
+    throttled = "https://graph.microsoft.com/v1.0/users returned 429 Too Many Requests"
+    assert explain(throttled, shipped).causes == []
