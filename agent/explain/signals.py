@@ -95,7 +95,9 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
              "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
-             "wsignin1.0"),  # the WS-Federation sign-in request of a federated domain's STS
+             "wsignin1.0",  # the WS-Federation sign-in request of a federated domain's STS
+             # AD FS's own namespace, in its exceptions and event texts (Microsoft.IdentityServer.Web...)
+             "microsoft.identityserver"),
 }
 # The authentication scheme a text shows (a WWW-Authenticate challenge, an Authorization header, prose).
 # The credential class a client was given names the scheme too: a user name and password object (EWS Managed
@@ -117,6 +119,9 @@ _ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "autodiscover-s.
 # A WWW-Authenticate header's value (to the end of its line or field) and the scheme names in it.
 _CHALLENGE = re.compile(r"www-authenticate[\"']?\s*[:=]\s*([^\n]{0,300})", re.I)
 _SCHEME_NAME = re.compile(r"\b(basic|ntlm|negotiate|bearer|kerberos)\b", re.I)
+# AD FS numbers its errors MSIS<digits> (MSIS3173, MSIS7012, MSIS7065 ...), in its event log and in what a
+# failed federated sign-in returns: https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-server-2008-r2-and-2008/ff641724(v=ws.10)
+_MSIS = re.compile(r"msis\d{4}")
 _EWS_HOST = re.compile(r"https?://([\w.-]+)/ews/exchange\.asmx", re.I)
 
 
@@ -171,6 +176,8 @@ def read_signals(raw: str) -> Signals:
         signals.services.add("ews")
     if (signals.codes | signals.words) & _GRAPH_CODES:
         signals.services.add("graph")
+    if any(_MSIS.fullmatch(word) for word in signals.words if word.startswith("msis")):
+        signals.services.add("adfs")
     if "ews" in signals.services:
         signals.services.add("mail")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)

@@ -42,3 +42,17 @@ def test_a_domain_controller_clock_apart_is_clock_skew(shipped: Knowledge) -> No
 
 def test_a_version_number_is_not_an_iis_sub_status(shipped: Knowledge) -> None:
     assert explain("Installed version 10.401.1 of the tool", shipped).causes == []
+
+
+@pytest.mark.parametrize("data", ["52e", "533", "775"])
+def test_an_ldap_bind_names_its_win32_reason(shipped: Knowledge, data: str) -> None:
+    text = f"80090308: LdapErr: DSID-0C09042A, comment: AcceptSecurityContext error, data {data}, v3839"
+    cause_first(explain(text, shipped), "bad-credentials")
+
+
+def test_an_ad_fs_code_names_the_federation(shipped: Knowledge) -> None:
+    """AD FS numbers its errors MSIS<digits>: the sign-in went through federation."""
+    cause_first(explain("Sign-in failed: MSIS7068: Access denied.", shipped), "sso-federated-account")
+    stack = "at Microsoft.IdentityServer.Web.PassiveProtocolListener.OnGetContext(WrappedHttpListenerContext)"
+    cause_first(explain(f"Token request failed (400)\n{stack}", shipped), "sso-federated-account")
+    assert explain("the msis20 chart", shipped).causes == []  # MSIS and four digits, a code's shape
