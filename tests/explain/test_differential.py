@@ -411,6 +411,18 @@ def test_the_shipped_topics_name_their_subjects(text: str, cause: str) -> None:
     assert result.causes and result.causes[0].id == cause and not result.causes[0].strong
 
 
+@pytest.mark.parametrize("text", ["invalid login", "Login failed.", "Authentication Failed.", "logon failure",
+                                  "login incorrect"])
+def test_a_failed_sign_in_in_general_words_lists_its_causes_weakly(shipped: Knowledge, text: str) -> None:
+    """The vendors' order for a failed sign-in: the password, then MFA, then SSO."""
+    listed = explain(text, shipped).causes
+    sign_in = ["bad-credentials", "mfa-blocks-service-account", "sso-federated-account"]
+    assert [m.id for m in listed] == sign_in
+    assert not any(m.strong for m in listed)
+    tls = "Authentication failed because the remote party has closed the transport stream."
+    assert explain(tls, shipped).causes == []  # a TLS failure's own words point elsewhere: no topic counts
+
+
 def test_a_graph_call_named_alone_gets_the_missing_consent_weakly(shipped: Knowledge) -> None:
     """Graph's authorization errors page: a refused call is most often the app's permission or consent."""
     listed = explain("Request to https://graph.microsoft.com/v1.0/users did not succeed", shipped).causes
