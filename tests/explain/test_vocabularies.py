@@ -117,6 +117,9 @@ def test_line_numbers_and_long_codes_are_no_status() -> None:
      "no-onedrive-access"),
     ("403 Forbidden: Access is denied. Check credentials and try again. "
      "https://graph.microsoft.com/v1.0/users/a@b.c/messages", "exo-app-missing-full-access"),
+    # Exchange Online's web service: the account has neither a mailbox nor a licence
+    ("err: Microsoft.Exchange.Clients.Owa2.Server.Core.OwaUserHasNoMailboxAndNoLicenseAssignedException "
+     "emsg: UserHasNoMailboxAndNoLicenseAssignedError", "account-unlicensed"),
 ])
 def test_a_vocabulary_text_names_its_cause_first(shipped: Knowledge, text: str, cause: str) -> None:
     cause_first(explain(text, shipped), cause)
