@@ -91,7 +91,8 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
              "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com",
              "autodiscover-s.outlook.com",  # Exchange Online's Autodiscover host
-             "full_access_as_app", "mail.read", "mail.send"),
+             "full_access_as_app", "mail.read", "mail.send",
+             "imaplib", "imap_tools", "imapclient", "imap4", "pop3", "poplib", " imap "),  # IMAP and POP
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
              "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
@@ -113,6 +114,11 @@ SCHEME_MARKS: dict[str, tuple[str, ...]] = {
     "bearer": ("bearer", "oauth", "access token", "access_token", "app-only", "app only",
                "clientsecretcredential", "certificatecredential", "client_credentials"),
 }
+# IMAP's LOGIN command and POP's USER/PASS send the user name and password in plain (RFC 3501 6.2.3, RFC 1939
+# section 7): an IMAP or POP client's sign-in is the Basic scheme unless the text shows OAuth
+# (XOAUTH2 contains "oauth", a bearer mark)
+_PLAIN_LOGIN: dict[str, tuple[str, ...]] = {
+    "imap": ("imaplib", "imap_tools", "imapclient", "imap4", " imap ", "pop3", "poplib")}
 _ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "autodiscover-s.outlook.com",
                  ".sharepoint.com", "graph.microsoft.com", "login.microsoftonline.com", "exchange online",
                  "office 365", "office365", "microsoft 365")
@@ -181,6 +187,8 @@ def read_signals(raw: str) -> Signals:
     if "ews" in signals.services:
         signals.services.add("mail")
     signals.schemes = _marked(signals.flat, SCHEME_MARKS)
+    if _marked(signals.flat, _PLAIN_LOGIN) and not signals.schemes & {"bearer"}:
+        signals.schemes.add("basic")
     signals.cloud = _cloud(signals.flat)
     signals.offered = {m.lower() for line in _findall(_CHALLENGE, text, signals.flat)
                        for m in _SCHEME_NAME.findall(line)}

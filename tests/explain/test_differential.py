@@ -18,6 +18,7 @@ from agent.explain.rank import MAX_INPUT, explain, explanation_data, render_text
 from agent.explain.signals import read_signals
 from agent.explain.vocab import Clue, ContextSpec, load_clues, vocabulary_files
 from agent.playbook.schema import Symptom
+from tests.explain.expect import cause_first
 from tests.explain.test_explain import CAUSES
 
 EWS_BASIC_ONLINE = ('The remote server returned an error: (401) Unauthorized. POST '
@@ -429,3 +430,14 @@ def test_a_graph_call_named_alone_gets_the_missing_consent_weakly(shipped: Knowl
     assert [m.id for m in listed] == ["app-not-installed"] and not listed[0].strong
     throttled = "https://graph.microsoft.com/v1.0/users returned 429 Too Many Requests"
     assert explain(throttled, shipped).causes == []
+
+
+def test_an_imap_or_pop_password_login_on_exchange_online_is_retired_basic(shipped: Knowledge) -> None:
+    """IMAP's LOGIN and POP's USER/PASS send the password in plain; Exchange Online no longer accepts them."""
+    signals = read_signals("imaplib.IMAP4.error: b'LOGIN failed.' (outlook.office365.com:993)")
+    assert "mail" in signals.services and "basic" in signals.schemes and signals.cloud == "online"
+    cause_first(explain("imaplib.IMAP4.error: b'LOGIN failed.' (outlook.office365.com:993)", shipped),
+                "legacy-auth-disabled")
+    oauth = read_signals("imaplib.IMAP4.error: b'AUTHENTICATE failed.' XOAUTH2 outlook.office365.com")
+    assert "basic" not in oauth.schemes  # OAuth over IMAP is not the retired scheme
+    assert "mail" not in read_signals("a dialog may pop up").services
