@@ -83,6 +83,7 @@ def test_a_service_message_names_its_codes_cause_first(shipped: Knowledge, text:
     ("An ExchangeImpersonation SOAP header must contain a user principal name, user SID, or primary SMTP "
      "address.", "tool-bug"),
     ("The request failed schema validation: The element 'FindItem' has invalid child element.", "tool-bug"),
+    ("ExchangeImpersonation SOAP header must be present for this type of OAuth token.", "tool-bug"),
     ("Access is denied. Only the subscription owner may access the subscription.", "tool-bug"),
     # SharePoint REST messages
     ('{"odata.error":{"message":{"value":"The file \\"https://contoso.sharepoint.com/sites/hr/Shared '
