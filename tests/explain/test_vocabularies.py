@@ -133,6 +133,8 @@ def test_a_vocabulary_text_names_its_cause_first(shipped: Knowledge, text: str, 
      "clock-skew"),
     ("Connect-PnPOnline: Cannot find certificate with this thumbprint in the certificate store.",
      "local-certificate"),
+    ("MsalClientException: Could not use the certificate for signing. See inner exception for details.",
+     "local-certificate"),  # a CNG key on old .NET: the machine's certificate, not the app registration
     ("System.Net.WebException: The request was aborted: Could not create SSL/TLS secure channel.",
      "tls-trust"),
     ("Error: getaddrinfo ENOTFOUND outlook.office365.com", "dns"),
