@@ -65,6 +65,8 @@ _WORD = re.compile(r"[\w-]+")
 
 # Which service a text talks to, from host names, endpoint paths and vocabulary only that service uses.
 # Hosts: https://learn.microsoft.com/en-us/microsoft-365/enterprise/urls-and-ip-address-ranges
+# IMAP and POP clients and their protocol names: they reach a mailbox, and sign in with a password (below)
+_IMAP_POP = ("imaplib", "imap_tools", "imapclient", "imap4", " imap ", "pop3", "poplib")
 SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "identity": ("login.microsoftonline.com", "login.windows.net", "login.microsoftonline.us",
                  "login.partner.microsoftonline.cn", "/oauth2/", "aadsts", "msal", "adal", "token endpoint",
@@ -91,8 +93,7 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "mail": ("/messages", "/mailfolders", "/mailboxsettings", "/calendars", "/calendar/", "/contacts",
              "mailbox", "exchange online", "outlook.office365.com", "outlook.office.com",
              "autodiscover-s.outlook.com",  # Exchange Online's Autodiscover host
-             "full_access_as_app", "mail.read", "mail.send",
-             "imaplib", "imap_tools", "imapclient", "imap4", "pop3", "poplib", " imap "),  # IMAP and POP
+             "full_access_as_app", "mail.read", "mail.send", *_IMAP_POP),
     "adfs": ("/adfs/", "usernamemixed", "wstrust", "ws-trust", "federated service", "mex endpoint", "adfs",
              "ad fs", "federated user", "federated domain", "federated namespace", "federated account",
              "federated authentication", "federation metadata", "okta", "pingfederate", "shibboleth",
@@ -117,8 +118,7 @@ SCHEME_MARKS: dict[str, tuple[str, ...]] = {
 # IMAP's LOGIN command and POP's USER/PASS send the user name and password in plain (RFC 3501 6.2.3, RFC 1939
 # section 7): an IMAP or POP client's sign-in is the Basic scheme unless the text shows OAuth
 # (XOAUTH2 contains "oauth", a bearer mark)
-_PLAIN_LOGIN: dict[str, tuple[str, ...]] = {
-    "imap": ("imaplib", "imap_tools", "imapclient", "imap4", " imap ", "pop3", "poplib")}
+_PLAIN_LOGIN: dict[str, tuple[str, ...]] = {"imap-pop": _IMAP_POP}
 _ONLINE_HOSTS = ("outlook.office365.com", "outlook.office.com", "autodiscover-s.outlook.com",
                  ".sharepoint.com", "graph.microsoft.com", "login.microsoftonline.com", "exchange online",
                  "office 365", "office365", "microsoft 365")
