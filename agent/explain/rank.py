@@ -104,12 +104,15 @@ class Match:
 class Explanation:
     causes: list[Match]
     other: Match | None = None  # an unrelated error that explains the text better than any cause
+    more: int = 0  # causes left off a list of generic signals only, which fit as weakly as the ones shown
 
     @property
     def next(self) -> list[str]:
         """The command that tells the closest candidates apart on the tenant."""
         if not self.causes:
             return []
+        if self.more:  # the cut of an all-weak list is arbitrary: every cause is still a candidate
+            return ["agent diagnose"]
         best = self.causes[0].score
         if best < SATURATION:  # undecided: everything listed is worth telling apart, alternatives too
             close = [m.id for m in self.causes][:MAX_NEXT]
@@ -139,8 +142,11 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     if other is not None and (other.decided or other.specific > best_specific):
         return Explanation([], other)
     matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
+    more = 0
     if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
         matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
+    elif len(matched) > MAX_LISTED:  # a bare "(401) Unauthorized" fits every cause: show the likeliest
+        more = len(matched) - MAX_LISTED
     if matched:
         if matched[0].score < SATURATION:  # a decided text needs no list of what else it could be
             matched += _alternatives(listed, causes, MAX_LISTED - len(matched), {m.id for m in matched},
@@ -148,8 +154,8 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     elif not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
         # the text names a service and nothing else: that service's list is what a person would name
         matched = _alternatives(listed, causes, MAX_LISTED, set(), below=math.inf)
-    _confidences(matched)
-    return Explanation(matched)
+    _confidences(matched)  # over all that fit, so the ones shown keep their share of the evidence
+    return Explanation(matched[:len(matched) - more], more=more)
 
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
@@ -244,6 +250,8 @@ def explanation_data(explanation: Explanation) -> dict[str, Any]:
         {"id": m.id, "confidence": m.confidence, "strong": m.strong, "evidence": m.evidence,
          "against": m.against, "sources": m.sources, "title": m.entry.title, "advice": m.entry.advice,
          "next": f"agent diagnose --only {m.id}"} for m in explanation.causes]}
+    if explanation.more:
+        data["more"] = explanation.more
     if explanation.next:
         data["next"] = explanation.next
     if explanation.other is not None:
@@ -273,6 +281,8 @@ def render_text(explanation: Explanation) -> str:
                   f"   evidence: {'; '.join(m.evidence)}"]
         if m.against:
             lines.append(f"   against: {'; '.join(m.against)}")
+    if explanation.more:
+        lines.append(f"... and {explanation.more} more causes fit these signals as weakly.")
     lines += ["", f"Next, to tell them apart on the tenant: {explanation.next[0]}"]
     best = explanation.causes[0]
     if not weak:

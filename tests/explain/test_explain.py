@@ -416,4 +416,16 @@ def test_a_bare_401_puts_the_wrong_password_first_as_the_vendors_list_it(knowled
     """Only generic signals: the causes stay weak candidates, in the vendors' order for a generic 401."""
     result = explain("The remote server returned an error: (401) Unauthorized.", knowledge)
     assert result.causes[0].id == "bad-credentials" and not any(m.strong for m in result.causes)
-    assert len(result.causes) > 3  # every cause a 401 fits is still listed
+    # every cause fits a bare 401: the likeliest three are shown, the rest counted, and all are probed
+    assert len(result.causes) == 3 and result.more == len(knowledge.causes) - 3
+    assert result.next == ["agent diagnose"]
+    data = explanation_data(result)
+    assert data["more"] == result.more and data["next"] == ["agent diagnose"]
+    assert f"... and {result.more} more causes" in render_text(result)
+
+
+def test_a_list_of_strong_candidates_is_not_cut(knowledge: Knowledge) -> None:
+    """The cut applies to generic signals only: a decided code keeps its list and its --only."""
+    text = "AADSTS50126: Error validating credentials due to invalid username or password."
+    result = explain(text, knowledge)
+    assert result.more == 0 and result.next[0].startswith("agent diagnose --only bad-credentials")

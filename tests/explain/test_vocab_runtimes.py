@@ -1,0 +1,41 @@
+"""Runtime exceptions of a broken or mis-deployed tool (agent/knowledge/runtimes.yaml)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.explain.knowledge import Knowledge
+from agent.explain.rank import explain
+from tests.explain.expect import cause_first, unrelated_kind
+
+
+@pytest.mark.parametrize("text", [
+    "Connect-PnPOnline : Unable to find an entry point named 'GetPerAdapterInfo' in DLL 'iphlpapi.dll'.\n"
+    "Exception : System.EntryPointNotFoundException: Unable to find an entry point",
+    "Connect-PnPOnline : Method not found: 'Void Microsoft.Identity.Client.X()'. "
+    "(System.MissingMethodException)",
+    "Could not load file or assembly 'Microsoft.Identity.Client, Version=4.50.0.0, Culture=neutral' or one "
+    "of its dependencies.",
+    "System.NullReferenceException: Object reference not set to an instance of an object.",
+    "Traceback (most recent call last):\nModuleNotFoundError: No module named 'office365'",
+    "AttributeError: 'ClientContext' object has no attribute 'with_client_certificate'",
+    "Exception in thread \"main\" java.lang.NoSuchMethodError: 'void org.apache.http.X.<init>()'",
+])
+def test_a_broken_tool_is_not_a_connector_cause(shipped: Knowledge, text: str) -> None:
+    unrelated_kind(explain(text, shipped), "tool-bug")
+
+
+@pytest.mark.parametrize("text, cause", [
+    ("AttributeError: 'NoneType' object has no attribute 'get'\nAADSTS50126: Error validating credentials "
+     "due to invalid username or password.", "bad-credentials"),
+    ("System.NullReferenceException after AADSTS7000229: The client application 1111 is missing service "
+     "principal in the tenant 2222.", "app-not-installed"),
+])
+def test_the_refusal_decides_over_a_crash_after_it(shipped: Knowledge, text: str, cause: str) -> None:
+    cause_first(explain(text, shipped), cause)
+
+
+def test_a_missing_service_principal_is_an_app_not_installed(shipped: Knowledge) -> None:
+    text = ("invalid_client: AADSTS7000229: The client application 1111 is missing service principal in the "
+            "tenant 2222. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119")
+    cause_first(explain(text, shipped), "app-not-installed")
