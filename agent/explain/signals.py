@@ -57,7 +57,10 @@ _STATUS_PATTERNS = (
 # A local "access to the path ... is denied" is neither. Counted only in a context (service + status).
 _WORDED_STATUSES = (
     (re.compile(r"\baccess (?:is )?denied\b|unauthorizedaccessexception|e_accessdenied|0x80070005|"
-                r"\berroraccessdenied\b|status code is '?forbidden"), 403),
+                r"\berroraccessdenied\b|status code is [\"']?forbidden|"
+                # UnauthorizedAccessException's default message:
+                # https://learn.microsoft.com/en-us/dotnet/api/system.unauthorizedaccessexception
+                r"attempted to perform an unauthorized operation"), 403),
     (re.compile(r"\bunauthori[sz]ed\b(?! operation| access)"), 401),  # not SharePoint's 403 wording
 )
 _EXCEPTION = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Fault))\b")  # module prefix not needed

@@ -39,7 +39,8 @@ def test_davmail_texts_that_no_tenant_change_fixes(shipped: Knowledge, text: str
 def test_its_generic_failure_lists_the_password_and_the_interrupt(shipped: Knowledge) -> None:
     """Thrown for 50126 and for a consent or registration interrupt alike: a candidate, not a verdict."""
     result = explain(PREFIX + "Authentication failed: invalid user or password", shipped)
-    assert [m.id for m in result.causes] == ["bad-credentials", "mfa-blocks-service-account", "app-not-installed"]
+    expected = ["bad-credentials", "mfa-blocks-service-account", "app-not-installed"]
+    assert [m.id for m in result.causes] == expected
     assert result.causes[0].confidence < 0.5
 
 

@@ -278,8 +278,21 @@ def test_msal4j_federated_codes_point_at_the_federated_account() -> None:
 
 def test_unauthorized_in_words_is_401_but_not_sharepoints_unauthorized_operation() -> None:
     assert read_signals("Connect-PnPOnline : Unauthorized").worded == {401}
-    assert read_signals("Attempted to perform an unauthorized operation.").worded == set()
+    # UnauthorizedAccessException's default message, SharePoint's 403 for a missing permission
+    assert read_signals("Attempted to perform an unauthorized operation.").worded == {403}
     assert read_signals("System.UnauthorizedAccessException").worded == {403}
+
+
+def test_csom_s_unexpected_response_names_its_status_in_words() -> None:
+    text = ('Unexpected response from the server. The content type of the response is "text/html". '
+            'The status code is "Forbidden".')
+    assert read_signals(text).worded == {403}
+
+
+def test_sharepoint_s_own_app_only_refusal_needs_no_url(shipped: Knowledge) -> None:
+    """Only SharePoint says "Unsupported app only token": a secret-based app-only token, where SharePoint
+    takes certificates only."""
+    cause_first(explain("401 Unauthorized: Unsupported app only token.", shipped), "app-certificate-missing")
 
 
 def test_the_ews_managed_apis_wording_names_ews() -> None:
