@@ -439,6 +439,37 @@ def test_tool_and_library_texts_name_their_cause_first(text: str, cause: str) ->
     assert _top(text) == cause
 
 
+@pytest.mark.parametrize("text, cause", [
+    # SMTP AUTH's two federated 5.7.139 replies (Microsoft's printers, scanners and LOB applications page)
+    ("535 5.7.139 Authentication unsuccessful, federated STS service was unreachable.",
+     "sso-federated-account"),
+    ("535 5.7.139 Authentication unsuccessful, the federated STS URL does not support HTTPS.",
+     "sso-federated-account"),
+    # Microsoft 365 admin centre: no Exchange Online licence, so no mailbox
+    ("Mailbox couldn't be found for user@contoso.com.", "account-unlicensed"),
+])
+def test_microsoft_s_documented_replies_name_their_cause_first(text: str, cause: str) -> None:
+    assert _top(text) == cause
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Can't connect to the mailbox of user Mailbox database guid 1111 because the ExchangePrincipal object "
+     "contains outdated information. The mailbox may have been moved recently.", "wrong-endpoint"),
+    ("Connect-PnPOnline : Host not reachable", "network-timeout"),
+    ("AADSTS9000411: The request is not properly formatted. The parameter 'scope' is duplicated.",
+     "tool-bug"),
+])
+def test_microsoft_s_documented_replies_name_their_unrelated_kind(text: str, kind: str) -> None:
+    assert _other(text) == kind
+
+
+def test_a_client_assertion_is_the_certificate_s_subject() -> None:
+    """A misspelt copy of AADSTS700027's message still speaks of the client assertion: a weak candidate."""
+    text = ("The certificatae with identifier used to sign the client assertion is not registered on "
+            "application.")
+    assert _top(text) == "app-certificate-missing"
+
+
 @pytest.mark.parametrize("text, kind", [
     # Connect-ExchangeOnline app-only without a supported Entra role; Microsoft.Graph.Authentication's texts
     ("The role assigned to application 00000000-1111-2222-3333-444444444444 isn't supported in this "
