@@ -39,3 +39,11 @@ def test_a_missing_service_principal_is_an_app_not_installed(shipped: Knowledge)
     text = ("invalid_client: AADSTS7000229: The client application 1111 is missing service principal in the "
             "tenant 2222. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119")
     cause_first(explain(text, shipped), "app-not-installed")
+
+
+def test_node_s_fetch_failure_is_the_network_not_a_type_error_of_the_tool(shipped: Knowledge) -> None:
+    """undici wraps every network error in a TypeError "fetch failed"; the runtimes' list leaves TypeError
+    out for this reason (and because a tool's TypeError often follows a refused token request)."""
+    unrelated_kind(explain("TypeError: fetch failed", shipped), "network-timeout")
+    text = "TypeError: fetch failed\n  [cause]: Error: getaddrinfo ENOTFOUND login.microsoftonline.com"
+    unrelated_kind(explain(text, shipped), "dns")
