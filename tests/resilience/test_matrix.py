@@ -162,6 +162,9 @@ def _faulted_run(case: Case, sim: Simulator, folder: Path, lanes: Lanes, deadlin
     broken = MAIL_CAUSE if target.connector == MAIL else SITE_CAUSE
     folder.mkdir(parents=True, exist_ok=True)
     world = World(sim, folder, playbooks=[books]).reset([broken], users=4)
+    # the runs that check the faulted one (clean diagnose, undo) read the tenant without the faults, so they
+    # take the default network limits: the tight ones below would let a busy machine turn them `unknown`
+    _calm_config(world).write_text(world.config.read_text())
     with world.config.open("a") as config:
         config.write(NETWORK)
     seq = world.log_seq()
@@ -180,7 +183,7 @@ def _settle(record: Record, lanes: Lanes) -> Record:
     """The clean diagnose, the journal and the undo that check what the faulted run claimed."""
     case, faulted, world = record.case, record.faulted, record.world
     assert world is not None
-    target, env = case.target, world.env()
+    target, env = case.target, {**world.env(), "AGENT_CONFIG": str(_calm_config(world))}
     if any(r["status"] in ("ok", "fixed") for r in faulted.rows()):
         record.clean = Run(*lanes.cli(_diagnose(target), env))
     run_id = (faulted.json or {}).get("run_id")
@@ -196,6 +199,10 @@ def deadline_for(lanes: Lanes, phase: str = "diagnose") -> float:
     """The deadline of a case's run: twice as long during and after the write (the fix must get there)."""
     base = min(MAX_DEADLINE_S, max(DEADLINE_S, round(6 * lanes.healthy_s, 1)))
     return 2 * base if phase in ("during", "after") else base
+
+
+def _calm_config(world: World) -> Path:
+    return world.config.with_name("calm.yaml")
 
 
 def _diagnose(target: Target) -> list[str]:
