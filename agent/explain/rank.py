@@ -105,6 +105,8 @@ class Explanation:
     causes: list[Match]
     other: Match | None = None  # an unrelated error that explains the text better than any cause
     more: int = 0  # causes left off a list of generic signals only, which fit as weakly as the ones shown
+    # a specific unrelated signal the causes outweighed: still in the text, and it may be the real failure
+    also: Match | None = None
 
     @property
     def next(self) -> list[str]:
@@ -155,7 +157,7 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
         # the text names a service and nothing else: that service's list is what a person would name
         matched = _alternatives(listed, causes, MAX_LISTED, set(), below=math.inf)
     _confidences(matched)  # over all that fit, so the ones shown keep their share of the evidence
-    return Explanation(matched[:len(matched) - more], more=more)
+    return Explanation(matched[:len(matched) - more], more=more, also=other if matched else None)
 
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
@@ -255,10 +257,16 @@ def explanation_data(explanation: Explanation) -> dict[str, Any]:
     if explanation.next:
         data["next"] = explanation.next
     if explanation.other is not None:
-        entry = explanation.other.entry
-        data["other"] = {"kind": entry.id, "title": entry.title, "explanation": entry.advice,
-                         "evidence": explanation.other.evidence, "sources": explanation.other.sources}
+        data["other"] = _unrelated_data(explanation.other)
+    if explanation.also is not None:
+        data["also"] = _unrelated_data(explanation.also)
     return data
+
+
+def _unrelated_data(match: Match) -> dict[str, Any]:
+    entry = match.entry
+    return {"kind": entry.id, "title": entry.title, "explanation": entry.advice, "evidence": match.evidence,
+            "sources": match.sources}
 
 
 def render_text(explanation: Explanation) -> str:
@@ -283,6 +291,12 @@ def render_text(explanation: Explanation) -> str:
             lines.append(f"   against: {'; '.join(m.against)}")
     if explanation.more:
         lines.append(f"... and {explanation.more} more causes fit these signals as weakly.")
+    if explanation.also is not None:
+        also = explanation.also
+        lines += ["", f"Also in the text, not a connector cause: {also.entry.title}",
+                  f"   evidence: {'; '.join(also.evidence)}",
+                  "   If that failure came first, the request may never have reached Microsoft 365: "
+                  "mend it before the causes above."]
     lines += ["", f"Next, to tell them apart on the tenant: {explanation.next[0]}"]
     best = explanation.causes[0]
     if not weak:

@@ -153,6 +153,19 @@ def test_unrelated_error_replaces_causes_it_explains_better(toy_knowledge: Knowl
     assert "Not a connector cause: TLS trust" in render_text(result)
 
 
+def test_an_outweighed_unrelated_error_is_still_named_beside_the_causes(knowledge: Knowledge) -> None:
+    """A decisive sign-in text outweighs a TLS failure in the same log; the TLS failure is shown, not lost."""
+    text = ("Connect-PnPOnline : The remote certificate is invalid according to the validation procedure. "
+            "The sign-in name or password does not match one in the Microsoft account system.")
+    result = explain(text, knowledge)
+    assert result.causes[0].id == "bad-credentials" and result.other is None
+    assert result.also is not None and result.also.id == "tls-trust"
+    assert explanation_data(result)["also"]["kind"] == "tls-trust"
+    assert "Also in the text, not a connector cause: TLS" in render_text(result)
+    clean = explain(text.split(". ", 1)[1], knowledge)
+    assert clean.also is None and "also" not in explanation_data(clean)
+
+
 def test_nothing_matches_gives_an_empty_answer(toy_knowledge: Knowledge) -> None:
     result = explain("The printer is on fire", toy_knowledge)
     assert explanation_data(result) == {"causes": []}
