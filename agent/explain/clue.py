@@ -23,7 +23,9 @@ NOT_VOCABULARIES = ("unrelated.yaml",)  # the unrelated kinds themselves (agent.
 CLUE_KINDS = (*MATCH_KINDS, "context")
 Service = Literal["identity", "graph", "ews", "mail", "sharepoint", "onedrive", "adfs"]
 Scheme = Literal["basic", "ntlm", "negotiate", "bearer"]
-Cloud = Literal["online", "onprem"]
+# unnamed: the text names neither a Microsoft 365 host nor an on-premises EWS host of its own
+Cloud = Literal["online", "onprem", "unnamed"]
+_CLOUD_WORDS = {"online": "Exchange Online", "onprem": "on-premises", "unnamed": "no host named"}
 SERVICES, SCHEMES, CLOUDS = (frozenset(get_args(t)) for t in (Service, Scheme, Cloud))
 
 
@@ -85,7 +87,7 @@ def in_context(context: Context, signals: Signals) -> str | None:
     statuses = signals.statuses | signals.worded  # a status said in words counts with its service
     if context.statuses and not set(context.statuses) & statuses:
         return None
-    if context.cloud is not None and signals.cloud != context.cloud:
+    if context.cloud is not None and signals.cloud != (None if context.cloud == "unnamed" else context.cloud):
         return None
     if context.offers and not set(context.offers) & signals.offered:
         return None
@@ -96,7 +98,7 @@ def in_context(context: Context, signals: Signals) -> str | None:
     parts = [*context.services, *(s for s in context.schemes if s in signals.schemes),
              *(f"status {s}" for s in context.statuses if s in statuses)]
     if context.cloud:
-        parts.append("Exchange Online" if context.cloud == "online" else "on-premises")
+        parts.append(_CLOUD_WORDS[context.cloud])
     if context.offers or context.lacks:
         parts.append(f"challenge offers {', '.join(sorted(signals.offered))}")
     if context.placeholder:

@@ -441,3 +441,20 @@ def test_an_imap_or_pop_password_login_on_exchange_online_is_retired_basic(shipp
     oauth = read_signals("imaplib.IMAP4.error: b'AUTHENTICATE failed.' XOAUTH2 outlook.office365.com")
     assert "basic" not in oauth.schemes  # OAuth over IMAP is not the retired scheme
     assert "mail" not in read_signals("a dialog may pop up").services
+
+
+def test_a_mailbox_password_login_with_no_host_puts_retired_basic_first(shipped: Knowledge) -> None:
+    """No host named: the connectors reach Exchange Online, where Basic is off whatever the password; a wrong
+    password (where Basic is still on) follows. A host of Microsoft 365 or of one's own decides instead."""
+    text = ('imap_tools.errors.MailboxLoginError: Response status "OK" expected, but "NO" received. '
+            "LOGIN failed.")
+    assert read_signals(text).cloud is None
+    listed = [m.id for m in explain(text, shipped).causes]
+    assert listed[:2] == ["legacy-auth-disabled", "bad-credentials"]
+    onprem = ("exchangelib.errors.UnauthorizedError: Wrong username or password for "
+              "https://mail.example.org/EWS/Exchange.asmx (Basic)")
+    assert read_signals(onprem).cloud == "onprem"
+    evidence = [e for m in explain(onprem, shipped).causes for e in m.evidence]
+    assert not any("no host named" in e for e in evidence)
+    oauth = "imaplib.IMAP4.error: b'AUTHENTICATE failed.' XOAUTH2"
+    assert not any("no host named" in e for m in explain(oauth, shipped).causes for e in m.evidence)
