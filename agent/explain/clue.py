@@ -72,6 +72,7 @@ class Clue:
     prior: bool = False
     decides: bool = False
     topic: bool = False  # a word naming what the text is about: counts only where nothing else points
+    also: tuple[str, ...] = ()  # causes the source names as the same signal's other reading
 
 
 def vocabulary_files(folder: Path = KNOWLEDGE_DIR) -> list[Path]:
@@ -125,7 +126,7 @@ def clue_data(clue: Clue) -> dict[str, Any]:
     return {"kind": clue.kind, "value": value, "target": clue.target, "unrelated": clue.unrelated,
             "weight": clue.weight, "source": clue.source, "vocabulary": clue.vocabulary,
             "services": sorted(clue.services), "schemes": sorted(clue.schemes), "against": list(clue.against),
-            "prior": clue.prior, "decides": clue.decides, "topic": clue.topic}
+            "prior": clue.prior, "decides": clue.decides, "topic": clue.topic, "also": list(clue.also)}
 
 
 def clue_from(data: Any) -> Clue:
@@ -136,11 +137,12 @@ def clue_from(data: Any) -> Clue:
     return Clue(kind, value, _str(data["target"]), _bool(data["unrelated"]), _weight(data["weight"]),
                 _str(data["source"]), _str(data["vocabulary"]), frozenset(_strs(data["services"], SERVICES)),
                 frozenset(_strs(data["schemes"], SCHEMES)), tuple(_strs(data["against"])),
-                _bool(data["prior"]), _bool(data["decides"]), _bool(data["topic"]))
+                _bool(data["prior"]), _bool(data["decides"]), _bool(data["topic"]),
+                tuple(_strs(data["also"])))
 
 
 _CLUE_KEYS = frozenset({"kind", "value", "target", "unrelated", "weight", "source", "vocabulary", "services",
-                        "schemes", "against", "prior", "decides", "topic"})
+                        "schemes", "against", "prior", "decides", "topic", "also"})
 _CONTEXT_KEYS = frozenset(vars(Context()))
 
 

@@ -38,6 +38,7 @@ CLOSE = 0.5  # candidates within this share of the best score are worth telling 
 WEAK_FLOOR = 0.5  # a weak-only cause this close to a strong one (a context, not a bare status) stays listed
 MAX_NEXT = 3
 MAX_LISTED = 3  # candidates plus alternatives from the service's list, at most
+READING = 0.2  # an other reading the source names takes this share of its evidence's points: a weak candidate
 TOPIC_POINTS = 0.9  # the most a topic word gives: below STRONG, so it lists a cause and never names it
 # An identifier (an error code, an exception class, a header) that needs a service still counts, at this
 # share, when the text names no service at all: a pasted message often lacks the URL, the identifier belongs
@@ -129,7 +130,8 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     signals = read_signals(text)
     causes = {e.id: _score(e, signals) for e in knowledge.causes}
     unrelated = {e.id: _score(e, signals) for e in knowledge.unrelated}
-    listed = _apply_clues(knowledge.clues, signals, causes, unrelated)
+    named: list[tuple[float, str, Clue, str]] = []
+    listed = _apply_clues(knowledge.clues, signals, causes, unrelated, named)
     matched = [m for m in causes.values() if m.score > 0]
     others = [m for m in unrelated.values() if m.strong]
     best_cause = max((m.score for m in matched if m.strong), default=0.0)
@@ -149,8 +151,11 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
         matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
     elif len(matched) > MAX_LISTED:  # a bare "(401) Unauthorized" fits every cause: show the likeliest
         more = len(matched) - MAX_LISTED
+    if matched and matched[0].strong:  # what the evidence's own sources name as its other reading
+        matched += _readings(named, causes, MAX_LISTED - len(matched), {m.id for m in matched},
+                             below=min(m.score for m in matched))
     if matched:
-        if matched[0].score < SATURATION:  # a decided text needs no list of what else it could be
+        if matched[0].score < SATURATION:  # a decided text needs no vendors' list of what else it could be
             matched += _alternatives(listed, causes, MAX_LISTED - len(matched), {m.id for m in matched},
                                      below=min(m.score for m in matched))
     elif not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
@@ -161,10 +166,12 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
 
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
-                 unrelated: dict[str, Match]) -> list[tuple[float, str, Clue]]:
+                 unrelated: dict[str, Match], named: list[tuple[float, str, Clue, str]] | None = None,
+                 ) -> list[tuple[float, str, Clue]]:
     """Each vocabulary clue that holds adds to what it points at and counts against what it excludes;
     priors come last and only to candidates something else already points at. Returns the priors that
-    held for a cause nothing else points at: the vendors' list for the service, for the alternatives."""
+    held for a cause nothing else points at: the vendors' list for the service, for the alternatives.
+    `named` gathers the other readings the holding clues' sources name (`also:`), in their order."""
     listed: list[tuple[float, str, Clue]] = []
     for clue in sorted(clues, key=lambda c: c.prior):
         if clue.topic:
@@ -184,12 +191,34 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
         if target is not None:
             target.add(points, evidence, clue.source)
             target.decided = target.decided or clue.decides
+        if named is not None:
+            named += [(points, evidence, clue, other) for other in clue.also if other in causes]
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)
     if not any(m.evidence or m.against for m in (*causes.values(), *unrelated.values())):
         _apply_topics(clues, signals, causes)  # a signal for or against anything is a pointer
     return listed
+
+
+def _readings(named: list[tuple[float, str, Clue, str]], causes: dict[str, Match], room: int,
+              shown: set[str], below: float) -> list[Match]:
+    """Up to `room` causes that the sources of the evidence name as the same signal's other reading (a
+    federated account's password sign-in ends in AADSTS50126 too), strongest evidence first: listed after
+    the candidates, weakly, so that `agent diagnose` tells them apart. A cause the text speaks against
+    is not listed."""
+    extra: dict[str, Match] = {}
+    for points, evidence, clue, cid in sorted(named, key=lambda item: -item[0]):
+        if len(extra) >= room:
+            break
+        if cid in shown or cid in extra or causes[cid].against:
+            continue
+        match = Match(causes[cid].entry)
+        weak = min(points * READING, below * 0.9, STRONG * 0.9)  # a candidate to probe, never a named cause
+        match.add(weak, f"{evidence}: its source names this cause too", clue.source)
+        extra[cid] = match
+    shown |= set(extra)
+    return list(extra.values())
 
 
 def _alternatives(listed: list[tuple[float, str, Clue]], causes: dict[str, Match], room: int,

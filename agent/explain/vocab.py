@@ -58,6 +58,9 @@ class ClueSpec(_Strict):
     services: list[Service] = Field(default_factory=list)
     schemes: list[Scheme] = Field(default_factory=list)
     against: list[str] = Field(default_factory=list)
+    # The causes the entry's source names as the other reading of the same signal (a federated account's
+    # password sign-in also ends in AADSTS50126): listed after the candidates, to be told apart on the tenant.
+    also: list[str] = Field(default_factory=list)
     prior: bool = False  # orders candidates other signals found; never makes one
     # The signal is the reason itself (a placeholder instead of the client id, a clock outside the token's
     # validity): the unrelated kind it points at wins over causes that the same text's codes point at.
@@ -128,7 +131,7 @@ def _clue(spec: VocabularySpec, entry: ClueSpec) -> Clue:
     return Clue(kind, value, target, entry.unrelated is not None, entry.weight,
                 entry.source or spec.source or "", spec.vocabulary, frozenset(entry.services),
                 frozenset(entry.schemes), tuple(entry.against), entry.prior, entry.decides,
-                entry.topic)
+                entry.topic, tuple(entry.also))
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -111,6 +111,23 @@ def test_next_names_the_command_that_tells_close_candidates_apart(toy: Knowledge
     assert "agent diagnose --only mfa,creds" in render_text(result)
 
 
+def test_the_other_reading_a_source_names_follows_a_decided_cause_weakly() -> None:
+    causes = (_entry("creds"), _entry("federated"), _entry("mfa"))
+    clues = (_clue("code", "AADSTS50056", "creds", also=("federated", "mfa")),
+             _clue("code", "AADSTS50056", "creds", weight=2.0, also=("federated",)))
+    result = explain("AADSTS50056: Invalid or null password", Knowledge(causes, (), clues))
+    assert [m.id for m in result.causes] == ["creds", "federated", "mfa"]
+    creds, federated, _ = result.causes
+    assert creds.strong and not federated.strong and federated.score < creds.score
+    assert federated.evidence == ["code AADSTS50056: its source names this cause too"]
+    assert result.next == ["agent diagnose --only creds"]  # decided: the weak readings are not in --only
+    against = (*clues, _clue("text", "cloud-only account", "mfa", against=("federated",)))
+    text = "AADSTS50056: Invalid or null password (a cloud-only account)"
+    listed = explain(text, Knowledge(causes, (), against))
+    assert "federated" not in [m.id for m in listed.causes]  # a reading the text speaks against is not listed
+    assert explain("no code here", Knowledge(causes, (), clues)).causes == []
+
+
 def test_an_unrelated_clue_names_its_kind(toy: Knowledge) -> None:
     result = explain("AADSTS90002: Tenant 'x' not found.", toy)
     assert result.causes == [] and result.other is not None and result.other.id == "wrong-tenant"
@@ -145,7 +162,7 @@ def test_the_shipped_vocabularies_point_at_known_causes_and_kinds_with_sources()
     assert vocabulary_files() and clues
     for clue in clues:
         assert clue.target in (kinds if clue.unrelated else set(CAUSES)), clue
-        assert set(clue.against) <= set(CAUSES), clue
+        assert set(clue.against) <= set(CAUSES) and set(clue.also) <= set(CAUSES) - {clue.target}, clue
         assert re.match(r"https?://|[\w.-]+/[\w.-]+:", clue.source), clue
     for kind in unrelated_entries():
         assert kind.advice.strip(), kind.id
