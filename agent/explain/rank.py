@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,10 +323,11 @@ def render_text(explanation: Explanation) -> str:
         lines.append(f"... and {explanation.more} more causes fit these signals as weakly.")
     if explanation.also is not None:
         also = explanation.also
+        said = " ".join(also.entry.advice.split())
         lines += ["", f"Also in the text, not a connector cause: {also.entry.title}",
                   f"   evidence: {'; '.join(also.evidence)}",
-                  "   If that failure came first, the request may never have reached Microsoft 365: "
-                  "mend it before the causes above."]
+                  "   It may be the real failure rather than the causes above:",
+                  *textwrap.wrap(said, 100, initial_indent="   ", subsequent_indent="   ")]
     lines += ["", f"Next, to tell them apart on the tenant: {explanation.next[0]}"]
     best = explanation.causes[0]
     if not weak:

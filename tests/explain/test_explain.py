@@ -166,6 +166,19 @@ def test_an_outweighed_unrelated_error_is_still_named_beside_the_causes(knowledg
     assert clean.also is None and "also" not in explanation_data(clean)
 
 
+def test_an_access_denied_while_a_site_template_is_applied_names_the_custom_script_setting_too(
+        knowledge: Knowledge) -> None:
+    """Microsoft's custom script page: NoScript sites refuse what a template writes; the account's rights
+    are as likely, so the causes stay and the setting is shown beside them."""
+    text = "Invoke-PnPSiteTemplate : Access is denied. (Exception from HRESULT: 0x80070005 (E_ACCESSDENIED))"
+    result = explain(text, knowledge)
+    assert result.causes[0].id == "not-site-collection-admin"
+    assert result.also is not None and result.also.id == "custom-script-blocked"
+    assert "-DenyAddAndCustomizePages 0" in render_text(result)
+    plain = explain(text.replace("Invoke-PnPSiteTemplate", "Add-PnPListItem"), knowledge)
+    assert plain.causes and plain.also is None
+
+
 def test_nothing_matches_gives_an_empty_answer(toy_knowledge: Knowledge) -> None:
     result = explain("The printer is on fire", toy_knowledge)
     assert explanation_data(result) == {"causes": []}
