@@ -46,6 +46,12 @@ from tests.explain.expect import cause_first, unrelated_kind
      "password.", "bad-credentials"),
     ("A recipient wasn't found for user@contoso.com on the target. Create a recipient of the appropriate "
      "type for this migration on the target and try again.", "account-unlicensed"),
+    # error-code-aadsts530004-acceptcompliantdevice-setting-not-configured
+    ("AADSTS530004: AcceptCompliantDevice setting isn't configured for this organization.",
+     "mfa-blocks-service-account"),
+    # how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth: an app's token without the mailbox
+    ("imaplib.IMAP4.error: b'AUTHENTICATE failed.' (XOAUTH2 with an app token, outlook.office365.com:993)",
+     "exo-app-missing-full-access"),
 ])
 def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, cause: str) -> None:
     cause_first(explain(text, shipped), cause)
@@ -82,6 +88,18 @@ def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, caus
     ("User account user@fabrikam.com from identity provider https://sts.windows.net/fabrikam/ does not "
      "exist in tenant Contoso and cannot access the application Migrator in that tenant. The account needs "
      "to be added as an external user in the tenant first.", "wrong-tenant"),
+    # bad-request-error-when-connecting-to-exchange-online-powershell (RemotePowerShellEnabled False)
+    ("New-PSSession : [outlook.office365.com] Connecting to remote server outlook.office365.com failed with "
+     "the following error message : Bad Request", "insufficient-role"),
+    # python-scripts-microsoft-graph-requests-detected-as-web-crawler
+    ('{"error": {"code": "UnknownError", "message": "403 Forbidden Microsoft-Azure-Application-Gateway/v2"}} '
+     "GET https://graph.microsoft.com/v1.0/users", "tool-bug"),
+    # hybrid-configuration-wizard-not-connect-to-office-365 (TLS 1.2 off on the machine)
+    ("The server certificate on the destination computer (outlook.office365.com:443) has the following "
+     "errors: Encountered an internal error in the SSL library.", "tls-trust"),
+    # v2-oauth2-auth-code-flow: a Single-page application redirect URI needs PKCE
+    ("AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
+     "public-client-config"),
 ])
 def test_a_quoted_text_names_its_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
     unrelated_kind(explain(text, shipped), kind)
