@@ -20,10 +20,10 @@ def explain(text: Annotated[str | None, typer.Argument(help="The error text; `-`
     """Which known causes an error message points at, with the evidence and what to run next."""
     import json
 
-    from agent.explain import rank  # no client library on this path: it answers at once
+    from agent.explain import paste, rank  # no client library on this path: it answers at once
 
     stdin = getattr(sys.stdin, "buffer", None) or sys.stdin
-    raw = rank.read_input(text, file, stdin, session.stdin_is_terminal())
+    raw = paste.read_input(text, file, stdin, session.stdin_is_terminal())
     result = rank.explain(raw, rank.load_knowledge(playbooks))
     if output == Output.json:
         typer.echo(json.dumps(rank.explanation_data(result), indent=2))

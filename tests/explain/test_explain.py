@@ -21,14 +21,13 @@ from agent.cli.main import app
 from agent.engine.core import Engine, EngineSettings
 from agent.errors import BadInput, PlaybookError
 from agent.explain.knowledge import Entry, Knowledge, unrelated_entries
+from agent.explain.paste import decode, read_input
 from agent.explain.rank import (
-    decode,
     explain,
     explanation_data,
     knowledge_from_playbooks,
     load_knowledge,
     rank_causes,
-    read_input,
     render_text,
 )
 from agent.explain.signals import read_signals
