@@ -138,6 +138,11 @@ def test_a_vocabulary_text_names_its_cause_first(shipped: Knowledge, text: str, 
     ("System.Net.WebException: The request was aborted: Could not create SSL/TLS secure channel.",
      "tls-trust"),
     ("Error: getaddrinfo ENOTFOUND outlook.office365.com", "dns"),
+    # azure-identity's tenant check (_internal/utils.py): the credential was not allowed that tenant
+    ("azure.core.exceptions.ClientAuthenticationError: The current credential is not configured to acquire "
+     "tokens for tenant 11111111-2222-3333-4444-555555555555.", "wrong-tenant"),
+    # exchangelib's release notes (5.2.1): a library defect after a change in Office 365, no missing grant
+    ("exchangelib.errors.ErrorAccessDenied: Not allowed to access Non IPM folder.", "tool-bug"),
 ])
 def test_a_reason_of_its_own_names_the_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
     unrelated_kind(explain(text, shipped), kind)
