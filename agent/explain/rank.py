@@ -325,7 +325,9 @@ def render_text(explanation: Explanation) -> str:
                   f"   evidence: {'; '.join(also.evidence)}",
                   "   It may be the real failure rather than the causes above:",
                   *textwrap.wrap(said, 100, initial_indent="   ", subsequent_indent="   ")]
-    lines += ["", f"Next, to tell them apart on the tenant: {explanation.next[0]}"]
+    command = explanation.next[0]
+    single = command.startswith("agent diagnose --only ") and "," not in command
+    lines += ["", f"Next, to {'confirm it' if single else 'tell them apart'} on the tenant: {command}"]
     best = explanation.causes[0]
     if not weak:
         advice = ["  " + line for line in best.entry.advice.rstrip().splitlines()]

@@ -451,6 +451,13 @@ def test_a_bare_401_puts_the_wrong_password_first_as_the_vendors_list_it(knowled
     assert f"... and {result.more} more causes" in render_text(result)
 
 
+def test_the_next_step_confirms_one_cause_and_tells_several_apart(knowledge: Knowledge) -> None:
+    one = render_text(explain("AADSTS7000215: Invalid client secret provided.", knowledge))
+    assert "Next, to confirm it on the tenant: agent diagnose --only app-credentials-invalid" in one
+    several = render_text(explain("The remote server returned an error: (401) Unauthorized.", knowledge))
+    assert "Next, to tell them apart on the tenant: agent diagnose\n" in several
+
+
 def test_a_list_of_strong_candidates_is_not_cut(knowledge: Knowledge) -> None:
     """The cut applies to generic signals only: a decided code keeps its list and its --only."""
     text = "AADSTS50126: Error validating credentials due to invalid username or password."
