@@ -125,6 +125,13 @@ def test_a_vocabulary_text_names_its_cause_first(shipped: Knowledge, text: str, 
     cause_first(explain(text, shipped), cause)
 
 
+def test_a_refused_acs_token_needs_no_sharepoint_host_and_lists_the_retired_model(shipped: Knowledge) -> None:
+    """SharePoint's own words for an ACS app-only token it no longer takes (the ACS retirement page)."""
+    result = explain('{"error":"invalid_request","error_description":"Token type is not allowed."}', shipped)
+    assert [m.id for m in result.causes][:2] == ["app-certificate-missing", "legacy-auth-disabled"]
+    assert result.other is None and not result.causes[1].strong
+
+
 @pytest.mark.parametrize("text, kind", [
     ("AADSTS700016: Application with identifier 'Enter_the_Application_Id_here' was not found in the "
      "directory 'contoso.onmicrosoft.com'.", "invalid-input"),
