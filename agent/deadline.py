@@ -43,6 +43,10 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+class DeadlinePassed(Exception):
+    """Raised when the run's deadline, not some other timeout, stopped the work (the engine reports it)."""
+
+
 @dataclass
 class Deadline:
     """A point in monotonic time after which a run starts no more work and reports the rest `unknown`."""

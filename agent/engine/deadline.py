@@ -8,16 +8,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from agent import deadline as deadlines
+from agent.deadline import DeadlinePassed
 from agent.engine.job import CauseBudget, Job
 from agent.engine.steps import change_dict
 from agent.journal.store import Journal, step_of
 from agent.model import Finding, Status
 
 HINT_CAP_S = 20.0  # the connectors' first sign-ins only order the detectors: never worth more than this
-
-
-class DeadlinePassed(Exception):
-    """Raised out of `within` when the run's deadline, not some other timeout, stopped the work."""
 
 
 @contextlib.asynccontextmanager

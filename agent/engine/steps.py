@@ -100,7 +100,10 @@ async def detect_safely(detector: Detector, ctx: Context, timeout_s: float | Non
     never `found`."""
     try:
         probe = detector.detect(ctx) if verifying is None else detector.verify(ctx, verifying)
-        finding = await asyncio.wait_for(probe, timeout_s)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the inner result when the probe
+        # finishes just as an outer scope (the run's deadline) cancels it, and the cancellation is lost
+        async with asyncio.timeout(timeout_s):
+            finding = await probe
     except SecretError as exc:  # this connector's secret is missing: its checks cannot run, others can
         return Finding.unknown(f"{exc} (fix the reference in the config)")
     except (DryRunWrite, BadInput):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from agent import deadline as deadlines
 from agent.model import Finding, Status
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -38,6 +39,9 @@ async def poll_until_ok(probe: Callable[[], Awaitable[Finding]], budget_s: float
         remaining = deadline - clock()
         if remaining <= 0:
             return finding, attempts
+        run = deadlines.active()
+        if run is not None and run.expired:  # the run's end bounds the poll too, whatever its own budget
+            raise deadlines.DeadlinePassed()
         # the last wait is shortened so the final probe lands on the deadline, not past it
         await sleep(min(delay, remaining))
         delay = min(delay * backoff.factor, backoff.max_s)
