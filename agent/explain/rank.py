@@ -203,20 +203,10 @@ def _readings(named: list[tuple[float, str, Clue, str]], causes: dict[str, Match
               shown: set[str], below: float) -> list[Match]:
     """Up to `room` causes that the sources of the evidence name as the same signal's other reading (a
     federated account's password sign-in ends in AADSTS50126 too), strongest evidence first: listed after
-    the candidates, weakly, so that `agent diagnose` tells them apart. A cause the text speaks against
-    is not listed."""
-    extra: dict[str, Match] = {}
-    for points, evidence, clue, cid in sorted(named, key=lambda item: -item[0]):
-        if len(extra) >= room:
-            break
-        if cid in shown or cid in extra or causes[cid].against:
-            continue
-        match = Match(causes[cid].entry)
-        weak = min(points * READING, below * 0.9, STRONG * 0.9)  # a candidate to probe, never a named cause
-        match.add(weak, f"{evidence}: its source names this cause too", clue.source)
-        extra[cid] = match
-    shown |= set(extra)
-    return list(extra.values())
+    the candidates, weakly (a candidate to probe, never a named cause), so that `agent diagnose` tells
+    them apart. A cause the text speaks against is not listed."""
+    return _weak_candidates(named, causes, room, shown, "its source names this cause too",
+                            lambda points: min(points * READING, below * 0.9, STRONG * 0.9))
 
 
 def _alternatives(listed: list[tuple[float, str, Clue]], causes: dict[str, Match], room: int,
@@ -224,16 +214,24 @@ def _alternatives(listed: list[tuple[float, str, Clue]], causes: dict[str, Match
     """Up to `room` more causes after the candidates, from the vendors' list for the service the text
     talks to (the priors), in that list's order: what else answers this service's refusal, to be told
     apart on the tenant. They follow the candidates and never outrank one."""
+    return _weak_candidates([(p, e, clue, clue.target) for p, e, clue in listed], causes, room, shown,
+                            "on the vendors' list for this service", lambda points: min(points, below * 0.9))
+
+
+def _weak_candidates(found: list[tuple[float, str, Clue, str]], causes: dict[str, Match], room: int,
+                     shown: set[str], note: str, weigh: Callable[[float], float]) -> list[Match]:
+    """Up to `room` causes not yet `shown` (which it extends) and not spoken against, strongest signal first,
+    each with `weigh(points)` and the signal's evidence followed by `note`."""
     extra: list[Match] = []
-    for points, evidence, clue in sorted(listed, key=lambda item: -item[0]):
+    for points, evidence, clue, cid in sorted(found, key=lambda item: -item[0]):
         if len(extra) >= room:
             break
-        if clue.target in shown or causes[clue.target].against:
+        if cid in shown or causes[cid].against:
             continue
-        match = Match(causes[clue.target].entry)
-        match.add(min(points, below * 0.9), f"{evidence}: on the vendors' list for this service", clue.source)
+        match = Match(causes[cid].entry)
+        match.add(weigh(points), f"{evidence}: {note}", clue.source)
         extra.append(match)
-        shown.add(clue.target)
+        shown.add(cid)
     return extra
 
 

@@ -35,8 +35,9 @@ async def test_the_run_deadline_stops_the_poll_before_its_own_budget() -> None:
         probes.append(1)
         return Finding.found("still missing")
 
-    spent = deadlines.Deadline(0.001)
-    await asyncio.sleep(0.01)
+    run_clock = _Clock()
+    spent = deadlines.Deadline(1.0, clock=run_clock)
+    run_clock.now = 2.0  # the run's deadline has passed; the poll's own budget has not
     with deadlines.in_force(spent), pytest.raises(deadlines.DeadlinePassed):
         await poll_until_ok(probe, 60.0, sleep=sleep, clock=clock, backoff=Backoff(1.0, 2.0, 15.0))
     assert probes == [1] and slept == []  # one probe, then no wait past the run's end
