@@ -104,8 +104,10 @@ class Explanation:
     causes: list[Match]
     other: Match | None = None  # an unrelated error that explains the text better than any cause
     more: int = 0  # causes left off a list of generic signals only, which fit as weakly as the ones shown
-    # a specific unrelated signal the causes outweighed: still in the text, and it may be the real failure
+    # a specific unrelated signal the causes outweighed: still in the text, and it may be the real failure;
+    # or, failing one, the unrelated reading the deciding evidence's own source names (`reading`)
     also: Match | None = None
+    reading: bool = False
 
     @property
     def next(self) -> list[str]:
@@ -149,9 +151,11 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
         matched = [m for m in matched if m.strong or m.score >= max(WEAK_FLOOR, best_cause * CLOSE)]
     elif len(matched) > MAX_LISTED:  # a bare "(401) Unauthorized" fits every cause: show the likeliest
         more = len(matched) - MAX_LISTED
+    reading = None
     if matched and matched[0].strong:  # what the evidence's own sources name as its other reading
         matched += _readings(named, causes, MAX_LISTED - len(matched), {m.id for m in matched},
                              below=min(m.score for m in matched))
+        reading = _unrelated_reading(named, unrelated, matched[0]) if other is None else None
     if matched:
         if matched[0].score < SATURATION:  # a decided text needs no vendors' list of what else it could be
             matched += _alternatives(listed, causes, MAX_LISTED - len(matched), {m.id for m in matched},
@@ -160,7 +164,11 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
         # the text names a service and nothing else: that service's list is what a person would name
         matched = _alternatives(listed, causes, MAX_LISTED, set(), below=math.inf)
     _confidences(matched)  # over all that fit, so the ones shown keep their share of the evidence
-    return Explanation(matched[:len(matched) - more], more=more, also=other if matched else None)
+    if not matched:
+        return Explanation([], more=more)
+    if reading is not None:
+        return Explanation(matched[:len(matched) - more], more=more, also=reading, reading=True)
+    return Explanation(matched[:len(matched) - more], more=more, also=other)
 
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
@@ -190,7 +198,8 @@ def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Matc
             target.add(points, evidence, clue.source)
             target.decided = target.decided or clue.decides
         if named is not None:
-            named += [(points, evidence, clue, other) for other in clue.also if other in causes]
+            named += [(points, evidence, clue, other) for other in clue.also
+                      if other in causes or other in unrelated]
         for cause in clue.against:
             if cause in causes:
                 causes[cause].counter(points, evidence)
@@ -205,8 +214,23 @@ def _readings(named: list[tuple[float, str, Clue, str]], causes: dict[str, Match
     federated account's password sign-in ends in AADSTS50126 too), strongest evidence first: listed after
     the candidates, weakly (a candidate to probe, never a named cause), so that `agent diagnose` tells
     them apart. A cause the text speaks against is not listed."""
-    return _weak_candidates(named, causes, room, shown, "its source names this cause too",
+    return _weak_candidates([n for n in named if n[3] in causes], causes, room, shown,
+                            "its source names this cause too",
                             lambda points: min(points * READING, below * 0.9, STRONG * 0.9))
+
+
+def _unrelated_reading(named: list[tuple[float, str, Clue, str]], unrelated: dict[str, Match],
+                       best: Match) -> Match | None:
+    """The unrelated kind that the source of the signal deciding the best cause names as that signal's other
+    reading (AADSTS700016's own message: "You may have sent your authentication request to the wrong
+    tenant"), to show beside the causes: a person reading that source would check it too. A lesser signal's
+    reading is not shown (invalid_grant beside AADSTS50126 says nothing of an expired token)."""
+    for points, evidence, clue, kind in sorted(named, key=lambda item: -item[0]):
+        if kind in unrelated and clue.target == best.id and points >= best.strongest:
+            match = Match(unrelated[kind].entry)
+            match.add(points * READING, f"{evidence}: its source names this reading too", clue.source)
+            return match
+    return None
 
 
 def _alternatives(listed: list[tuple[float, str, Clue]], causes: dict[str, Match], room: int,
@@ -319,7 +343,8 @@ def render_text(explanation: Explanation) -> str:
     if explanation.also is not None:
         also = explanation.also
         said = " ".join(also.entry.advice.split())
-        lines += ["", f"Also in the text, not a connector cause: {also.entry.title}",
+        heading = "Also possible" if explanation.reading else "Also in the text"
+        lines += ["", f"{heading}, not a connector cause: {also.entry.title}",
                   f"   evidence: {'; '.join(also.evidence)}",
                   "   It may be the real failure rather than the causes above:",
                   *textwrap.wrap(said, 100, initial_indent="   ", subsequent_indent="   ")]

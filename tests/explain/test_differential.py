@@ -129,6 +129,34 @@ def test_the_other_reading_a_source_names_follows_a_decided_cause_weakly() -> No
     assert explain("no code here", Knowledge(causes, (), clues)).causes == []
 
 
+def test_an_unrelated_reading_the_source_names_is_shown_beside_a_decided_cause() -> None:
+    """AADSTS700016's own message names the wrong tenant as well: the cause stays first, the unrelated
+    reading is shown beside it (never as a cause, never in --only); a signal of its own takes its place."""
+    causes = (_entry("consent"), _entry("creds"))
+    unrelated = (_entry("wrong-tenant"), _entry("tls"))
+    clues = (_clue("code", "AADSTS700016", "consent", also=("wrong-tenant", "creds")),
+             _clue("text", "certificate is invalid", "tls", weight=1.0, unrelated=True))
+    knowledge = Knowledge(causes, unrelated, clues)
+    result = explain("AADSTS700016: Application with identifier 'x' was not found", knowledge)
+    assert [m.id for m in result.causes] == ["consent", "creds"]
+    assert result.next == ["agent diagnose --only consent"]
+    assert result.reading and result.also is not None and result.also.id == "wrong-tenant"
+    assert result.also.evidence == ["code AADSTS700016: its source names this reading too"]
+    assert explanation_data(result)["also"]["kind"] == "wrong-tenant"
+    assert "Also possible, not a connector cause:" in render_text(result)
+    signal = explain("AADSTS700016 ... the remote certificate is invalid", knowledge)
+    assert not signal.reading and signal.also is not None and signal.also.id == "tls"
+    assert "Also in the text, not a connector cause:" in render_text(signal)
+    undecided = Knowledge(causes, unrelated, (_clue("text", "Access denied", "consent", weight=0.5,
+                                                     also=("wrong-tenant",)),))
+    assert explain("Access denied", undecided).also is None  # a weak signal's reading is not shown
+    lesser = Knowledge(causes, unrelated, (*clues, _clue("code", "AADSTS65001", "consent", weight=3.0),
+                                           _clue("code", "invalid_grant", "consent", weight=1.0,
+                                                 also=("wrong-tenant",))))
+    beside = explain("AADSTS65001: not consented (invalid_grant)", lesser)
+    assert beside.causes[0].id == "consent" and beside.also is None  # only the deciding signal's reading
+
+
 def test_an_unrelated_clue_names_its_kind(toy: Knowledge) -> None:
     result = explain("AADSTS90002: Tenant 'x' not found.", toy)
     assert result.causes == [] and result.other is not None and result.other.id == "wrong-tenant"
@@ -163,7 +191,8 @@ def test_the_shipped_vocabularies_point_at_known_causes_and_kinds_with_sources()
     assert vocabulary_files() and clues
     for clue in clues:
         assert clue.target in (kinds if clue.unrelated else set(CAUSES)), clue
-        assert set(clue.against) <= set(CAUSES) and set(clue.also) <= set(CAUSES) - {clue.target}, clue
+        assert set(clue.against) <= set(CAUSES), clue
+        assert set(clue.also) <= (set(CAUSES) | kinds) - {clue.target}, clue
         assert re.match(r"https?://|[\w.-]+/[\w.-]+:", clue.source), clue
     for kind in unrelated_entries():
         assert kind.advice.strip(), kind.id

@@ -178,6 +178,19 @@ def test_an_access_denied_while_a_site_template_is_applied_names_the_custom_scri
     assert plain.causes and plain.also is None
 
 
+def test_a_code_whose_own_message_names_the_wrong_tenant_shows_it_beside_the_cause(
+        knowledge: Knowledge) -> None:
+    """The Entra reference's AADSTS700016: not installed, or sent to the wrong tenant; the first is a cause
+    to probe, the second is shown beside it with its advice."""
+    result = explain("AADSTS700016: Application with identifier '00000000-0000-0000-0000-000000000001' was "
+                     "not found in the directory 'contoso.onmicrosoft.com'.", knowledge)
+    assert result.causes[0].id == "app-not-installed" and result.other is None
+    assert result.reading and result.also is not None and result.also.id == "wrong-tenant"
+    assert "Also possible, not a connector cause: The tenant id or domain is wrong" in render_text(result)
+    assert explain("AADSTS50126: Error validating credentials due to invalid username or password.",
+                   knowledge).also is None
+
+
 def test_nothing_matches_gives_an_empty_answer(toy_knowledge: Knowledge) -> None:
     result = explain("The printer is on fire", toy_knowledge)
     assert explanation_data(result) == {"causes": []}
