@@ -178,6 +178,20 @@ def test_an_access_denied_while_a_site_template_is_applied_names_the_custom_scri
     assert plain.causes and plain.also is None
 
 
+def test_an_access_denied_on_a_property_bag_write_names_the_custom_script_setting_too(
+        knowledge: Knowledge) -> None:
+    """Microsoft's custom script page: a NoScript site refuses property bag writes unless the tenant allows
+    them; with a code for the account's rights the causes stay first and the setting is shown beside."""
+    text = ("Set-PnPPropertyBagValue : Access is denied. (Exception from HRESULT: 0x80070005 "
+            "(E_ACCESSDENIED))")
+    result = explain(text, knowledge)
+    assert result.causes[0].id == "not-site-collection-admin"
+    assert result.also is not None and result.also.id == "custom-script-blocked" and not result.reading
+    assert "AllowWebPropertyBagUpdateWhenDenyAddAndCustomizePagesIsEnabled" in render_text(result)
+    plain = explain(text.replace("Set-PnPPropertyBagValue", "Add-PnPListItem"), knowledge)
+    assert plain.causes and plain.also is None
+
+
 def test_a_code_whose_own_message_names_the_wrong_tenant_shows_it_beside_the_cause(
         knowledge: Knowledge) -> None:
     """The Entra reference's AADSTS700016: not installed, or sent to the wrong tenant; the first is a cause
