@@ -308,7 +308,8 @@ def explanation_data(explanation: Explanation) -> dict[str, Any]:
     if explanation.other is not None:
         data["other"] = _unrelated_data(explanation.other)
     if explanation.also is not None:
-        data["also"] = _unrelated_data(explanation.also)
+        # `reading`: the deciding signal's source names it (not a signal of its own in the text)
+        data["also"] = {**_unrelated_data(explanation.also), "reading": explanation.reading}
     return data
 
 

@@ -142,11 +142,13 @@ def test_an_unrelated_reading_the_source_names_is_shown_beside_a_decided_cause()
     assert result.next == ["agent diagnose --only consent"]
     assert result.reading and result.also is not None and result.also.id == "wrong-tenant"
     assert result.also.evidence == ["code AADSTS700016: its source names this reading too"]
-    assert explanation_data(result)["also"]["kind"] == "wrong-tenant"
+    also = explanation_data(result)["also"]
+    assert also["kind"] == "wrong-tenant" and also["reading"] is True
     assert "Also possible, not a connector cause:" in render_text(result)
     signal = explain("AADSTS700016 ... the remote certificate is invalid", knowledge)
     assert not signal.reading and signal.also is not None and signal.also.id == "tls"
     assert "Also in the text, not a connector cause:" in render_text(signal)
+    assert explanation_data(signal)["also"]["reading"] is False
     undecided = Knowledge(causes, unrelated, (_clue("text", "Access denied", "consent", weight=0.5,
                                                      also=("wrong-tenant",)),))
     assert explain("Access denied", undecided).also is None  # a weak signal's reading is not shown
