@@ -193,8 +193,10 @@ def test_serve_runs_in_the_foreground_until_ctrl_c(tmp_path: Path) -> None:
     config = tmp_path / "agent.yaml"
     code = "from agent.cli.sim import sim_app; sim_app(prog_name='agent sim')"
     args = ["serve", "--break", "target-site-missing", "--users", "2", "--write-config", str(config)]
+    # faulthandler: a stop that hangs is aborted below and dumps every thread's stack into the failure
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 30
         while not config.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -203,7 +205,12 @@ def test_serve_runs_in_the_foreground_until_ctrl_c(tmp_path: Path) -> None:
         ca, base = setting(config, "ca_bundle"), setting(config, "authority_host")
         assert requests.get(f"{base}/_sim/log", verify=ca, timeout=10).status_code == 200
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=10)
+            pytest.fail(f"serve did not stop within 20 s of Ctrl-C; its threads:\n{err[-6000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()
