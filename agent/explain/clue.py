@@ -72,7 +72,7 @@ class Clue:
     prior: bool = False
     decides: bool = False
     topic: bool = False  # a word naming what the text is about: counts only where nothing else points
-    also: tuple[str, ...] = ()  # causes the source names as the same signal's other reading
+    also: tuple[str, ...] = ()  # causes or unrelated kinds: the source's other reading of the signal
 
 
 def vocabulary_files(folder: Path = KNOWLEDGE_DIR) -> list[Path]:

@@ -60,6 +60,7 @@ class ClueSpec(_Strict):
     against: list[str] = Field(default_factory=list)
     # The causes the entry's source names as the other reading of the same signal (a federated account's
     # password sign-in also ends in AADSTS50126): listed after the candidates, to be told apart on the tenant.
+    # An unrelated kind here (AADSTS700016's wrong tenant) is shown beside the cause this signal decides.
     also: list[str] = Field(default_factory=list)
     prior: bool = False  # orders candidates other signals found; never makes one
     # The signal is the reason itself (a placeholder instead of the client id, a clock outside the token's
