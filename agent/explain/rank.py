@@ -166,9 +166,8 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     _confidences(matched)  # over all that fit, so the ones shown keep their share of the evidence
     if not matched:
         return Explanation([], more=more)
-    if reading is not None:
-        return Explanation(matched[:len(matched) - more], more=more, also=reading, reading=True)
-    return Explanation(matched[:len(matched) - more], more=more, also=other)
+    return Explanation(matched[:len(matched) - more], more=more, also=reading or other,
+                       reading=reading is not None)
 
 
 def _apply_clues(clues: Sequence[Clue], signals: Signals, causes: dict[str, Match],
