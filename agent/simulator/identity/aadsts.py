@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 # code -> (OAuth `error`, text template); texts as Entra ID words them (api-facts sections 2, 3, 7, 9, and
-# entra-docs identity-platform/reference-error-codes.md for 50059, 65001, 700025, 900561 and 9001023).
+# entra-docs identity-platform/reference-error-codes.md for 50059, 65001, 700025, 900561, 9001023 and
+# 7000216).
 CATALOG: dict[int, tuple[str, str]] = {
     28000: ("invalid_scope",
         "Provided value for the input parameter scope '{scope}' is not valid because it contains more than "
@@ -102,6 +103,9 @@ CATALOG: dict[int, tuple[str, str]] = {
     7000215: ("invalid_client",
         "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
         "value, not the client secret ID, for a secret added to app '{app}'."),
+    7000216: ("invalid_client",
+        "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant "
+        "type."),
     7000218: ("invalid_client",
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
     7000219: ("invalid_request",

@@ -126,7 +126,9 @@ class Grants:
             return cid, "1"
         if public_ok and app.public_client:
             return cid, "0"
-        raise aad(7000218)
+        # entra-docs identity-platform/reference-error-codes.md: the client_credentials grant without a
+        # credential is MissingRequiredParameter (7000216); the user grants on a confidential app, 7000218
+        raise aad(7000218 if public_ok else 7000216)
 
     def _check_assertion(self, app: Application, form: dict[str, str], token_url: str) -> None:
         assertion = form["client_assertion"]

@@ -107,6 +107,18 @@ def test_consent_revoked_by_the_scenario_state_is_65001(tenant: Simulator) -> No
     assert str(tenant.state.extras["public_client_id"]) in body["error_description"]
 
 
+def test_a_confidential_app_without_a_credential_is_7000216_or_7000218_by_grant(tenant: Simulator) -> None:
+    """The client_credentials grant names its own missing parameter; a user grant asks for a secret."""
+    form = {k: v for k, v in _admin_form(tenant).items() if k != "client_secret"}
+    response = _token(tenant, form)
+    body = response.json()
+    assert response.status_code == 401 and body["error"] == "invalid_client"
+    assert body["error_codes"] == [7000216] and "'client_credentials' grant type" in body["error_description"]
+    ropc = _ropc_form(tenant, GRAPH, client_id=str(tenant.state.extras["admin_app_id"]))
+    body = _token(tenant, ropc).json()
+    assert body["error"] == "invalid_client" and body["error_codes"] == [7000218]
+
+
 def test_a_public_client_sending_a_secret_is_700025(tenant: Simulator) -> None:
     response = _token(tenant, _ropc_form(tenant, EWS, client_secret="anything"))
     body = response.json()
