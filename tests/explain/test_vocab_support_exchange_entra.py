@@ -100,6 +100,9 @@ def test_a_quoted_text_names_its_cause_first(shipped: Knowledge, text: str, caus
     # v2-oauth2-auth-code-flow: a Single-page application redirect URI needs PKCE
     ("AADSTS9002325: Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
      "public-client-config"),
+    # confidential-client-application-authentication-error-aadsts7000218: the wording without its code
+    ("The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+     "public-client-config"),
 ])
 def test_a_quoted_text_names_its_unrelated_kind(shipped: Knowledge, text: str, kind: str) -> None:
     unrelated_kind(explain(text, shipped), kind)

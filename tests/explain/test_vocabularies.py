@@ -410,6 +410,12 @@ def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
      "client-type.", "public-client-config"),
     ("AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
      "public-client-config"),
+    # a user sign-in that sent no secret to an app treated as confidential (the client_credentials grant
+    # answers AADSTS7000216 instead, a wrong or expired secret AADSTS7000215 / 7000222)
+    ('{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the '
+     "following parameter: 'client_assertion' or 'client_secret'.\"}", "public-client-config"),
+    ("AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the "
+     "'client_credentials' grant type.", "tool-bug"),
     ("AADSTS1002012: The provided value for scope Mail.Read is not valid. Client credential flows must have "
      "a scope value with /.default suffixed to the resource identifier (application ID URI).",
      "invalid-scope"),
