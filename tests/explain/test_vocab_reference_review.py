@@ -63,3 +63,12 @@ def test_an_unknown_account_shows_the_wrong_tenant_beside_the_password(shipped: 
                      "directory.", shipped)
     cause_first(result, "bad-credentials")
     assert result.also is not None and result.also.id == "wrong-tenant" and result.reading
+
+
+def test_a_graph_mail_403_names_the_apps_graph_permissions_before_ews_full_access(shipped: Knowledge) -> None:
+    """full_access_as_app is EWS's permission; Graph's mail APIs read the app's Mail.* application roles."""
+    text = "GET https://graph.microsoft.com/v1.0/users/a@contoso.com/messages returned 403 Forbidden"
+    result = explain(text, shipped)
+    ids = [m.id for m in result.causes]
+    assert ids[:2] == ["app-not-installed", "exo-app-missing-full-access"], ids
+    assert result.also is not None and result.also.id == "app-access-policy"
