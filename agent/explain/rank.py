@@ -108,12 +108,15 @@ class Explanation:
     # or, failing one, the unrelated reading the deciding evidence's own source names (`reading`)
     also: Match | None = None
     reading: bool = False
+    # beside an unrelated answer: the causes its deciding signal's source names as the same signal's other
+    # reading (AADSTS16000's account may simply be mistyped), to rule out on the tenant; never a named cause
+    rule_out: list[Match] = field(default_factory=list)
 
     @property
     def next(self) -> list[str]:
-        """The command that tells the closest candidates apart on the tenant."""
+        """The command that tells the closest candidates apart on the tenant (or rules the causes out)."""
         if not self.causes:
-            return []
+            return [f"agent diagnose --only {','.join(m.id for m in self.rule_out)}"] if self.rule_out else []
         if self.more:  # the cut of an all-weak list is arbitrary: every cause is still a candidate
             return ["agent diagnose"]
         best = self.causes[0].score
@@ -144,7 +147,7 @@ def explain(text: str, knowledge: Knowledge | None = None) -> Explanation:
     # add up to more than the one reason that tells them apart.
     other = max(others, key=lambda m: (m.decided, m.strongest, m.score), default=None)
     if other is not None and (other.decided or other.specific > best_specific):
-        return Explanation([], other)
+        return Explanation([], other, rule_out=_rule_out(named, causes, other))
     matched.sort(key=lambda m: (-m.score, -m.strongest, -len(m.evidence), m.id))
     more = 0
     if best_cause > 0:  # weak-only causes are noise next to a strong one, unless they come close to it
@@ -232,6 +235,16 @@ def _unrelated_reading(named: list[tuple[float, str, Clue, str]], unrelated: dic
     return None
 
 
+def _rule_out(named: list[tuple[float, str, Clue, str]], causes: dict[str, Match],
+              other: Match) -> list[Match]:
+    """The causes that the sources of the signals naming the unrelated answer give as their other reading,
+    strongest signal first, at most MAX_NEXT: what a person would still check on the tenant. A cause the
+    text speaks against is left out."""
+    found = [n for n in named if n[2].unrelated and n[2].target == other.id and n[3] in causes]
+    return _weak_candidates(found, causes, MAX_NEXT, set(), "its source names this cause too",
+                            lambda points: min(points * READING, STRONG * 0.9))
+
+
 def _alternatives(listed: list[tuple[float, str, Clue]], causes: dict[str, Match], room: int,
                   shown: set[str], below: float) -> list[Match]:
     """Up to `room` more causes after the candidates, from the vendors' list for the service the text
@@ -306,6 +319,9 @@ def explanation_data(explanation: Explanation) -> dict[str, Any]:
         data["next"] = explanation.next
     if explanation.other is not None:
         data["other"] = _unrelated_data(explanation.other)
+    if explanation.rule_out:
+        data["rule_out"] = [{"id": m.id, "title": m.entry.title, "evidence": m.evidence, "sources": m.sources,
+                             "next": f"agent diagnose --only {m.id}"} for m in explanation.rule_out]
     if explanation.also is not None:
         # `reading`: the deciding signal's source names it (not a signal of its own in the text)
         data["also"] = {**_unrelated_data(explanation.also), "reading": explanation.reading}
@@ -322,8 +338,9 @@ def render_text(explanation: Explanation) -> str:
     """For people: the causes with evidence and what to run, the best one's advice in full."""
     if explanation.other is not None:
         other = explanation.other
-        return (f"Not a connector cause: {other.entry.title}.\n"
+        text = (f"Not a connector cause: {other.entry.title}.\n"
                 f"  evidence: {'; '.join(other.evidence)}\n\n{other.entry.advice.rstrip()}\n")
+        return text + _rule_out_text(explanation)
     if not explanation.causes:
         return ("No known cause matches this text.\n"
                 "Run `agent diagnose` to probe every cause against the connectors.\n")
@@ -356,6 +373,17 @@ def render_text(explanation: Explanation) -> str:
         advice = ["  " + line for line in best.entry.advice.rstrip().splitlines()]
         lines += ["", f"Advice for {best.id}:", *advice]
     return "\n".join(lines) + "\n"
+
+
+def _rule_out_text(explanation: Explanation) -> str:
+    """Beside an unrelated answer: the causes its source names too, and the command that rules them out."""
+    if not explanation.rule_out:
+        return ""
+    many = len(explanation.rule_out) > 1
+    what, them = ("connector causes", "them") if many else ("a connector cause", "it")
+    lines = ["", f"The source of this signal also names {what}; to rule {them} out on the tenant:"]
+    lines += [f"  - {m.id}: {m.entry.title} ({'; '.join(m.evidence)})" for m in explanation.rule_out]
+    return "\n".join([*lines, "", f"Next: {explanation.next[0]}"]) + "\n"
 
 
 def _score(entry: Entry, signals: Signals) -> Match:

@@ -159,6 +159,34 @@ def test_an_unrelated_reading_the_source_names_is_shown_beside_a_decided_cause()
     assert beside.causes[0].id == "consent" and beside.also is None  # only the deciding signal's reading
 
 
+def test_causes_the_source_of_an_unrelated_answer_names_are_listed_to_rule_out() -> None:
+    """AADSTS16000 names the wrong tenant and, in the same source, a mistyped account: the answer stays the
+    unrelated kind (no cause is named), and the cause is offered to rule out on the tenant."""
+    causes = (_entry("creds"), _entry("mfa"), _entry("consent"))
+    unrelated = (_entry("wrong-tenant"),)
+    clues = (_clue("code", "AADSTS16000", "wrong-tenant", unrelated=True, also=("creds", "mfa")),
+             _clue("code", "AADSTS90002", "wrong-tenant", unrelated=True),
+             _clue("text", "cloud-only account", "creds", weight=0.5, against=("mfa",)))
+    knowledge = Knowledge(causes, unrelated, clues)
+    result = explain("AADSTS16000: SelectUserAccount", knowledge)
+    assert result.causes == [] and result.other is not None and result.other.id == "wrong-tenant"
+    assert [m.id for m in result.rule_out] == ["creds", "mfa"]
+    assert not any(m.strong for m in result.rule_out)
+    assert result.rule_out[0].evidence == ["code AADSTS16000: its source names this cause too"]
+    assert result.next == ["agent diagnose --only creds,mfa"]
+    data = explanation_data(result)
+    assert data["causes"] == [] and [r["id"] for r in data["rule_out"]] == ["creds", "mfa"]
+    assert data["next"] == ["agent diagnose --only creds,mfa"]
+    text = render_text(result)
+    assert text.startswith("Not a connector cause:") and "to rule them out on the tenant" in text
+    assert "Next: agent diagnose --only creds,mfa" in text
+    spoken = explain("AADSTS16000 for a cloud-only account", knowledge)
+    assert [m.id for m in spoken.rule_out] == ["creds"]  # a cause the text speaks against is left out
+    plain = explain("AADSTS90002: Tenant 'x' not found.", knowledge)
+    assert plain.rule_out == [] and plain.next == [] and "rule_out" not in explanation_data(plain)
+    assert "rule" not in render_text(plain)
+
+
 def test_an_unrelated_clue_names_its_kind(toy: Knowledge) -> None:
     result = explain("AADSTS90002: Tenant 'x' not found.", toy)
     assert result.causes == [] and result.other is not None and result.other.id == "wrong-tenant"

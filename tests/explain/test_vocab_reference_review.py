@@ -72,3 +72,10 @@ def test_a_graph_mail_403_names_the_apps_graph_permissions_before_ews_full_acces
     ids = [m.id for m in result.causes]
     assert ids[:2] == ["app-not-installed", "exo-app-missing-full-access"], ids
     assert result.also is not None and result.also.id == "app-access-policy"
+
+
+def test_an_account_missing_from_the_tenant_offers_the_password_to_rule_out(shipped: Knowledge) -> None:
+    result = explain("AADSTS16000: SelectUserAccount", shipped)
+    unrelated_kind(result, "wrong-tenant")
+    assert [m.id for m in result.rule_out] == ["bad-credentials"]
+    assert result.next == ["agent diagnose --only bad-credentials"]
