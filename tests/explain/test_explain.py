@@ -264,8 +264,10 @@ def test_custom_playbook_folder_is_used(tmp_path: Path) -> None:
 FAMILIES = {"github-issue", "vendor-kb", "qa-page", "library-source", "microsoft-docs", "blog"}
 # Floors on the frozen test part (tests/data/errors/README.md): knowledge is written from vocabularies and
 # checked on the dev part only; these floors catch a regression, they are not the goal (85/95/80).
-# Measured on the current test part (159 of 509 items: 90 cause, 69 unrelated): 0.78, 0.84, 0.58 (70 and 76
-# of 90, 40 of 69); the same items on the knowledge before the rounds fresh-6 to fresh-15: 0.76, 0.83, 0.58.
+# Measured on the current test part (185 of 547 items: 106 cause, 79 unrelated): 0.80, 0.87, 0.62 (85 and 92
+# of 106, 49 of 79), after the rounds fresh-20 to fresh-22 (26 items, unseen: 12 and 13 of 13, 10 of 13).
+# Before them, on 159 of 509 items (90 cause, 69 unrelated): 0.78, 0.84, 0.58 (70 and 76 of 90, 40 of 69);
+# the same items on the knowledge before the rounds fresh-6 to fresh-15: 0.76, 0.83, 0.58.
 # Earlier, on a test part of 154 items (93 cause, 61 unrelated), of which 26 were collected after
 # the knowledge they are measured on (batch fresh-3): 0.74, 0.82, 0.51 (69 and 76 of 93, 31 of 61); the 26
 # alone 6 and 8 of 11, 7 of 15 (5, 6 and 7 on the knowledge before that round). The batch before it (fresh-2:
@@ -276,7 +278,7 @@ FAMILIES = {"github-issue", "vendor-kb", "qa-page", "library-source", "microsoft
 # unrelated); 0.70, 0.71, 0.60 before the generic-401 prior and the suffix-less exception classes. On the
 # earlier 75-item part: 0.71, 0.73, 0.50; before the migration-tool, status and word-signal vocabularies
 # 0.64, 0.65, 0.43.
-TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.75, 0.81, 0.54
+TEST_TOP1, TEST_TOP3, TEST_UNRELATED = 0.77, 0.84, 0.58
 
 
 def _expected(item: dict[str, Any]) -> list[str]:
