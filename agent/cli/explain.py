@@ -20,13 +20,13 @@ def explain(text: Annotated[str | None, typer.Argument(help="The error text; `-`
     """Which known causes an error message points at, with the evidence and what to run next."""
     import json
 
-    from agent.explain import paste, rank  # no client library on this path: it answers at once
+    from agent.explain import answer, paste, rank  # no client library on this path: it answers at once
 
     stdin = getattr(sys.stdin, "buffer", None) or sys.stdin
     raw = paste.read_input(text, file, stdin, session.stdin_is_terminal())
     result = rank.explain(raw, rank.load_knowledge(playbooks))
     if output == Output.json:
-        typer.echo(json.dumps(rank.explanation_data(result), indent=2))
+        typer.echo(json.dumps(answer.explanation_data(result), indent=2))
     else:
-        typer.echo(rank.render_text(result), nl=False)
+        typer.echo(answer.render_text(result), nl=False)
     raise typer.Exit(0)

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from agent.cli.main import app
 from agent.errors import PlaybookError
+from agent.explain.answer import explanation_data, render_text
 from agent.explain.knowledge import Entry, Knowledge, unrelated_entries, vocabulary_clues
 from agent.explain.paste import MAX_INPUT
-from agent.explain.rank import explain, explanation_data, render_text
+from agent.explain.rank import explain
 from agent.explain.signals import read_signals
 from agent.explain.vocab import Clue, ContextSpec, load_clues, vocabulary_files
 from agent.playbook.schema import Symptom

@@ -20,16 +20,10 @@ from typer.testing import CliRunner
 from agent.cli.main import app
 from agent.engine.core import Engine, EngineSettings
 from agent.errors import BadInput, PlaybookError
+from agent.explain.answer import explanation_data, render_text
 from agent.explain.knowledge import Entry, Knowledge, unrelated_entries
 from agent.explain.paste import decode, read_input
-from agent.explain.rank import (
-    explain,
-    explanation_data,
-    knowledge_from_playbooks,
-    load_knowledge,
-    rank_causes,
-    render_text,
-)
+from agent.explain.rank import explain, knowledge_from_playbooks, load_knowledge, rank_causes
 from agent.explain.signals import read_signals
 from agent.playbook.schema import Symptom
 from tests.explain import corpus_measure
