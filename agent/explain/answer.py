@@ -11,7 +11,8 @@ __all__ = ["explanation_data", "render_text"]
 
 
 def explanation_data(explanation: Explanation) -> dict[str, Any]:
-    """`{"causes": [{"id", "confidence", "evidence", ...}]}` best first, plus `other` when set."""
+    """`{"causes": [{"id", "confidence", "evidence", ...}]}` best first, plus `more`, `next`, `other`,
+    `rule_out` and `also` when set."""
     data: dict[str, Any] = {"causes": [
         {"id": m.id, "confidence": m.confidence, "strong": m.strong, "evidence": m.evidence,
          "against": m.against, "sources": m.sources, "title": m.entry.title, "advice": m.entry.advice,

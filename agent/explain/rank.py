@@ -42,6 +42,7 @@ TOPIC_POINTS = 0.9  # the most a topic word gives: below STRONG, so it lists a c
 # service does rule the clue out). A phrase ("Access denied") or a context needs its service named.
 UNNAMED_SERVICE = 0.6
 IDENTIFIERS = frozenset({"code", "exception", "header"})
+NAMES_CAUSE_TOO = "its source names this cause too"  # evidence of a cause a signal's source names as well
 
 _MATCHERS: dict[str, Callable[[Any, Signals], str | None]] = {
     "code": match_code, "text": match_text, "pattern": match_pattern, "status": match_status,
@@ -215,7 +216,7 @@ def _readings(named: list[tuple[float, str, Clue, str]], causes: dict[str, Match
     the candidates, weakly (a candidate to probe, never a named cause), so that `agent diagnose` tells
     them apart. A cause the text speaks against is not listed."""
     return _weak_candidates([n for n in named if n[3] in causes], causes, room, shown,
-                            "its source names this cause too",
+                            NAMES_CAUSE_TOO,
                             lambda points: min(points * READING, below * 0.9, STRONG * 0.9))
 
 
@@ -239,7 +240,7 @@ def _rule_out(named: list[tuple[float, str, Clue, str]], causes: dict[str, Match
     strongest signal first, at most MAX_NEXT: what a person would still check on the tenant. A cause the
     text speaks against is left out."""
     found = [n for n in named if n[2].unrelated and n[2].target == other.id and n[3] in causes]
-    return _weak_candidates(found, causes, MAX_NEXT, set(), "its source names this cause too",
+    return _weak_candidates(found, causes, MAX_NEXT, set(), NAMES_CAUSE_TOO,
                             lambda points: min(points * READING, STRONG * 0.9))
 
 
