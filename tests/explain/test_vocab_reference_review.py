@@ -79,3 +79,13 @@ def test_an_account_missing_from_the_tenant_offers_the_password_to_rule_out(ship
     unrelated_kind(result, "wrong-tenant")
     assert [m.id for m in result.rule_out] == ["bad-credentials"]
     assert result.next == ["agent diagnose --only bad-credentials"]
+
+
+@pytest.mark.parametrize("text", [
+    'Get-PnPFileSharingLink: Either scp or roles claim need to be present in the token.',
+    '{"error":{"code":"AccessDenied",'
+    '"message":"Either scp or roles claim need to be present in the token."}}',
+])
+def test_a_token_without_scp_or_roles_names_the_missing_consent(shipped: Knowledge, text: str) -> None:
+    """CLI for Microsoft 365's certificate caveats: the app has no application permission granted."""
+    cause_first(explain(text, shipped), "app-not-installed")

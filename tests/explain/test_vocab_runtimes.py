@@ -20,6 +20,11 @@ from tests.explain.expect import cause_first, unrelated_kind
     "Traceback (most recent call last):\nModuleNotFoundError: No module named 'office365'",
     "AttributeError: 'ClientContext' object has no attribute 'with_client_certificate'",
     "Exception in thread \"main\" java.lang.NoSuchMethodError: 'void org.apache.http.X.<init>()'",
+    # PowerShell's own runtime messages (ParserStrings.resx: MethodNotFound, InvokeMethodOnNull)
+    "Method invocation failed because "
+    "[Microsoft.IdentityModel.Clients.ActiveDirectory.AuthenticationContext] does not contain a method "
+    "named 'AcquireToken'.\n    + FullyQualifiedErrorId : MethodNotFound",
+    "You cannot call a method on a null-valued expression.",
 ])
 def test_a_broken_tool_is_not_a_connector_cause(shipped: Knowledge, text: str) -> None:
     unrelated_kind(explain(text, shipped), "tool-bug")
@@ -47,3 +52,11 @@ def test_node_s_fetch_failure_is_the_network_not_a_type_error_of_the_tool(shippe
     unrelated_kind(explain("TypeError: fetch failed", shipped), "network-timeout")
     text = "TypeError: fetch failed\n  [cause]: Error: getaddrinfo ENOTFOUND login.microsoftonline.com"
     unrelated_kind(explain(text, shipped), "dns")
+
+
+def test_a_method_missing_in_powershell_yields_to_the_refusal_beside_it(shipped: Knowledge) -> None:
+    text = ("Method invocation failed because [System.Object[]] does not contain a method named "
+            "'op_Addition'.\nAADSTS50076: Due to a configuration change made by your administrator, or "
+            "because you moved to a new location, you must use multi-factor authentication to access "
+            "'00000002-0000-0ff1-ce00'.")
+    cause_first(explain(text, shipped), "mfa-blocks-service-account")
