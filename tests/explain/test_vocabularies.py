@@ -496,6 +496,8 @@ def test_a_client_assertion_is_the_certificate_s_subject() -> None:
      "again.", "token-expired"),
     ("Certificate with thumbprint 'A1B2C3' was not found in certificate store or has expired.",
      "local-certificate"),
+    # the earlier Microsoft.Graph.Authentication (AuthenticationHelpers.cs): the current user's store only
+    ("Exception: 0A1B2C3D4E5F certificate was not found or has expired.", "local-certificate"),
     # MSAL.NET's MsalErrorMessage.cs and MsalError.cs, MSAL.js's InteractionRequiredAuthError.ts
     ("MsalClientException: The authority (including the tenant ID) must be in a well-formed URI format.",
      "invalid-input"),
