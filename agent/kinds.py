@@ -9,3 +9,5 @@ CONNECTOR_KINDS: tuple[str, ...] = get_args(ConnectorKind)
 
 # What a symptom or a clue can match in an error text (agent.playbook.schema, agent.explain).
 MATCH_KINDS = ("code", "text", "pattern", "status", "header", "exception")
+# The services an error text can name (agent.explain.signals reads them from hosts, paths and vocabulary).
+ServiceName = Literal["identity", "graph", "ews", "mail", "sharepoint", "onedrive", "adfs"]

@@ -51,10 +51,17 @@ def row(s: PlaybookSummary) -> dict[str, Any]:
             "detector": s.detector, "fixer": s.fixer, "risk": s.risk}
 
 
+def _symptom(symptom: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {symptom.kind: symptom.value, "weight": symptom.weight}
+    if symptom.services:
+        data["services"] = list(symptom.services)
+    return data
+
+
 def details(pb: Playbook) -> dict[str, Any]:
     """Everything about a playbook, including what its detector and fixer declare they need."""
     data = row(pb.summary())
-    data["symptoms"] = [{s.kind: s.value, "weight": s.weight} for s in pb.symptoms]
+    data["symptoms"] = [_symptom(s) for s in pb.symptoms]
     data["detect"] = _use(pb.detector_cls, pb.detector_params)
     data["fix"] = None
     if pb.fixer_cls is not None and pb.fixer_params is not None:
@@ -186,8 +193,9 @@ def _render(data: dict[str, Any]) -> list[str]:
     out.append(f"  source:     {data['source']}")
     out.append("  symptoms:")
     for symptom in data["symptoms"]:
-        kind, value = next((k, v) for k, v in symptom.items() if k != "weight")
-        out.append(f"    - {kind}: {value}  (weight {symptom['weight']:g})")
+        kind, value = next((k, v) for k, v in symptom.items() if k not in ("weight", "services"))
+        where = f", only for {', '.join(symptom['services'])}" if symptom.get("services") else ""
+        out.append(f"    - {kind}: {value}  (weight {symptom['weight']:g}{where})")
     for section in ("detect", "fix"):
         use, label = data[section], f"{section}:".ljust(12)
         if use is None:

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from agent.explain.signals import Signals, quote
-from agent.kinds import MATCH_KINDS
+from agent.kinds import MATCH_KINDS, ServiceName
 from agent.regex_safety import backtracking_problem
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parents[1] / "knowledge"
 NOT_VOCABULARIES = ("unrelated.yaml",)  # the unrelated kinds themselves (agent.explain.knowledge)
 CLUE_KINDS = (*MATCH_KINDS, "context")
-Service = Literal["identity", "graph", "ews", "mail", "sharepoint", "onedrive", "adfs"]
+Service = ServiceName
 Scheme = Literal["basic", "ntlm", "negotiate", "bearer"]
 # unnamed: the text names neither a Microsoft 365 host nor an on-premises EWS host of its own
 Cloud = Literal["online", "onprem", "unnamed"]
@@ -53,6 +53,8 @@ class Sign:
     kind: str
     value: str | int
     weight: float = 1.0
+    # a sign of one surface (a site's 403): it holds where the text names one of these, or no service at all
+    services: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,15 @@ def in_context(context: Context, signals: Signals) -> str | None:
 
 # -- the JSON form ---------------------------------------------------------------------------------------
 def sign_data(sign: Sign) -> list[Any]:
-    return [sign.kind, sign.value, sign.weight]
+    return [sign.kind, sign.value, sign.weight, sorted(sign.services)]
 
 
 def sign_from(data: Any) -> Sign:
-    if not (isinstance(data, list) and len(data) == 3):
-        raise ShapeError("a symptom is [kind, value, weight]")
-    kind, value, weight = data
-    return Sign(_kind(kind, MATCH_KINDS), _value(kind, value), _weight(weight, None))  # no cap on a symptom's
+    if not (isinstance(data, list) and len(data) == 4):
+        raise ShapeError("a symptom is [kind, value, weight, services]")
+    kind, value, weight, services = data
+    return Sign(_kind(kind, MATCH_KINDS), _value(kind, value), _weight(weight, None),  # no cap on a symptom's
+                frozenset(_strs(services, SERVICES)))
 
 
 def clue_data(clue: Clue) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def _cached(paths: tuple[str, ...]) -> Knowledge:
 def knowledge_from_playbooks(playbooks: Iterable[Any]) -> Knowledge:
     """Knowledge from already loaded Playbook objects (the engine has them) and the shipped vocabularies."""
     causes = tuple(Entry(pb.id, getattr(pb, "title", pb.id), getattr(pb, "advice", ""),
-                         tuple(Sign(s.kind, s.value, s.weight) for s in getattr(pb, "symptoms", ())))
+                         tuple(_sign(s) for s in getattr(pb, "symptoms", ())))
                    for pb in playbooks)
     return Knowledge(causes, (), vocabulary_clues())
 
@@ -234,7 +234,13 @@ def _symptoms(path: Path, raw: Any) -> tuple[Sign, ...]:
     if not isinstance(raw, list):
         raise PlaybookError([Problem(str(path), None, "symptoms: must be a list")])
     try:
-        return tuple(Sign(s.kind, s.value, s.weight) for s in (Symptom.model_validate(item) for item in raw))
+        return tuple(_sign(s) for s in (Symptom.model_validate(item) for item in raw))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PlaybookError([Problem(str(path), None, f"symptoms: {first['msg']}")]) from None
+
+
+def _sign(symptom: Any) -> Sign:
+    """A validated playbook symptom as explain's light value."""
+    services = getattr(symptom, "services", None) or ()
+    return Sign(symptom.kind, symptom.value, symptom.weight, frozenset(services))

@@ -309,6 +309,8 @@ def rank_causes(text: str, candidate_ids: Sequence[str], knowledge: Knowledge | 
 def _score(entry: Entry, signals: Signals) -> Match:
     match = Match(entry)
     for symptom in entry.symptoms:
+        if symptom.services and signals.services and not symptom.services & signals.services:
+            continue  # a sign of another surface than the one the text talks to
         evidence = _MATCHERS[symptom.kind](symptom.value, signals)
         if evidence is not None:
             match.add(symptom.weight * KIND_FACTOR[symptom.kind], evidence)

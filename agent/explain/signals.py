@@ -50,6 +50,9 @@ _STATUS_PATTERNS = (
     # Kiota for Python (msgraph-sdk's runtime) before 1.16 printed its APIError as "APIError / Code: 401 /
     # message: ..." (kiota_abstractions/api_error.py); 1.16 writes "... (status 401)", read above
     re.compile(r"\bAPIError\s+Code:\s*(\d{3})\b"),
+    # the JDK's HttpURLConnection (sun.net.www.protocol.http.HttpURLConnection in openjdk/jdk) throws
+    # IOException("Server returned HTTP response code: 403 for URL: ...") for every status of 400 and more
+    re.compile(r"\bHTTP response code:\s*(\d{3})\b", re.I),
 )
 # A status said in words where no number is given: SharePoint, EWS and Graph answer "access denied" with 403
 # (SharePoint's UnauthorizedAccessException, 0x80070005 E_ACCESSDENIED, EWS/Graph ErrorAccessDenied); the word
@@ -74,8 +77,11 @@ SERVICE_MARKS: dict[str, tuple[str, ...]] = {
     "identity": ("login.microsoftonline.com", "login.windows.net", "login.microsoftonline.us",
                  "login.partner.microsoftonline.cn", "/oauth2/", "aadsts", "msal", "adal", "token endpoint",
                  "get_token", "acquiretoken", "clientauthenticationerror", "invalid_grant", "invalid_client"),
+    # graph.windows.net is Azure AD Graph, the directory API Microsoft Graph replaced, with the same directory
+    # objects, permissions and odata.error codes:
+    # https://learn.microsoft.com/en-us/graph/migrate-azure-ad-graph-overview
     "graph": ("graph.microsoft.com", "graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", "/v1.0/",
-              "/beta/", "msgraph", "odataerror", "graph api",
+              "graph.windows.net", "/beta/", "msgraph", "odataerror", "graph api",
               "innererror", "client-request-id",  # Graph's error body: https://learn.microsoft.com/en-us/graph/errors
               "microsoft.graph.", "connect-mggraph", "get-mg", "new-mg", "update-mg", "set-mg"),  # SDKs
     "ews": ("/ews/exchange.asmx", "exchange.asmx", "exchangelib", "exchange web services",
@@ -206,7 +212,7 @@ def read_signals(raw: str) -> Signals:
 # are upper-case too, hence the setting-name endings and the error words. Angle brackets, asterisks and
 # [guid] are left alone: that is how people redact a log before posting it.
 _QUOTED = re.compile(r"['\"]([^'\"\s]{3,80})['\"]")
-_PLACEHOLDER_WORD = re.compile(r"(?i)(?:^|[_-])(?:enter|your|here|placeholder|changeme)(?:[_-]|$)")
+_PLACEHOLDER_WORD = re.compile(r"(?i)(?:^|[_-])(?:enter|your|here|placeholder|change[_-]?me)(?:[_-]|$)")
 # quoted, or a part of a host or path (RESOURCE_ID/TENANT_NAME.sharepoint.com); never a $VARIABLE of a script
 _IN_URL = re.compile(r"(?<![\w$%{-])([A-Z]+(?:_[A-Z]+)+)(?=['\"./])"
                      r"|(?<=['\"/.])([A-Z]+(?:_[A-Z]+)+)(?![\w-])")
@@ -216,13 +222,15 @@ _ERROR_WORDS = {"E", "ERROR", "DENIED", "FAILED", "INVALID", "NOT", "ACCESS", "R
 
 # Placeholders written in words: "your-tenant-id", "your_client_id" (Microsoft's and the libraries' samples
 # write them so), an instruction left in place ("Insert your client ID here", "<Enter your secret>"), and a
-# quoted bracketed setting name ('<client_id>', '{tenant_id}') where a value was to be filled in. A bracketed
-# single word ('<org>', '<tenant>') stays a redaction.
+# quoted setting name in braces ('{tenant_id}', '{client-id}'): a template's field that was never formatted,
+# sent as it stands. Angle brackets ('<client_id>', '<app-id>') stay a redaction, as above: a paster writes
+# them over the real value, also where the service's answer shows that it accepted that value (AADSTS7000215
+# names the app whose secret is wrong, so its client id was a real one).
 _YOUR_SETTING = re.compile(r"(?i)(?<![\w.$%{-])(?:your|my)[-_](?:tenant|client|app|application|azure|site|"
                            r"org|organization|domain|secret|cert)[-_\w]*(?:id|name|secret|domain|url|guid)\b")
 _INSTRUCTION = re.compile(r"(?i)\b(?:insert|enter|put|paste|replace with) your [\w -]{2,40}? here\b"
                           r"|<\s*(?:enter|insert|your)\b[^<>\n]{1,40}>")
-_BRACKETED = re.compile(r"['\"]([<{]\w+[-_]\w+[>}])['\"]")
+_BRACKETED = re.compile(r"['\"](\{\w+[-_]\w+\})['\"]")
 # A template's placeholder written as words in quotes ('Tenant Name Here', 'Enter tenant ID'): a few plain
 # words naming a setting, then "here", or after "enter"/"insert". A directory's or an app's real name is not
 # phrased so, and a quoted 'click here' names no setting.

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.kinds import MATCH_KINDS, ConnectorKind
+from agent.kinds import MATCH_KINDS, ConnectorKind, ServiceName
 from agent.regex_safety import backtracking_problem
 
 Area = Literal["mail", "files", "sharepoint"]
@@ -60,6 +60,9 @@ class Symptom(_Strict):
     header: str | None = None  # a response header (name or "Name: value")
     exception: str | None = None  # an exception class name
     weight: Annotated[float, Field(gt=0)] = 1.0
+    # a sign of one surface only (a site's 403): it counts where the text names one of these services, or
+    # names no service at all, and not where it names only others (a 403 from Graph's directory API)
+    services: list[ServiceName] | None = None
 
     @field_validator("pattern")
     @classmethod

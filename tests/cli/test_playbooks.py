@@ -71,7 +71,7 @@ def test_show_everything_including_permissions() -> None:
         "test-unlicensed: The migration account has no Exchange Online licence",
         "- code: ErrorNonExistentMailbox  (weight 1)",
         "- text: mailbox is not licensed  (weight 0.5)",
-        "- status: 401",
+        "- status: 401  (weight 1, only for ews, mail)",
         "detect:     test-user-check",
         '"account": "connector.account", "min_plans": 2',
         "permissions: User.Read.All",

@@ -142,6 +142,10 @@ def _edit_cache(cache: Path, edit: Any) -> None:
     written.write_text(json.dumps(document))
 
 
+def _a_playbook(files: dict[str, Any]) -> dict[str, Any]:
+    return next(v for k, v in files.items() if k.endswith("/no-full-control.yaml"))
+
+
 def _a_vocabulary(files: dict[str, Any]) -> dict[str, Any]:
     return next(v for k, v in files.items() if k.endswith("/knowledge/ews.yaml"))
 
@@ -154,6 +158,10 @@ def _a_vocabulary(files: dict[str, Any]) -> dict[str, Any]:
     pytest.param(lambda files: _a_vocabulary(files)["clues"][0].pop("target"), id="missing-key"),
     pytest.param(lambda files: files.update({k: {"entry": 7} for k in files if k.endswith(".yaml")}),
                  id="entry-not-a-mapping"),
+    pytest.param(lambda files: _a_playbook(files)["entry"]["symptoms"][0].__setitem__(3, ["nowhere"]),
+                 id="symptom-of-an-unknown-service"),
+    pytest.param(lambda files: _a_playbook(files)["entry"]["symptoms"][0].pop(),
+                 id="symptom-without-services"),
 ])
 def test_a_cached_form_of_another_shape_is_refused_and_the_yaml_read(cache: Path, edit: Any) -> None:
     truth = _fresh_knowledge()

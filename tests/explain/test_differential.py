@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from agent.cli.main import app
 from agent.errors import PlaybookError
 from agent.explain.answer import explanation_data, render_text
+from agent.explain.clue import Sign
 from agent.explain.knowledge import Entry, Knowledge, unrelated_entries, vocabulary_clues
 from agent.explain.paste import MAX_INPUT
 from agent.explain.rank import explain
@@ -28,7 +29,9 @@ EWS_BASIC_ONLINE = ('The remote server returned an error: (401) Unauthorized. PO
 
 
 def _entry(cid: str, *symptoms: dict[str, object]) -> Entry:
-    return Entry(cid, cid.title(), f"advice for {cid}", tuple(Symptom.model_validate(s) for s in symptoms))
+    signs = (Symptom.model_validate(s) for s in symptoms)
+    return Entry(cid, cid.title(), f"advice for {cid}",
+                 tuple(Sign(s.kind, s.value, s.weight, frozenset(s.services or ())) for s in signs))
 
 
 def _clue(kind: str, value: object, target: str, weight: float = 3.0, **kw: object) -> Clue:
@@ -536,3 +539,26 @@ def test_a_mailbox_password_login_with_no_host_puts_retired_basic_first(shipped:
     assert not any("no host named" in e for e in evidence)
     oauth = "imaplib.IMAP4.error: b'AUTHENTICATE failed.' XOAUTH2"
     assert not any("no host named" in e for m in explain(oauth, shipped).causes for e in m.evidence)
+
+
+# -- a symptom of one surface ------------------------------------------------------------------------------
+def test_a_site_s_status_holds_for_sharepoint_or_no_service_but_not_for_another_service() -> None:
+    site = _entry("no-full-control", {"status": 403, "weight": 0.3, "services": ["sharepoint", "onedrive"]})
+    knowledge = Knowledge((site,))
+    assert [m.id for m in explain("(403) Forbidden", knowledge).causes] == ["no-full-control"]
+    on_site = "(403) Forbidden https://contoso.sharepoint.com/sites/hr/_api/web"
+    assert [m.id for m in explain(on_site, knowledge).causes] == ["no-full-control"]
+    assert explain("(403) Forbidden GET https://graph.microsoft.com/v1.0/me/memberOf", knowledge).causes == []
+
+
+def test_the_shipped_site_causes_leave_a_graph_directory_403_to_the_app_s_permission() -> None:
+    text = "java.io.IOException: Server returned HTTP response code: 403 for URL: https://graph.microsoft.com/v1.0/me"
+    ranked = [m.id for m in explain(text).causes]
+    assert ranked[0] == "app-not-installed"
+    assert not {"no-full-control", "not-site-collection-admin", "no-onedrive-access"} & set(ranked)
+
+
+def test_a_symptom_names_only_known_services() -> None:
+    with pytest.raises(ValueError, match="services"):
+        Symptom.model_validate({"status": 403, "services": ["sharepiont"]})
+

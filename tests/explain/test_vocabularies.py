@@ -70,6 +70,7 @@ def test_graph_mailbox_paths_are_the_mail_service_and_graph_sites_are_sharepoint
     assert {"graph", "mail"} <= mail.services and "sharepoint" not in mail.services
     assert "mail" in read_signals("POST https://outlook.office365.com/EWS/Exchange.asmx").services
     assert "sharepoint" in read_signals("GET https://graph.microsoft.com/v1.0/sites/root").services
+    assert "graph" in read_signals("GET https://graph.windows.net/myorganization/users").services  # AAD Graph
 
 
 @pytest.mark.parametrize("text, status", [
@@ -183,8 +184,9 @@ def _other(text: str) -> str | None:
     ("Application with identifier your-client-id was not found in the directory your-tenant-id",
      ["your-client-id", "your-tenant-id"]),
     ("// Insert your client ID here", ["Insert your client ID here"]),
-    ('client_id: "<client_id>"', ["<client_id>"]),
+    ('client_id: "{client_id}"', ["{client_id}"]),  # a template's field never formatted
     ("identifier '{tenant_id}' was not found", ["{tenant_id}"]),
+    ("Application with identifier '__CHANGE_ME__' was not found", ["__CHANGE_ME__"]),  # a sample's default
     ("secret = <Enter your client secret>", ["<Enter your client secret>"]),
 ])
 def test_placeholders_written_in_words_are_read(text: str, found: list[str]) -> None:
@@ -194,6 +196,10 @@ def test_placeholders_written_in_words_are_read(text: str, found: list[str]) -> 
 @pytest.mark.parametrize("text", [
     "https://<org>.sharepoint.com/_vti_bin/idcrl.svc/",  # a bracketed single word is a redaction
     "Application with identifier '<tenant>' was not found",
+    'client_id: "<client_id>"',  # angle brackets: written over the real value before posting
+    # the service found the app, so the bracketed id was a real one, redacted
+    "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the "
+    "client secret value, not the client secret ID, for a secret added to app '<app-id>'.",
     "https://yourdomain.sharepoint.com/sites/hr",  # no separator: a host, not a setting name
     "ERROR_ACCESS_DENIED for my account",
 ])
@@ -204,6 +210,13 @@ def test_redactions_and_plain_words_are_no_placeholders(text: str) -> None:
 def test_a_placeholder_in_words_decides_for_invalid_input() -> None:
     text = "AADSTS700016: Application with identifier 'your-client-id' was not found in the directory"
     assert _top(text) is None and _other(text) == "invalid-input"
+
+
+def test_a_redacted_app_id_leaves_the_secret_s_code_to_decide() -> None:
+    text = ("POST https://login.microsoftonline.com/<tenant-id>/oauth2/token: AADSTS7000215: Invalid "
+            "client secret provided. Ensure the secret being sent in the request is the client secret value, "
+            "not the client secret ID, for a secret added to app '<app-id>'.")
+    assert _top(text) == "app-credentials-invalid" and _other(text) is None
 
 
 def test_access_denied_in_words_is_a_status_strong_only_with_its_service() -> None:
@@ -350,6 +363,7 @@ def test_names_prose_and_full_uris_are_no_placeholders(text: str) -> None:
     ("The remote server returned an error: (429).", 429),  # .NET Framework, no reason phrase for 429
     ("aiohttp.client_exceptions.ClientResponseError: 429, message='Too Many Requests'", 429),
     ("(Caused by ResponseError('too many 503 error responses'))", 503),  # urllib3 Retry
+    ("java.io.IOException: Server returned HTTP response code: 401 for URL: https://x.test/", 401),  # the JDK
 ])
 def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
     assert status in read_signals(text).statuses

@@ -55,6 +55,7 @@ def test_good_playbooks_load(fakes: ModuleType) -> None:
         ("pattern", r"AADSTS\d+: .*licen[cs]e", 1.0),
         ("status", 401, 1.0),
     ]
+    assert [s.services for s in pb.symptoms] == [None, None, None, ["ews", "mail"]]  # a sign of one surface
     assert pb.source == GOOD / "mail" / "test-unlicensed.yaml"
     assert pb.advice.startswith("Assign an Exchange Online licence")
     assert pb.references == (
