@@ -25,6 +25,16 @@ from tests.explain.expect import cause_first, unrelated_kind
     "[Microsoft.IdentityModel.Clients.ActiveDirectory.AuthenticationContext] does not contain a method "
     "named 'AcquireToken'.\n    + FullyQualifiedErrorId : MethodNotFound",
     "You cannot call a method on a null-valued expression.",
+    # asyncio's and asgiref's RuntimeErrors, as CPython's Lib/asyncio and asgiref/sync.py raise them
+    "RuntimeError: Event loop is closed",
+    "RuntimeError: This event loop is already running",
+    "RuntimeError: asyncio.run() cannot be called from a running event loop",
+    "RuntimeError: There is no current event loop in thread 'ThreadPoolExecutor-0_0'.",
+    "RuntimeError: Task <Task pending name='Task-2'> got Future <Future pending> attached to a different "
+    "loop",
+    "RuntimeWarning: coroutine 'UsersRequestBuilder.get' was never awaited",
+    "RuntimeError: You cannot use AsyncToSync in the same thread as an async event loop - just await the "
+    "async function directly.",
 ])
 def test_a_broken_tool_is_not_a_connector_cause(shipped: Knowledge, text: str) -> None:
     unrelated_kind(explain(text, shipped), "tool-bug")
@@ -35,6 +45,10 @@ def test_a_broken_tool_is_not_a_connector_cause(shipped: Knowledge, text: str) -
      "due to invalid username or password.", "bad-credentials"),
     ("System.NullReferenceException after AADSTS7000229: The client application 1111 is missing service "
      "principal in the tenant 2222.", "app-not-installed"),
+    ("azure.core.exceptions.ClientAuthenticationError: AADSTS7000215: Invalid client secret provided.\n"
+     "Exception ignored in: <function _ProactorBasePipeTransport.__del__>\n"
+     "RuntimeError: Event loop is closed",
+     "app-credentials-invalid"),
 ])
 def test_the_refusal_decides_over_a_crash_after_it(shipped: Knowledge, text: str, cause: str) -> None:
     cause_first(explain(text, shipped), cause)

@@ -419,6 +419,12 @@ def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
      "invalid-input"),
     ("System.UriFormatException: Invalid URI: The format of the URI could not be determined.",
      "invalid-input"),
+    # the EWS Managed API takes Autodiscover's domain from the address (EwsUtilities.DomainFromEmailAddress)
+    ('Exception calling "AutodiscoverUrl" with "1" argument(s): "The e-mail address is formed incorrectly."',
+     "invalid-input"),
+    # an app's account types against the authority's segment: /consumers for personal accounts only
+    ("AADSTS9002331: Application '1111'(demo) is configured for use by Microsoft Account users only. Please "
+     "use the /consumers endpoint to serve this request.", "wrong-endpoint"),
     # Entra: the SPA platform, a public client with a secret, the client credentials scope
     ("AADSTS9002326: Cross-origin token redemption is permitted only for the 'Single-Page Application' "
      "client-type.", "public-client-config"),
