@@ -422,6 +422,12 @@ def test_statuses_of_the_http_clients_are_read(text: str, status: int) -> None:
     # the EWS Managed API takes Autodiscover's domain from the address (EwsUtilities.DomainFromEmailAddress)
     ('Exception calling "AutodiscoverUrl" with "1" argument(s): "The e-mail address is formed incorrectly."',
      "invalid-input"),
+    # Exchange Online's SMTP replies for a device or tool (Microsoft's printers-and-applications article)
+    ("SMTP Error: 530 5.7.57 SMTP; Client was not authenticated to send anonymous mail during MAIL FROM",
+     "invalid-input"),
+    ("550 5.7.60 SMTP; Client does not have permissions to send as this sender", "insufficient-role"),
+    ("550 5.7.64 TenantAttribution; Relay Access Denied", "invalid-input"),
+    ("451 4.4.62 Mail sent to the wrong Office 365 region.", "wrong-tenant"),
     # an app's account types against the authority's segment: /consumers for personal accounts only
     ("AADSTS9002331: Application '1111'(demo) is configured for use by Microsoft Account users only. Please "
      "use the /consumers endpoint to serve this request.", "wrong-endpoint"),
@@ -483,6 +489,9 @@ def test_tool_and_library_texts_name_their_cause_first(text: str, cause: str) ->
      "sso-federated-account"),
     ("535 5.7.139 Authentication unsuccessful, the federated STS URL does not support HTTPS.",
      "sso-federated-account"),
+    # and its 5.7.57 beside 535 5.7.3: SMTP AUTH turned off for the mailbox first
+    ("System.Net.Mail.SmtpException: The server response was: 5.7.57 Client not authenticated to send mail.",
+     "legacy-auth-disabled"),
     # Microsoft 365 admin centre: no Exchange Online licence, so no mailbox
     ("Mailbox couldn't be found for user@contoso.com.", "account-unlicensed"),
 ])
